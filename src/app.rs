@@ -1,0 +1,176 @@
+//! Builds the whole server from its settings, binds it, and runs it until a
+//! shutdown is asked for.
+//!
+//! [`App::build`] binds the listener itself and exposes the bound address, so
+//! tests ask for port 0 and learn the real one.
+
+use std::{future::IntoFuture, net::SocketAddr, time::Duration};
+
+use anyhow::Context;
+use axum::{Router, middleware, serve::ListenerExt};
+use socketioxide::{SocketIo, adapter::Adapter};
+use socketioxide_core::adapter::DefinedAdapter;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+
+use crate::{
+    config::{CorsOrigin, ServeConfig},
+    http::{self, HttpState},
+    metrics::Metrics,
+    namespaces::echo,
+};
+
+/// A built, bound server that is not serving yet.
+pub struct App {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    router: Router,
+    io: SocketIo,
+    shutdown: ShutdownHandle,
+    shutdown_timeout: Duration,
+}
+
+/// Asks a running [`App`] to shut down gracefully. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct ShutdownHandle(CancellationToken);
+
+impl ShutdownHandle {
+    pub fn shutdown(&self) {
+        self.0.cancel();
+    }
+
+    async fn requested(&self) {
+        self.0.cancelled().await;
+    }
+}
+
+impl App {
+    pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
+        let metrics = Metrics::new();
+        let max_payload =
+            usize::try_from(config.max_payload).context("max payload fits in memory")?;
+
+        let (socket_layer, io) = SocketIo::builder()
+            .ping_interval(config.ping_interval)
+            .ping_timeout(config.ping_timeout)
+            .connect_timeout(config.connect_timeout)
+            .ack_timeout(config.ack_timeout)
+            .max_payload(config.max_payload)
+            // The reference server applies its payload limit to WebSocket
+            // messages too; socketioxide's own WebSocket default is 64 MiB.
+            .ws_max_message_size(max_payload)
+            .ws_max_frame_size(max_payload)
+            .with_state(metrics.clone())
+            .build_layer();
+        register_namespaces(&io, &config, &metrics);
+
+        let state = HttpState {
+            metrics,
+            max_payload,
+        };
+        let router = http::router(state.clone())
+            .layer(socket_layer)
+            .layer(middleware::from_fn_with_state(state, http::track_requests))
+            .layer(cors_layer(&config.cors_origins));
+
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (--listen)", config.listen))?;
+        let local_addr = listener.local_addr()?;
+
+        Ok(Self {
+            listener,
+            local_addr,
+            router,
+            io,
+            shutdown: ShutdownHandle::default(),
+            shutdown_timeout: config.shutdown_timeout,
+        })
+    }
+
+    /// The address actually bound (the real port when asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.shutdown.clone()
+    }
+
+    /// Serves until the [`ShutdownHandle`] fires, then shuts down gracefully:
+    /// stop accepting, tell every socket goodbye (a Socket.IO disconnect and a
+    /// WebSocket close), let pending HTTP requests finish, and return, or give up
+    /// waiting after the shutdown timeout.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            router,
+            io,
+            shutdown,
+            shutdown_timeout,
+            local_addr,
+        } = self;
+        tracing::info!(address = %local_addr, "switchboard listening");
+
+        // axum does not set TCP_NODELAY: without it small frames wait on Nagle's
+        // algorithm and every emit can pay tens of milliseconds.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::warn!("cannot set TCP_NODELAY: {e}");
+            }
+        });
+        let stop_accepting = shutdown.clone();
+        let server = axum::serve(listener, router)
+            .with_graceful_shutdown(async move { stop_accepting.requested().await })
+            .into_future();
+        let mut server = std::pin::pin!(server);
+
+        tokio::select! {
+            result = &mut server => return result.context("server error"),
+            () = shutdown.requested() => {}
+        }
+        tracing::info!("shutting down: closing sockets");
+        let drain = async {
+            io.close().await;
+            server.await.context("server error during shutdown")
+        };
+        match tokio::time::timeout(shutdown_timeout, drain).await {
+            Ok(result) => {
+                tracing::info!("shutdown complete");
+                result
+            }
+            Err(_) => {
+                tracing::warn!(timeout = ?shutdown_timeout, "shutdown timed out; exiting with connections open");
+                Ok(())
+            }
+        }
+    }
+}
+
+fn register_namespaces<A: Adapter + DefinedAdapter>(
+    io: &SocketIo<A>,
+    config: &ServeConfig,
+    metrics: &Metrics,
+) {
+    for path in &config.echo_namespaces {
+        echo::register(io, path, metrics);
+    }
+}
+
+/// No origins: no CORS headers at all (same-origin and non-browser clients only).
+fn cors_layer(origins: &[CorsOrigin]) -> CorsLayer {
+    if origins.is_empty() {
+        return CorsLayer::new();
+    }
+    let layer = CorsLayer::new().allow_methods(Any).allow_headers(Any);
+    if origins.contains(&CorsOrigin::Any) {
+        return layer.allow_origin(Any);
+    }
+    layer.allow_origin(AllowOrigin::list(origins.iter().filter_map(
+        |origin| match origin {
+            CorsOrigin::Exact(value) => Some(value.clone()),
+            CorsOrigin::Any => None,
+        },
+    )))
+}

@@ -1,0 +1,271 @@
+//! Typed settings, from command-line flags and `SWITCHBOARD_*` environment
+//! variables (flags win). Every setting is parsed and checked here, at the
+//! boundary, so the rest of the crate never re-validates: a bad value stops the
+//! process at start with a message naming the setting and exit code 2 (clap's
+//! usage-error code).
+
+use std::{net::SocketAddr, time::Duration};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The `switchboard` command line. With no subcommand it serves, so
+/// `switchboard --listen 0.0.0.0:3000` and `switchboard serve --listen ...` are
+/// the same.
+#[derive(Debug, Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "A Socket.IO-compatible real-time event server",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub serve: ServeConfig,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default when no subcommand is given).
+    Serve(ServeConfig),
+}
+
+impl Cli {
+    /// The settings to serve with, whichever way `serve` was asked for.
+    pub fn into_serve_config(self) -> ServeConfig {
+        match self.command {
+            Some(Command::Serve(config)) => config,
+            None => self.serve,
+        }
+    }
+}
+
+/// Everything `switchboard serve` can be told.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address and port to listen on.
+    #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    /// Engine.IO ping interval: how often the server pings each client.
+    #[arg(long, env = "SWITCHBOARD_PING_INTERVAL", default_value = "25s", value_parser = parse_duration)]
+    pub ping_interval: Duration,
+
+    /// Engine.IO ping timeout: how long a client has to answer a ping.
+    #[arg(long, env = "SWITCHBOARD_PING_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
+    pub ping_timeout: Duration,
+
+    /// How long a new Engine.IO session has to connect to a namespace before it is closed.
+    #[arg(long, env = "SWITCHBOARD_CONNECT_TIMEOUT", default_value = "45s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+
+    /// How long the server waits for a client's acknowledgement of an emit.
+    #[arg(long, env = "SWITCHBOARD_ACK_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub ack_timeout: Duration,
+
+    /// Largest accepted message in bytes: one HTTP long-polling body, one WebSocket message.
+    #[arg(long, env = "SWITCHBOARD_MAX_PAYLOAD", default_value = "1000000", value_parser = parse_max_payload)]
+    pub max_payload: u64,
+
+    /// Namespaces that run the echo behaviour, comma separated (each starts with `/`).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_ECHO_NAMESPACES",
+        default_value = "/,/echo",
+        value_delimiter = ',',
+        value_parser = parse_namespace
+    )]
+    pub echo_namespaces: Vec<String>,
+
+    /// Browser origins allowed by CORS, comma separated (`https://app.example.com`),
+    /// or `*` for any. Unset (the default), no CORS headers are sent: only
+    /// same-origin pages and non-browser clients can connect.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_CORS_ORIGINS",
+        value_delimiter = ',',
+        value_parser = parse_origin
+    )]
+    pub cors_origins: Vec<CorsOrigin>,
+
+    /// Log line format.
+    #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
+
+    /// Log level or tracing filter directives (`info`, `switchboard=debug,warn`).
+    #[arg(long, env = "SWITCHBOARD_LOG_LEVEL", default_value = "info", value_parser = parse_log_level)]
+    pub log_level: String,
+
+    /// How long a graceful shutdown may take before the process exits anyway.
+    #[arg(long, env = "SWITCHBOARD_SHUTDOWN_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+}
+
+/// One allowed CORS origin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigin {
+    Any,
+    Exact(axum::http::HeaderValue),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl ServeConfig {
+    /// The settings with every default, as `switchboard serve` with no flags and
+    /// no environment would have them. Tests start from this.
+    pub fn defaults() -> Self {
+        Cli::try_parse_from(["switchboard"])
+            .expect("the defaults parse")
+            .into_serve_config()
+    }
+
+    /// The settings of the official Socket.IO protocol test-suite server.
+    pub fn conformance_profile() -> Self {
+        Self {
+            ping_interval: Duration::from_millis(300),
+            ping_timeout: Duration::from_millis(200),
+            connect_timeout: Duration::from_millis(1000),
+            max_payload: 1_000_000,
+            echo_namespaces: vec!["/".into(), "/custom".into()],
+            ..Self::defaults()
+        }
+    }
+}
+
+fn parse_duration(value: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(value.trim())
+        .map_err(|e| format!("{e} (expected a duration such as `25s`, `300ms` or `1m`)"))?;
+    if duration.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    Ok(duration)
+}
+
+fn parse_max_payload(value: &str) -> Result<u64, String> {
+    let bytes: u64 = value
+        .trim()
+        .parse()
+        .map_err(|_| "expected a whole number of bytes".to_string())?;
+    // Below a kilobyte not even a handshake with a long auth payload fits; above
+    // 64 MiB one message could pin that much memory per connection.
+    if !(1024..=64 * 1024 * 1024).contains(&bytes) {
+        return Err("must be between 1024 and 67108864 bytes".into());
+    }
+    Ok(bytes)
+}
+
+fn parse_namespace(value: &str) -> Result<String, String> {
+    let ns = value.trim();
+    let valid = ns.starts_with('/')
+        && ns.len() <= 128
+        && ns[1..]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./".contains(c));
+    if !valid {
+        return Err(format!(
+            "`{ns}` is not a namespace (expected `/` or `/name`, letters, digits, `_-./`)"
+        ));
+    }
+    Ok(ns.to_string())
+}
+
+fn parse_origin(value: &str) -> Result<CorsOrigin, String> {
+    let origin = value.trim();
+    if origin == "*" {
+        return Ok(CorsOrigin::Any);
+    }
+    let looks_like_origin = (origin.starts_with("http://") || origin.starts_with("https://"))
+        && !origin.ends_with('/')
+        && origin
+            .split("://")
+            .nth(1)
+            .is_some_and(|host| !host.is_empty());
+    if !looks_like_origin {
+        return Err(format!(
+            "`{origin}` is not an origin (expected `*` or `scheme://host[:port]` without a path)"
+        ));
+    }
+    axum::http::HeaderValue::from_str(origin)
+        .map(CorsOrigin::Exact)
+        .map_err(|_| format!("`{origin}` has characters not allowed in a header"))
+}
+
+fn parse_log_level(value: &str) -> Result<String, String> {
+    tracing_subscriber::EnvFilter::builder()
+        .parse(value)
+        .map(|_| value.to_string())
+        .map_err(|e| format!("{e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<ServeConfig, clap::Error> {
+        let mut argv = vec!["switchboard"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).map(Cli::into_serve_config)
+    }
+
+    #[test]
+    fn defaults_match_the_documented_ones() {
+        let config = ServeConfig::defaults();
+        assert_eq!(config.listen, "127.0.0.1:3000".parse().unwrap());
+        assert_eq!(config.ping_interval, Duration::from_secs(25));
+        assert_eq!(config.ping_timeout, Duration::from_secs(20));
+        assert_eq!(config.max_payload, 1_000_000);
+        assert_eq!(config.echo_namespaces, vec!["/", "/echo"]);
+        assert!(config.cors_origins.is_empty());
+        assert_eq!(config.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn serve_subcommand_and_bare_flags_are_the_same() {
+        let bare = parse(&["--ping-interval", "300ms"]).unwrap();
+        let sub = parse(&["serve", "--ping-interval", "300ms"]).unwrap();
+        assert_eq!(bare.ping_interval, Duration::from_millis(300));
+        assert_eq!(sub.ping_interval, Duration::from_millis(300));
+    }
+
+    #[test]
+    fn lists_are_comma_separated() {
+        let config = parse(&[
+            "--echo-namespaces",
+            "/,/custom",
+            "--cors-origins",
+            "http://a.test,https://b.test:8443",
+        ])
+        .unwrap();
+        assert_eq!(config.echo_namespaces, vec!["/", "/custom"]);
+        assert_eq!(config.cors_origins.len(), 2);
+        assert_eq!(
+            parse(&["--cors-origins", "*"]).unwrap().cors_origins,
+            vec![CorsOrigin::Any]
+        );
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors_that_name_the_setting() {
+        for (flag, value) in [
+            ("--listen", "nowhere"),
+            ("--ping-interval", "soon"),
+            ("--ping-timeout", "0s"),
+            ("--max-payload", "12"),
+            ("--max-payload", "-5"),
+            ("--echo-namespaces", "echo"),
+            ("--cors-origins", "example.com"),
+            ("--log-format", "xml"),
+            ("--log-level", "loud=="),
+        ] {
+            let err = parse(&[flag, value]).expect_err(flag);
+            assert_eq!(err.exit_code(), 2, "{flag} {value}");
+            assert!(err.to_string().contains(flag), "{flag}: {err}");
+        }
+    }
+}

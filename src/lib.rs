@@ -1,0 +1,28 @@
+//! # Switchboard
+//!
+//! A Socket.IO-compatible real-time event server: standard Socket.IO clients
+//! connect unchanged. The wire contract is `docs/PROTOCOL.md`.
+//!
+//! # Layout
+//!
+//! - [`config`]: typed settings from flags and `SWITCHBOARD_*` variables.
+//! - [`telemetry`]: tracing set-up (text or JSON lines).
+//! - [`app`]: builds the axum router and the Socket.IO layer, binds, serves,
+//!   shuts down gracefully.
+//! - [`namespaces`]: one module per Socket.IO namespace (`echo`), plus the
+//!   shared pieces every namespace uses (connection logging, [`namespaces::args::Args`]).
+//! - [`http`]: plain HTTP routes: health, readiness, metrics, `/ws`.
+//! - [`metrics`]: the Prometheus registry each app owns.
+//!
+//! Data flows one way: transport -> namespace handler (parses the payload into
+//! typed values) -> domain -> emit.
+
+pub mod app;
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod namespaces;
+pub mod telemetry;
+
+pub use app::{App, ShutdownHandle};
+pub use config::ServeConfig;

@@ -1,0 +1,104 @@
+//! The server's Prometheus metrics. Each [`Metrics`] owns its registry, so two
+//! apps in one process (as in the tests) never mix their counts.
+
+use prometheus::{Encoder, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+
+/// Counters and gauges shared by the namespaces and the HTTP layer.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// Sockets connected now, by namespace.
+    pub sockets_connected: IntGaugeVec,
+    /// Socket.IO events received from clients, by namespace.
+    pub events_in: IntCounterVec,
+    /// Socket.IO events and acks sent to clients, by namespace.
+    pub events_out: IntCounterVec,
+    /// HTTP requests answered, by route (not raw path, to bound cardinality) and status.
+    pub http_requests: IntCounterVec,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let sockets_connected = IntGaugeVec::new(
+            Opts::new(
+                "switchboard_sockets_connected",
+                "Socket.IO sockets connected now, by namespace",
+            ),
+            &["namespace"],
+        )
+        .expect("valid metric");
+        let events_in = IntCounterVec::new(
+            Opts::new(
+                "switchboard_events_received_total",
+                "Socket.IO events received from clients, by namespace",
+            ),
+            &["namespace"],
+        )
+        .expect("valid metric");
+        let events_out = IntCounterVec::new(
+            Opts::new(
+                "switchboard_events_sent_total",
+                "Socket.IO events and acknowledgements sent to clients, by namespace",
+            ),
+            &["namespace"],
+        )
+        .expect("valid metric");
+        let http_requests = IntCounterVec::new(
+            Opts::new(
+                "switchboard_http_requests_total",
+                "HTTP requests answered, by route and status code",
+            ),
+            &["route", "status"],
+        )
+        .expect("valid metric");
+        for collector in [
+            Box::new(sockets_connected.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(events_in.clone()),
+            Box::new(events_out.clone()),
+            Box::new(http_requests.clone()),
+        ] {
+            registry
+                .register(collector)
+                .expect("metric names are unique");
+        }
+        Self {
+            registry,
+            sockets_connected,
+            events_in,
+            events_out,
+            http_requests,
+        }
+    }
+
+    /// Creates the per-namespace series at zero, so a scrape shows every
+    /// namespace before its first connection.
+    pub fn register_namespace(&self, ns: &str) {
+        self.sockets_connected.with_label_values(&[ns]);
+        self.events_in.with_label_values(&[ns]);
+        self.events_out.with_label_values(&[ns]);
+    }
+
+    pub fn event_in(&self, ns: &str) {
+        self.events_in.with_label_values(&[ns]).inc();
+    }
+
+    pub fn event_out(&self, ns: &str) {
+        self.events_out.with_label_values(&[ns]).inc();
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("text encoding into a Vec cannot fail");
+        String::from_utf8(buf).expect("the text format is UTF-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,77 @@
+//! [`Args`]: the arguments of one Socket.IO event, however many there are and
+//! whatever they hold, binary attachments included.
+//!
+//! socketioxide hands a handler either the first argument (`Data<T>`) or a
+//! fixed tuple (`Data<(A, B)>`). The echo contract needs "any number of
+//! arguments, binary included, returned exactly as sent", so `Args` asks the
+//! parser for a tuple of unknown length and keeps each argument as an
+//! [`rmpv::Value`]: unlike `serde_json::Value` it has a binary variant (which
+//! the parser fills from the attachments and serializes back as attachments)
+//! and it keeps object keys in the order they arrived.
+
+use std::fmt;
+
+use serde::{
+    Deserialize, Deserializer, Serialize, Serializer,
+    de::{SeqAccess, Visitor},
+    ser::SerializeTuple,
+};
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Args(pub Vec<rmpv::Value>);
+
+impl Serialize for Args {
+    /// As a tuple: socketioxide spreads a tuple into separate event arguments.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut tuple = serializer.serialize_tuple(self.0.len())?;
+        for value in &self.0 {
+            tuple.serialize_element(value)?;
+        }
+        tuple.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Args {
+    /// As a tuple of any length: socketioxide then passes every argument after
+    /// the event name, instead of only the first.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ArgsVisitor;
+
+        impl<'de> Visitor<'de> for ArgsVisitor {
+            type Value = Args;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a sequence of event arguments")
+            }
+
+            fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Args, S::Error> {
+                let mut args = Vec::with_capacity(seq.size_hint().unwrap_or(1));
+                while let Some(value) = seq.next_element()? {
+                    args.push(value);
+                }
+                Ok(Args(args))
+            }
+        }
+
+        deserializer.deserialize_tuple(usize::MAX, ArgsVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn is_a_tuple_for_socketioxide_in_both_directions() {
+        assert!(socketioxide_core::parser::is_de_tuple::<Args>());
+        assert!(socketioxide_core::parser::is_ser_tuple(&Args(vec![])));
+    }
+
+    #[test]
+    fn keeps_key_order_and_types_through_json() {
+        let json = r#"[1,"2",{"z":[true],"a":null},1.5,-7]"#;
+        let args: Args = serde_json::from_str(json).unwrap();
+        assert_eq!(args.0.len(), 5);
+        assert_eq!(serde_json::to_string(&args).unwrap(), json);
+    }
+}

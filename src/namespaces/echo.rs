@@ -1,0 +1,121 @@
+//! The echo namespaces (`/` and `/echo` by default): the Socket.IO reference
+//! behaviour of PROTOCOL.md, used by the official protocol test suite and by
+//! anyone checking that a client talks to Switchboard at all.
+//!
+//! - on connect: emit `auth` with the handshake's auth payload;
+//! - `message` -> emit `message-back` with the same arguments;
+//! - `message-with-ack` -> ack with the same arguments;
+//! - `emit-with-ack` -> emit it back asking for an ack, then emit the ack's arguments;
+//! - any other event -> ack it if asked, else emit it back.
+
+use socketioxide::{
+    SocketIo,
+    adapter::Adapter,
+    extract::{AckSender, Data, Event, SocketRef, State},
+    socket::DisconnectReason,
+};
+
+use socketioxide_core::adapter::DefinedAdapter;
+
+use super::{AckRequested, args::Args, socket_closed, socket_opened};
+use crate::metrics::Metrics;
+
+/// Mounts the echo behaviour on namespace `path`.
+pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, path: &str, metrics: &Metrics) {
+    metrics.register_namespace(path);
+    io.ns(path.to_string(), on_connect::<A>);
+}
+
+async fn on_connect<A: Adapter>(
+    socket: SocketRef<A>,
+    Data(auth): Data<rmpv::Value>,
+    State(metrics): State<Metrics>,
+) {
+    socket_opened(&socket, &metrics);
+    if socket.emit("auth", &auth).is_ok() {
+        metrics.event_out(socket.ns());
+    }
+    socket.on("message", on_message::<A>);
+    socket.on("message-with-ack", on_message_with_ack::<A>);
+    socket.on("emit-with-ack", on_emit_with_ack::<A>);
+    socket.on_fallback(on_any_event::<A>);
+    socket.on_disconnect(
+        |socket: SocketRef<A>, reason: DisconnectReason, State(metrics): State<Metrics>| async move {
+            socket_closed(&socket, &metrics, reason);
+        },
+    );
+}
+
+/// Emits `event` with `args` to this socket, counting it when it went out.
+fn emit_counted<A: Adapter>(socket: &SocketRef<A>, metrics: &Metrics, event: &str, args: &Args) {
+    if socket.emit(event, args).is_ok() {
+        metrics.event_out(socket.ns());
+    }
+}
+
+/// Acknowledges with `args`, counting it as one event out.
+fn ack_counted<A: Adapter>(
+    socket: &SocketRef<A>,
+    metrics: &Metrics,
+    ack: AckSender<A>,
+    args: &Args,
+) {
+    if ack.send(args).is_ok() {
+        metrics.event_out(socket.ns());
+    }
+}
+
+async fn on_message<A: Adapter>(
+    socket: SocketRef<A>,
+    Data(args): Data<Args>,
+    State(metrics): State<Metrics>,
+) {
+    metrics.event_in(socket.ns());
+    emit_counted(&socket, &metrics, "message-back", &args);
+}
+
+async fn on_message_with_ack<A: Adapter>(
+    socket: SocketRef<A>,
+    Data(args): Data<Args>,
+    ack: AckSender<A>,
+    State(metrics): State<Metrics>,
+) {
+    metrics.event_in(socket.ns());
+    ack_counted(&socket, &metrics, ack, &args);
+}
+
+async fn on_emit_with_ack<A: Adapter>(
+    socket: SocketRef<A>,
+    Data(args): Data<Args>,
+    State(metrics): State<Metrics>,
+) {
+    metrics.event_in(socket.ns());
+    let pending = match socket.emit_with_ack::<_, Args>("emit-with-ack", &args) {
+        Ok(pending) => pending,
+        Err(e) => {
+            tracing::debug!(socket_id = %socket.id, "emit-with-ack not sent: {e}");
+            return;
+        }
+    };
+    metrics.event_out(socket.ns());
+    match pending.await {
+        Ok(reply) => emit_counted(&socket, &metrics, "emit-with-ack", &reply),
+        Err(e) => tracing::debug!(socket_id = %socket.id, "no ack for emit-with-ack: {e}"),
+    }
+}
+
+async fn on_any_event<A: Adapter>(
+    socket: SocketRef<A>,
+    Event(event): Event,
+    Data(args): Data<Args>,
+    AckRequested(ack_requested): AckRequested,
+    ack: AckSender<A>,
+    State(metrics): State<Metrics>,
+) {
+    metrics.event_in(socket.ns());
+    if ack_requested {
+        ack_counted(&socket, &metrics, ack, &args);
+    } else {
+        emit_counted(&socket, &metrics, &event, &args);
+    }
+}

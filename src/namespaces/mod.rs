@@ -1,0 +1,79 @@
+//! Socket.IO namespaces, one module each, registered by [`crate::app`].
+//!
+//! Handlers are generic over the socketioxide [`Adapter`] so one code path
+//! serves the in-memory adapter and, later, a cluster adapter.
+
+pub mod args;
+pub mod echo;
+
+use std::{convert::Infallible, sync::Arc};
+
+use socketioxide::handler::Value;
+use socketioxide::{
+    TransportType,
+    adapter::Adapter,
+    extract::SocketRef,
+    handler::FromMessageParts,
+    socket::{DisconnectReason, Socket},
+};
+
+use crate::metrics::Metrics;
+
+/// Extractor: did the client attach an acknowledgement callback to this event?
+/// socketioxide's `AckSender` silently does nothing without one, but some
+/// contract rules ("acked if asked, emitted back otherwise") depend on it.
+pub struct AckRequested(pub bool);
+
+impl<A: Adapter> FromMessageParts<A> for AckRequested {
+    type Error = Infallible;
+
+    fn from_message_parts(
+        _: &Arc<Socket<A>>,
+        _: &mut Value,
+        ack_id: &Option<i64>,
+    ) -> Result<Self, Infallible> {
+        Ok(Self(ack_id.is_some()))
+    }
+}
+
+/// The transport's name as clients spell it.
+pub fn transport_name(transport: TransportType) -> &'static str {
+    match transport {
+        TransportType::Polling => "polling",
+        TransportType::Websocket => "websocket",
+    }
+}
+
+/// Counts and logs a socket that joined a namespace. Every namespace's connect
+/// handler calls this, and [`socket_closed`] from its disconnect handler.
+pub fn socket_opened<A: Adapter>(socket: &SocketRef<A>, metrics: &Metrics) {
+    metrics
+        .sockets_connected
+        .with_label_values(&[socket.ns()])
+        .inc();
+    tracing::info!(
+        namespace = socket.ns(),
+        socket_id = %socket.id,
+        transport = transport_name(socket.transport_type()),
+        "socket connected"
+    );
+}
+
+/// Counts and logs a socket that left a namespace, with the reason.
+pub fn socket_closed<A: Adapter>(
+    socket: &SocketRef<A>,
+    metrics: &Metrics,
+    reason: DisconnectReason,
+) {
+    metrics
+        .sockets_connected
+        .with_label_values(&[socket.ns()])
+        .dec();
+    tracing::info!(
+        namespace = socket.ns(),
+        socket_id = %socket.id,
+        transport = transport_name(socket.transport_type()),
+        reason = %reason,
+        "socket disconnected"
+    );
+}
