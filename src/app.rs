@@ -99,9 +99,9 @@ impl App {
     }
 
     /// Serves until the [`ShutdownHandle`] fires, then shuts down gracefully:
-    /// stop accepting, tell every socket goodbye (a Socket.IO disconnect and a
-    /// WebSocket close), let pending HTTP requests finish, and return, or give up
-    /// waiting after the shutdown timeout.
+    /// stop accepting, close every Engine.IO session (a close packet, then a
+    /// WebSocket close or the end of the pending poll), let pending HTTP
+    /// requests finish, and return, or give up waiting after the shutdown timeout.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Self {
             listener,
@@ -120,9 +120,12 @@ impl App {
                 tracing::warn!("cannot set TCP_NODELAY: {e}");
             }
         });
-        let stop_accepting = shutdown.clone();
+        // Its own token, cancelled below: if axum watched the shutdown handle
+        // directly it could finish (no HTTP request in flight; WebSockets are not
+        // tracked) before the sockets are closed.
+        let stop_accepting = CancellationToken::new();
         let server = axum::serve(listener, router)
-            .with_graceful_shutdown(async move { stop_accepting.requested().await })
+            .with_graceful_shutdown(stop_accepting.clone().cancelled_owned())
             .into_future();
         let mut server = std::pin::pin!(server);
 
@@ -131,8 +134,14 @@ impl App {
             () = shutdown.requested() => {}
         }
         tracing::info!("shutting down: closing sockets");
+        stop_accepting.cancel();
         let drain = async {
+            // Closes every Engine.IO session: each client gets a close packet and
+            // sees a transport close, so it reconnects (to this node once it is
+            // back, or to another). A Socket.IO disconnect packet would instead
+            // tell clients to stay away.
             io.close().await;
+            disconnect_handlers_done(&io).await;
             server.await.context("server error during shutdown")
         };
         match tokio::time::timeout(shutdown_timeout, drain).await {
@@ -145,6 +154,19 @@ impl App {
                 Ok(())
             }
         }
+    }
+}
+
+/// Waits until every namespace has run its disconnect handlers, which remove
+/// each socket once done (they run in tasks of their own after the transports
+/// close, and nothing signals their end). Bounded by the caller's timeout.
+async fn disconnect_handlers_done<A: Adapter>(io: &SocketIo<A>) {
+    while io
+        .nsps()
+        .into_iter()
+        .any(|ns| !ns.local().sockets().is_empty())
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

@@ -257,7 +257,7 @@ mod tests {
             ("--ping-interval", "soon"),
             ("--ping-timeout", "0s"),
             ("--max-payload", "12"),
-            ("--max-payload", "-5"),
+            ("--max-payload", "1.5"),
             ("--echo-namespaces", "echo"),
             ("--cors-origins", "example.com"),
             ("--log-format", "xml"),

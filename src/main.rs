@@ -3,26 +3,31 @@
 
 use clap::Parser;
 use switchboard::{App, config::Cli, telemetry};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Cli::parse().into_serve_config();
     telemetry::init(config.log_format, &config.log_level);
 
+    // Listen for signals before serving, so an early SIGTERM is a graceful
+    // shutdown rather than the default (immediate) termination.
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+
     let app = App::build(config).await?;
     let shutdown = app.shutdown_handle();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        let name = first_signal(&mut interrupt, &mut terminate).await;
+        tracing::info!(signal = name, "shutdown requested");
         shutdown.shutdown();
     });
     app.run_until_stopped().await
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate()).expect("can listen for SIGTERM");
+async fn first_signal(interrupt: &mut Signal, terminate: &mut Signal) -> &'static str {
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
-        _ = terminate.recv() => tracing::info!("SIGTERM received"),
+        _ = interrupt.recv() => "SIGINT",
+        _ = terminate.recv() => "SIGTERM",
     }
 }

@@ -4,7 +4,7 @@
 use axum::{
     extract::{
         State, WebSocketUpgrade,
-        ws::{Message, WebSocket},
+        ws::{CloseFrame, Message, WebSocket, close_code},
     },
     response::Response,
 };
@@ -18,19 +18,41 @@ pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<HttpState>) -> Re
 }
 
 async fn echo(mut socket: WebSocket) {
-    // Pings are answered by the library; a read error (including an over-size
-    // message, which closes with 1009) ends the loop.
-    while let Some(Ok(message)) = socket.recv().await {
-        let reply = match message {
-            Message::Text(text) => {
+    loop {
+        let reply = match socket.recv().await {
+            Some(Ok(Message::Text(text))) => {
                 Message::Text(format!("Server received: {}", text.as_str()).into())
             }
-            Message::Binary(bytes) => Message::Binary(bytes),
-            Message::Ping(_) | Message::Pong(_) => continue,
-            Message::Close(_) => break,
+            Some(Ok(Message::Binary(bytes))) => Message::Binary(bytes),
+            // The library answers pings itself.
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(Message::Close(_))) | None => return,
+            Some(Err(e)) => {
+                close_after_error(socket, e).await;
+                return;
+            }
         };
         if socket.send(reply).await.is_err() {
-            break;
+            return;
         }
     }
+}
+
+/// Tells the client why the connection ends: 1009 for an over-size message (as
+/// RFC 6455 says), 1002 for a protocol error. The library itself just drops it.
+async fn close_after_error(mut socket: WebSocket, error: axum::Error) {
+    let too_big = error
+        .into_inner()
+        .downcast_ref::<tungstenite::Error>()
+        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)));
+    let (code, reason) = if too_big {
+        (close_code::SIZE, "message too big")
+    } else {
+        (close_code::PROTOCOL, "protocol error")
+    };
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    socket.send(Message::Close(Some(frame))).await.ok();
 }

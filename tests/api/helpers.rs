@@ -1,0 +1,203 @@
+//! Spawns an isolated app per test (its own port 0) and speaks raw Engine.IO /
+//! Socket.IO frames for what real clients hide.
+
+use std::{net::SocketAddr, time::Duration};
+
+use futures_util::{SinkExt, StreamExt};
+use switchboard::{App, ServeConfig, ShutdownHandle};
+use tokio::{net::TcpStream, task::JoinHandle};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message};
+
+/// Every wait in these tests is bounded by this, so a missing reply fails
+/// instead of hanging.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    shutdown: ShutdownHandle,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+/// Default settings on a free loopback port.
+pub fn test_config() -> ServeConfig {
+    ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..ServeConfig::defaults()
+    }
+}
+
+/// The official protocol test-suite settings on a free loopback port.
+pub fn conformance_config() -> ServeConfig {
+    ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..ServeConfig::conformance_profile()
+    }
+}
+
+pub async fn spawn_app(config: ServeConfig) -> TestApp {
+    let app = App::build(config).await.expect("app builds");
+    let addr = app.local_addr();
+    let shutdown = app.shutdown_handle();
+    let task = tokio::spawn(app.run_until_stopped());
+    TestApp {
+        addr,
+        shutdown,
+        task,
+    }
+}
+
+impl TestApp {
+    pub fn http_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://{}{}", self.addr, path)
+    }
+
+    /// Asks for a graceful shutdown and waits for the server task to return.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.shutdown();
+        tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .expect("server stops in time")
+            .expect("server task does not panic")
+    }
+}
+
+/// A raw Engine.IO v4 WebSocket connection.
+pub struct RawSocket {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// The Engine.IO handshake (`0{...}`) as JSON.
+    pub handshake: serde_json::Value,
+}
+
+impl RawSocket {
+    /// Opens `/socket.io/?EIO=4&transport=websocket` and reads the handshake.
+    pub async fn connect(app: &TestApp) -> Self {
+        Self::connect_at(app.addr).await
+    }
+
+    pub async fn connect_at(addr: SocketAddr) -> Self {
+        let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket opens");
+        let mut socket = Self {
+            ws,
+            handshake: serde_json::Value::Null,
+        };
+        let open = socket.next_text().await;
+        assert!(open.starts_with('0'), "expected an open packet, got {open}");
+        socket.handshake = serde_json::from_str(&open[1..]).expect("handshake is JSON");
+        socket
+    }
+
+    /// Connects and joins namespace `ns` (`/` or `/name`) with an optional auth
+    /// payload, consuming the connect ack and the `auth` event.
+    pub async fn connect_ns(app: &TestApp, ns: &str, auth: Option<&str>) -> Self {
+        Self::connect_ns_at(app.addr, ns, auth).await
+    }
+
+    pub async fn connect_ns_at(addr: SocketAddr, ns: &str, auth: Option<&str>) -> Self {
+        let mut socket = Self::connect_at(addr).await;
+        let prefix = ns_prefix(ns);
+        socket
+            .send_text(&format!("40{prefix}{}", auth.unwrap_or("")))
+            .await;
+        let connected = socket.next_text().await;
+        assert!(
+            connected.starts_with(&format!("40{prefix}{{\"sid\":")),
+            "got {connected}"
+        );
+        let auth_event = socket.next_text().await;
+        assert!(
+            auth_event.starts_with(&format!("42{prefix}[\"auth\"")),
+            "got {auth_event}"
+        );
+        socket
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.ws
+            .send(Message::Text(text.into()))
+            .await
+            .expect("send text");
+    }
+
+    pub async fn send_binary(&mut self, bytes: &[u8]) {
+        self.ws
+            .send(Message::Binary(bytes.to_vec().into()))
+            .await
+            .expect("send binary");
+    }
+
+    /// The next frame, pings (`2`) included.
+    pub async fn next_frame(&mut self) -> Message {
+        match tokio::time::timeout(WAIT, self.ws.next()).await {
+            Ok(Some(Ok(message))) => message,
+            Ok(other) => panic!("connection ended while waiting for a frame: {other:?}"),
+            Err(_) => panic!("no frame within {WAIT:?}"),
+        }
+    }
+
+    /// The next text frame that is not a ping; pings are answered.
+    pub async fn next_text(&mut self) -> String {
+        loop {
+            match self.next_frame().await {
+                Message::Text(text) if text.as_str() == "2" => self.send_text("3").await,
+                Message::Text(text) => return text.to_string(),
+                other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+
+    pub async fn next_binary(&mut self) -> Vec<u8> {
+        match self.next_frame().await {
+            Message::Binary(bytes) => bytes.to_vec(),
+            other => panic!("expected a binary frame, got {other:?}"),
+        }
+    }
+
+    /// Waits until the server closes the connection; returns the frames it sent
+    /// meanwhile (pings left unanswered).
+    pub async fn until_closed(&mut self) -> Vec<Message> {
+        let mut seen = Vec::new();
+        let closed = tokio::time::timeout(WAIT, async {
+            while let Some(frame) = self.ws.next().await {
+                match frame {
+                    Ok(Message::Close(_)) | Err(_) => return,
+                    Ok(other) => seen.push(other),
+                }
+            }
+        })
+        .await;
+        assert!(
+            closed.is_ok(),
+            "server did not close within {WAIT:?}; frames: {seen:?}"
+        );
+        seen
+    }
+}
+
+/// The packet prefix of a namespace: empty for `/`, `/name,` otherwise.
+pub fn ns_prefix(ns: &str) -> String {
+    if ns == "/" {
+        String::new()
+    } else {
+        format!("{ns},")
+    }
+}
+
+/// Opens an Engine.IO long-polling session; returns its sid and handshake.
+pub async fn polling_session(app: &TestApp) -> (String, serde_json::Value) {
+    let body = reqwest::get(app.http_url("/socket.io/?EIO=4&transport=polling"))
+        .await
+        .expect("handshake request")
+        .text()
+        .await
+        .unwrap();
+    assert!(body.starts_with('0'), "expected an open packet, got {body}");
+    let handshake: serde_json::Value = serde_json::from_str(&body[1..]).unwrap();
+    (handshake["sid"].as_str().unwrap().to_string(), handshake)
+}

@@ -1,0 +1,214 @@
+//! Plain HTTP: health, readiness, metrics, CORS and the bare WebSocket `/ws`.
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::{Message, protocol::frame::coding::CloseCode};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let app = spawn_app(test_config()).await;
+    let health = reqwest::get(app.http_url("/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = reqwest::get(app.http_url("/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+    assert_eq!(
+        reqwest::get(app.http_url("/nope")).await.unwrap().status(),
+        404
+    );
+    app.stop().await.unwrap();
+}
+
+/// The value of the sample line that starts with `series` in a Prometheus text body.
+fn sample(body: &str, series: &str) -> f64 {
+    body.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no sample {series} in\n{body}"))
+}
+
+#[tokio::test]
+async fn metrics_count_sockets_events_and_requests() {
+    let app = spawn_app(test_config()).await;
+    let metrics = || async {
+        reqwest::get(app.http_url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+
+    let before = metrics().await;
+    assert_eq!(
+        sample(
+            &before,
+            r#"switchboard_sockets_connected{namespace="/echo"}"#
+        ),
+        0.0
+    );
+
+    let mut socket = RawSocket::connect_ns(&app, "/echo", None).await;
+    socket.send_text(r#"42/echo,["message","a"]"#).await;
+    socket.next_text().await;
+    socket
+        .send_text(r#"42/echo,1["message-with-ack","b"]"#)
+        .await;
+    socket.next_text().await;
+    reqwest::get(app.http_url("/healthz")).await.unwrap();
+
+    let during = metrics().await;
+    assert_eq!(
+        sample(
+            &during,
+            r#"switchboard_sockets_connected{namespace="/echo"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(&during, r#"switchboard_sockets_connected{namespace="/"}"#),
+        0.0
+    );
+    assert_eq!(
+        sample(
+            &during,
+            r#"switchboard_events_received_total{namespace="/echo"}"#
+        ),
+        2.0
+    );
+    // auth + message-back + the ack
+    assert_eq!(
+        sample(
+            &during,
+            r#"switchboard_events_sent_total{namespace="/echo"}"#
+        ),
+        3.0
+    );
+    assert!(
+        sample(
+            &during,
+            r#"switchboard_http_requests_total{route="/healthz",status="200"}"#
+        ) >= 1.0
+    );
+    assert!(
+        sample(
+            &during,
+            r#"switchboard_http_requests_total{route="/socket.io/",status="101"}"#
+        ) >= 1.0
+    );
+
+    socket.send_text("41/echo,").await;
+    // The gauge drops once the server has processed the disconnect; poll the
+    // scrape (bounded) since no event tells the test when that happened.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let after = metrics().await;
+        if sample(
+            &after,
+            r#"switchboard_sockets_connected{namespace="/echo"}"#,
+        ) == 0.0
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gauge never dropped:\n{after}"
+        );
+        tokio::task::yield_now().await;
+    }
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn cors_is_off_by_default_and_allows_only_configured_origins() {
+    let app = spawn_app(test_config()).await;
+    let client = reqwest::Client::new();
+    let response = client
+        .get(app.http_url("/socket.io/?EIO=4&transport=polling"))
+        .header("Origin", "http://a.test")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    app.stop().await.unwrap();
+
+    let app = spawn_app(switchboard::ServeConfig {
+        cors_origins: vec![switchboard::config::CorsOrigin::Exact(
+            "http://a.test".parse().unwrap(),
+        )],
+        ..test_config()
+    })
+    .await;
+    let allowed = client
+        .get(app.http_url("/socket.io/?EIO=4&transport=polling"))
+        .header("Origin", "http://a.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "http://a.test"
+    );
+    let refused = client
+        .get(app.http_url("/socket.io/?EIO=4&transport=polling"))
+        .header("Origin", "http://evil.test")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn plain_websocket_echo() {
+    let app = spawn_app(switchboard::ServeConfig {
+        max_payload: 4096,
+        ..test_config()
+    })
+    .await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(app.ws_url("/ws"))
+        .await
+        .unwrap();
+    async fn round_trip<S>(ws: &mut S, message: Message) -> Message
+    where
+        S: SinkExt<Message>
+            + StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
+            + Unpin,
+        S::Error: std::fmt::Debug,
+    {
+        ws.send(message).await.unwrap();
+        tokio::time::timeout(WAIT, ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap()
+    }
+
+    for text in ["hello", "", "é ✓ 🎉"] {
+        let reply = round_trip(&mut ws, Message::Text(text.into())).await;
+        assert_eq!(
+            reply,
+            Message::Text(format!("Server received: {text}").into())
+        );
+    }
+    let bytes = Message::Binary(vec![0, 1, 254, 255].into());
+    assert_eq!(round_trip(&mut ws, bytes.clone()).await, bytes);
+
+    // Over the payload limit: closed with 1009 (message too big).
+    match round_trip(&mut ws, Message::Text("x".repeat(5000).into())).await {
+        Message::Close(Some(frame)) => assert_eq!(frame.code, CloseCode::Size),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    app.stop().await.unwrap();
+}

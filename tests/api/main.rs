@@ -1,0 +1,9 @@
+//! One integration-test binary (one link, shared helpers); one module per feature.
+
+mod cli;
+mod echo_raw;
+mod engineio_raw;
+mod helpers;
+mod http;
+mod interop;
+mod shutdown;
