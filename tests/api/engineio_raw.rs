@@ -234,3 +234,21 @@ async fn upgrade_from_polling_to_websocket() {
     assert_eq!(poll.status(), 400);
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_session_that_joins_no_namespace_is_closed_after_the_connect_timeout() {
+    let app = spawn_app(switchboard::ServeConfig {
+        connect_timeout: Duration::from_millis(300),
+        ..test_config()
+    })
+    .await;
+    let started = Instant::now();
+    let mut socket = RawSocket::connect(&app).await;
+    socket.until_closed().await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "closed after {:?}",
+        started.elapsed()
+    );
+    app.stop().await.unwrap();
+}
