@@ -24,9 +24,10 @@ async fn echo(mut socket: WebSocket) {
                 Message::Text(format!("Server received: {}", text.as_str()).into())
             }
             Some(Ok(Message::Binary(bytes))) => Message::Binary(bytes),
-            // The library answers pings itself.
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            Some(Ok(Message::Close(_))) | None => return,
+            // The library answers pings itself, and answers a close frame with
+            // its own close reply on the next read; the stream then ends.
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Close(_))) => continue,
+            None => return,
             Some(Err(e)) => {
                 close_after_error(socket, e).await;
                 return;
