@@ -17,6 +17,8 @@ command -v node >/dev/null || apt_missing+=(nodejs)
 command -v npm >/dev/null || apt_missing+=(npm)
 command -v python3 >/dev/null || apt_missing+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_missing+=(python3-venv)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || apt_missing+=(postgresql)
+[[ -x /usr/bin/chromium ]] || apt_missing+=(chromium)
 if ((${#apt_missing[@]})); then
     log "installing apt packages: ${apt_missing[*]}"
     sudo_cmd=()
@@ -39,11 +41,33 @@ fi
 log "Python clients: pip install -r clients/python/requirements.txt"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r clients/python/requirements.txt
 
+# --- a throwaway PostgreSQL for the store tests --------------------------------
+# Its own cluster in a temporary directory, on a free loopback port, stopped and
+# removed on exit. PostgreSQL refuses to run as root, so as root it runs as the
+# `postgres` user the Debian package creates.
+PG_BIN=$(compgen -G '/usr/lib/postgresql/*/bin' | sort -V | tail -n 1)
+PG_DIR=$(mktemp -d /tmp/switchboard-pg.XXXXXX)
+pg_as_owner() {
+    if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+stop_postgres() {
+    pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
+    rm -rf "$PG_DIR"
+}
+trap stop_postgres EXIT
+if [[ $(id -u) -eq 0 ]]; then chown postgres: "$PG_DIR"; fi
+PG_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+log "PostgreSQL: starting a test server on 127.0.0.1:$PG_PORT ($PG_BIN)"
+pg_as_owner "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres -A trust --no-sync >/dev/null
+pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w \
+    -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null
+export SWITCHBOARD_TEST_POSTGRES="postgres://postgres@127.0.0.1:$PG_PORT"
+
 # --- the tests ------------------------------------------------------------------
 INTEROP_DIR=$ROOT/target/tmp/interop
 rm -rf "$INTEROP_DIR"
 LOG=$(mktemp)
-trap 'rm -f "$LOG"' EXIT
+trap 'rm -f "$LOG"; stop_postgres' EXIT # replaces the trap set above
 
 log "cargo test (unit, integration, interop with the real clients)"
 set +e

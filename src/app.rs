@@ -18,7 +18,12 @@ use crate::{
     config::{CorsOrigin, ServeConfig},
     http::{self, HttpState},
     metrics::Metrics,
-    namespaces::echo,
+    namespaces::{
+        chat::{self, ChatContext},
+        echo,
+        rate_limit::RateLimit,
+    },
+    store::Store,
 };
 
 /// A built, bound server that is not serving yet.
@@ -48,6 +53,13 @@ impl ShutdownHandle {
 impl App {
     pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
         let metrics = Metrics::new();
+        let store = Store::open(&config.database_url).await?;
+        tracing::info!(engine = store.engine(), "store ready");
+        let chat = ChatContext {
+            store: store.chat().clone(),
+            metrics: metrics.clone(),
+            rate_limit: RateLimit::new(config.rate_limit, config.rate_burst),
+        };
         let max_payload =
             usize::try_from(config.max_payload).context("max payload fits in memory")?;
 
@@ -62,12 +74,14 @@ impl App {
             .ws_max_message_size(max_payload)
             .ws_max_frame_size(max_payload)
             .with_state(metrics.clone())
+            .with_state(chat)
             .build_layer();
         register_namespaces(&io, &config, &metrics);
 
         let state = HttpState {
             metrics,
             max_payload,
+            store,
         };
         let router = http::router(state.clone())
             .layer(socket_layer)
@@ -178,6 +192,7 @@ fn register_namespaces<A: Adapter + DefinedAdapter>(
     for path in &config.echo_namespaces {
         echo::register(io, path, metrics);
     }
+    chat::register(io, metrics);
 }
 
 /// No origins: no CORS headers at all (same-origin and non-browser clients only).

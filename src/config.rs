@@ -101,6 +101,45 @@ pub struct ServeConfig {
     /// How long a graceful shutdown may take before the process exits anyway.
     #[arg(long, env = "SWITCHBOARD_SHUTDOWN_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
+
+    /// The durable store: `sqlite://PATH` (the file and its directory are
+    /// created on first start) or `postgres://USER:PASSWORD@HOST/DB`.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_DATABASE_URL",
+        default_value = "sqlite://data/switchboard.db",
+        value_parser = parse_database_url,
+        hide_env_values = true
+    )]
+    pub database_url: DatabaseUrl,
+
+    /// Events per second one socket may send to `/chat` (sustained rate).
+    /// Excess events are answered `rate_limited`.
+    #[arg(long, env = "SWITCHBOARD_RATE_LIMIT", default_value = "20", value_parser = parse_rate)]
+    pub rate_limit: u32,
+
+    /// Events one socket may send in a burst above the sustained rate. A socket
+    /// whose refused events again exceed rate and burst is disconnected.
+    #[arg(long, env = "SWITCHBOARD_RATE_BURST", default_value = "40", value_parser = parse_rate)]
+    pub rate_burst: u32,
+}
+
+/// Where the durable store lives. Its `Debug` hides a PostgreSQL password.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// A SQLite database file.
+    Sqlite(std::path::PathBuf),
+    /// A PostgreSQL connection URL, kept whole for the driver.
+    Postgres(String),
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            Self::Postgres(_) => f.write_str("postgres://…"),
+        }
+    }
 }
 
 /// One allowed CORS origin.
@@ -196,6 +235,33 @@ fn parse_origin(value: &str) -> Result<CorsOrigin, String> {
         .map_err(|_| format!("`{origin}` has characters not allowed in a header"))
 }
 
+fn parse_database_url(value: &str) -> Result<DatabaseUrl, String> {
+    let url = value.trim();
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        let path = path.split('?').next().unwrap_or_default();
+        if path.is_empty() || path == ":memory:" {
+            return Err(
+                "expected a file path after `sqlite://` (the store must be durable)".into(),
+            );
+        }
+        return Ok(DatabaseUrl::Sqlite(path.into()));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(DatabaseUrl::Postgres(url.to_string()));
+    }
+    Err("expected `sqlite://PATH` or `postgres://...`".into())
+}
+
+fn parse_rate(value: &str) -> Result<u32, String> {
+    match value.trim().parse::<u32>() {
+        Ok(n) if (1..=100_000).contains(&n) => Ok(n),
+        _ => Err("expected a whole number of events from 1 to 100000".into()),
+    }
+}
+
 fn parse_log_level(value: &str) -> Result<String, String> {
     tracing_subscriber::EnvFilter::builder()
         .parse(value)
@@ -223,6 +289,20 @@ mod tests {
         assert_eq!(config.echo_namespaces, vec!["/", "/echo"]);
         assert!(config.cors_origins.is_empty());
         assert_eq!(config.log_format, LogFormat::Text);
+        assert_eq!(
+            config.database_url,
+            DatabaseUrl::Sqlite("data/switchboard.db".into())
+        );
+        assert_eq!((config.rate_limit, config.rate_burst), (20, 40));
+    }
+
+    #[test]
+    fn database_urls_pick_the_engine_and_hide_passwords() {
+        let pg = parse(&["--database-url", "postgres://u:secret@127.0.0.1/db"]).unwrap();
+        assert!(matches!(pg.database_url, DatabaseUrl::Postgres(_)));
+        assert!(!format!("{pg:?}").contains("secret"));
+        let file = parse(&["--database-url", "sqlite:/tmp/x.db"]).unwrap();
+        assert_eq!(file.database_url, DatabaseUrl::Sqlite("/tmp/x.db".into()));
     }
 
     #[test]
@@ -262,6 +342,10 @@ mod tests {
             ("--cors-origins", "example.com"),
             ("--log-format", "xml"),
             ("--log-level", "loud=="),
+            ("--database-url", "mysql://db"),
+            ("--database-url", "sqlite::memory:"),
+            ("--rate-limit", "0"),
+            ("--rate-burst", "many"),
         ] {
             let err = parse(&[flag, value]).expect_err(flag);
             assert_eq!(err.exit_code(), 2, "{flag} {value}");

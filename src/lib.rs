@@ -9,8 +9,11 @@
 //! - [`telemetry`]: tracing set-up (text or JSON lines).
 //! - [`app`]: builds the axum router and the Socket.IO layer, binds, serves,
 //!   shuts down gracefully.
-//! - [`namespaces`]: one module per Socket.IO namespace (`echo`), plus the
-//!   shared pieces every namespace uses (connection logging, [`namespaces::args::Args`]).
+//! - [`namespaces`]: one module per Socket.IO namespace (`echo`, `chat`), plus
+//!   the shared pieces every namespace uses (connection logging, names, the
+//!   contract's replies and error codes, the per-socket rate limit).
+//! - [`store`]: the durable store on sqlx (SQLite or PostgreSQL), written
+//!   through one group-committing writer task per stream.
 //! - [`http`]: plain HTTP routes: health, readiness, metrics, `/ws`.
 //! - [`metrics`]: the Prometheus registry each app owns.
 //!
@@ -22,6 +25,7 @@ pub mod config;
 pub mod http;
 pub mod metrics;
 pub mod namespaces;
+pub mod store;
 pub mod telemetry;
 
 pub use app::{App, ShutdownHandle};

@@ -3,12 +3,13 @@
 
 mod health;
 mod metrics;
+mod pages;
 mod request_metrics;
 mod ws_echo;
 
 use axum::{Router, routing::get};
 
-use crate::metrics::Metrics;
+use crate::{metrics::Metrics, store::Store};
 
 pub use request_metrics::track_requests;
 
@@ -18,19 +19,20 @@ pub struct HttpState {
     pub metrics: Metrics,
     /// Largest WebSocket message `/ws` accepts, as for Socket.IO.
     pub max_payload: usize,
+    /// Checked by `/readyz`.
+    pub store: Store,
 }
 
 /// The plain HTTP routes. The caller adds the Socket.IO layer and request metrics.
 pub fn router(state: HttpState) -> Router {
     Router::new()
-        .route("/", get(index))
+        .route("/", get(pages::index))
+        .route("/chat", get(pages::chat))
+        .route("/assets/socket.io.min.js", get(pages::socket_io_client))
+        .route("/assets/demo.css", get(pages::demo_css))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
         .route("/ws", get(ws_echo::upgrade))
         .with_state(state)
-}
-
-async fn index() -> axum::response::Html<&'static str> {
-    axum::response::Html(include_str!("../../clients/web/index.html"))
 }

@@ -4,7 +4,11 @@
 //! serves the in-memory adapter and, later, a cluster adapter.
 
 pub mod args;
+pub mod chat;
 pub mod echo;
+pub mod names;
+pub mod rate_limit;
+pub mod reply;
 
 use std::{convert::Infallible, sync::Arc};
 

@@ -18,6 +18,13 @@ const SETTINGS: &[(&str, &str, &str)] = &[
     ("--log-format", "SWITCHBOARD_LOG_FORMAT", "text"),
     ("--log-level", "SWITCHBOARD_LOG_LEVEL", "info"),
     ("--shutdown-timeout", "SWITCHBOARD_SHUTDOWN_TIMEOUT", "5s"),
+    (
+        "--database-url",
+        "SWITCHBOARD_DATABASE_URL",
+        "sqlite://data/switchboard.db",
+    ),
+    ("--rate-limit", "SWITCHBOARD_RATE_LIMIT", "20"),
+    ("--rate-burst", "SWITCHBOARD_RATE_BURST", "40"),
 ];
 
 fn switchboard(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {

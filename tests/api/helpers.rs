@@ -4,7 +4,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use futures_util::{SinkExt, StreamExt};
-use switchboard::{App, ServeConfig, ShutdownHandle};
+use switchboard::{App, ServeConfig, ShutdownHandle, config::DatabaseUrl};
 use tokio::{net::TcpStream, task::JoinHandle};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message};
 
@@ -16,6 +16,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     shutdown: ShutdownHandle,
     task: JoinHandle<anyhow::Result<()>>,
+    /// The SQLite store of a test that did not choose its own; removed on drop.
+    _data_dir: Option<tempfile::TempDir>,
 }
 
 /// Default settings on a free loopback port.
@@ -34,7 +36,16 @@ pub fn conformance_config() -> ServeConfig {
     }
 }
 
-pub async fn spawn_app(config: ServeConfig) -> TestApp {
+/// Builds and starts the app. With the default database URL, the store goes
+/// into a fresh temporary directory owned by the returned [`TestApp`], so tests
+/// never share data nor write into the project.
+pub async fn spawn_app(mut config: ServeConfig) -> TestApp {
+    let mut data_dir = None;
+    if config.database_url == ServeConfig::defaults().database_url {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        config.database_url = DatabaseUrl::Sqlite(dir.path().join("switchboard.db"));
+        data_dir = Some(dir);
+    }
     let app = App::build(config).await.expect("app builds");
     let addr = app.local_addr();
     let shutdown = app.shutdown_handle();
@@ -43,6 +54,7 @@ pub async fn spawn_app(config: ServeConfig) -> TestApp {
         addr,
         shutdown,
         task,
+        _data_dir: data_dir,
     }
 }
 
@@ -152,6 +164,21 @@ impl RawSocket {
         }
     }
 
+    /// The next text frame that is not a ping (pings are answered), or `None`
+    /// once the connection is closed.
+    pub async fn next_text_or_close(&mut self) -> Option<String> {
+        loop {
+            match self.ws.next().await {
+                Some(Ok(Message::Text(text))) if text.as_str() == "2" => {
+                    self.send_text("3").await;
+                }
+                Some(Ok(Message::Text(text))) => return Some(text.to_string()),
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return None,
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
     pub async fn next_binary(&mut self) -> Vec<u8> {
         match self.next_frame().await {
             Message::Binary(bytes) => bytes.to_vec(),
@@ -200,4 +227,68 @@ pub async fn polling_session(app: &TestApp) -> (String, serde_json::Value) {
     assert!(body.starts_with('0'), "expected an open packet, got {body}");
     let handshake: serde_json::Value = serde_json::from_str(&body[1..]).unwrap();
     (handshake["sid"].as_str().unwrap().to_string(), handshake)
+}
+
+/// The store engine a test runs on. Chat and notification tests run on both.
+#[derive(Debug, Clone, Copy)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    /// Settings on this engine: a fresh temporary SQLite file (made by
+    /// [`spawn_app`]) or a fresh database on the test PostgreSQL server.
+    /// `None` when PostgreSQL is not there outside CI (a loud skip).
+    pub async fn config(self) -> Option<ServeConfig> {
+        let mut config = test_config();
+        if let Engine::Postgres = self {
+            config.database_url = DatabaseUrl::Postgres(fresh_postgres_database().await?);
+        }
+        Some(config)
+    }
+
+    pub async fn spawn(self) -> Option<TestApp> {
+        Some(spawn_app(self.config().await?).await)
+    }
+}
+
+/// Creates an empty database on the PostgreSQL server named by
+/// `SWITCHBOARD_TEST_POSTGRES` (`postgres://USER@HOST:PORT`, no database;
+/// the README's test command starts one) and returns its URL.
+pub async fn fresh_postgres_database() -> Option<String> {
+    use sqlx::Connection;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+
+    let Ok(server) = std::env::var("SWITCHBOARD_TEST_POSTGRES") else {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "SWITCHBOARD_TEST_POSTGRES is not set; the README's test command starts PostgreSQL"
+            );
+        }
+        eprintln!(
+            "SKIPPED: PostgreSQL tests (SWITCHBOARD_TEST_POSTGRES not set; run ./scripts/test.sh)"
+        );
+        return None;
+    };
+    let server = server.trim_end_matches('/');
+    let name = format!(
+        "sb_test_{}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    );
+    let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+        .await
+        .expect("the test PostgreSQL server answers");
+    // `name` is made here from digits and underscores only.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create a test database");
+    Some(format!("{server}/{name}"))
 }

@@ -11,12 +11,12 @@ use std::{path::PathBuf, process::Stdio, time::Duration};
 
 use crate::helpers::*;
 
-fn project_path(relative: &str) -> PathBuf {
+pub(crate) fn project_path(relative: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
 /// `true` when `what` is installed; otherwise a failure in CI, a loud skip elsewhere.
-fn available(what: &str, present: bool) -> bool {
+pub(crate) fn available(what: &str, present: bool) -> bool {
     if present {
         return true;
     }
@@ -27,14 +27,14 @@ fn available(what: &str, present: bool) -> bool {
     false
 }
 
-fn node_client_ready() -> bool {
+pub(crate) fn node_client_ready() -> bool {
     available(
         "clients/js/node_modules (npm ci)",
         project_path("clients/js/node_modules/socket.io-client").exists(),
     )
 }
 
-fn python() -> Option<PathBuf> {
+pub(crate) fn python() -> Option<PathBuf> {
     let python = project_path("clients/python/.venv/bin/python");
     available(
         "clients/python/.venv (pip install -r requirements.txt)",
@@ -45,7 +45,11 @@ fn python() -> Option<PathBuf> {
 
 /// Runs a client program to completion and returns its stdout; panics with
 /// its whole output when it fails.
-async fn run_client(program: &PathBuf, args: &[&str], envs: &[(&str, String)]) -> String {
+pub(crate) async fn run_client(
+    program: &PathBuf,
+    args: &[&str],
+    envs: &[(&str, String)],
+) -> String {
     let mut command = tokio::process::Command::new(program);
     command
         .args(args)
@@ -69,7 +73,7 @@ async fn run_client(program: &PathBuf, args: &[&str], envs: &[(&str, String)]) -
 }
 
 /// Checks a client's closing summary line and records it for the test command.
-fn record_summary(stdout: &str, label: &str) -> u32 {
+pub(crate) fn record_summary(stdout: &str, label: &str) -> u32 {
     let line = stdout
         .lines()
         .rev()

@@ -1,5 +1,6 @@
 //! One integration-test binary (one link, shared helpers); one module per feature.
 
+mod chat;
 mod cli;
 mod echo_raw;
 mod engineio_raw;
@@ -7,3 +8,4 @@ mod helpers;
 mod http;
 mod interop;
 mod shutdown;
+mod sio;

@@ -30,11 +30,15 @@ struct ServerProcess {
     child: Child,
     lines: mpsc::Receiver<String>,
     addr: std::net::SocketAddr,
+    _data_dir: tempfile::TempDir,
 }
 
 impl ServerProcess {
     fn start(extra: &[&str]) -> Self {
+        let data_dir = tempfile::tempdir().unwrap();
+        let database_url = format!("sqlite://{}", data_dir.path().join("sb.db").display());
         let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["--database-url", &database_url])
             .args([
                 "--listen",
                 "127.0.0.1:0",
@@ -61,6 +65,7 @@ impl ServerProcess {
             child,
             lines,
             addr: "0.0.0.0:0".parse().unwrap(),
+            _data_dir: data_dir,
         };
         let listening = server.wait_for_log("switchboard listening");
         server.addr = listening["address"].as_str().unwrap().parse().unwrap();

@@ -1,0 +1,345 @@
+//! `/chat`: rooms, messages, typing, presence and durable history, as
+//! PROTOCOL.md says.
+//!
+//! Every event goes through [`handle`]: count it, apply the socket's rate
+//! limit, parse the payload into typed values, run the handler, answer as the
+//! contract says. A message is committed to the store before it is broadcast
+//! and acked.
+
+mod payload;
+mod presence;
+mod session;
+mod wire;
+
+use std::{future::Future, sync::Arc};
+
+use serde_json::json;
+use socketioxide::{
+    ParserError, SocketIo,
+    adapter::Adapter,
+    extract::{AckSender, SocketRef, State, TryData},
+    socket::DisconnectReason,
+};
+use socketioxide_core::adapter::DefinedAdapter;
+
+use self::{
+    payload::{HistoryRequest, JoinRequest, MessageRequest, RoomRequest, TypingRequest},
+    session::ChatSession,
+    wire::{Member, Message, Presence, TypingNotice},
+};
+use super::{
+    AckRequested,
+    names::RoomId,
+    rate_limit::{RateLimit, Verdict},
+    reply::{ErrorCode, EventError, EventResult, fields, respond},
+    socket_closed, socket_opened,
+};
+use crate::{
+    metrics::Metrics,
+    store::{ChatStore, NewChatMessage},
+};
+
+pub const NAMESPACE: &str = "/chat";
+
+/// What every `/chat` handler needs (socketioxide state).
+#[derive(Clone)]
+pub struct ChatContext {
+    pub store: ChatStore,
+    pub metrics: Metrics,
+    pub rate_limit: RateLimit,
+}
+
+pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, metrics: &Metrics) {
+    metrics.register_namespace(NAMESPACE);
+    io.ns(NAMESPACE, on_connect::<A>);
+}
+
+async fn on_connect<A: Adapter>(socket: SocketRef<A>, State(ctx): State<ChatContext>) {
+    socket_opened(&socket, &ctx.metrics);
+    socket
+        .extensions
+        .insert(Arc::new(ChatSession::new(ctx.rate_limit.for_socket())));
+    socket.on("join", on_join::<A>);
+    socket.on("leave", on_leave::<A>);
+    socket.on("message", on_message::<A>);
+    socket.on("typing", on_typing::<A>);
+    socket.on("history", on_history::<A>);
+    socket.on_disconnect(on_disconnect::<A>);
+}
+
+/// The common path of every event; `body` does the event's own work.
+async fn handle<A, T, F, Fut>(
+    socket: SocketRef<A>,
+    payload: Result<T, ParserError>,
+    AckRequested(ack_requested): AckRequested,
+    ack: AckSender<A>,
+    ctx: ChatContext,
+    body: F,
+) where
+    A: Adapter,
+    F: FnOnce(SocketRef<A>, Arc<ChatSession>, T, ChatContext) -> Fut,
+    Fut: Future<Output = EventResult>,
+{
+    ctx.metrics.event_in(NAMESPACE);
+    let Some(session) = socket.extensions.get::<Arc<ChatSession>>() else {
+        return;
+    };
+    let verdict = session.limiter.check();
+    let result = match (verdict, payload) {
+        (Verdict::Allow, Ok(payload)) => body(socket.clone(), session, payload, ctx.clone()).await,
+        (Verdict::Allow, Err(e)) => Err(EventError::bad_request(format!("invalid payload: {e}"))),
+        (Verdict::Refuse | Verdict::Flooding, _) => Err(EventError::new(
+            ErrorCode::RateLimited,
+            "too many events, slow down",
+        )),
+    };
+    respond(&socket, ack, ack_requested, &ctx.metrics, result);
+    if verdict == Verdict::Flooding {
+        tracing::warn!(namespace = NAMESPACE, socket_id = %socket.id, "disconnecting a flooding socket");
+        socket.disconnect().ok();
+    }
+}
+
+/// The member this socket is in `room`, or `forbidden`.
+fn member_of(socket_id: &str, session: &ChatSession, room: &RoomId) -> Result<Member, EventError> {
+    session
+        .name_in(room)
+        .map(|name| Member {
+            id: socket_id.to_owned(),
+            name: name.as_str().to_owned(),
+        })
+        .ok_or_else(|| EventError::forbidden(format!("not a member of room `{}`", room.as_str())))
+}
+
+async fn broadcast_presence<A: Adapter>(
+    socket: &SocketRef<A>,
+    ctx: &ChatContext,
+    room: &RoomId,
+    event: &'static str,
+    member: &Member,
+    members: &[Member],
+) {
+    let presence = Presence {
+        room: room.as_str(),
+        event,
+        member,
+        members,
+    };
+    match socket
+        .to(room.as_str().to_owned())
+        .emit("presence", &presence)
+        .await
+    {
+        Ok(()) => ctx.metrics.event_out(NAMESPACE),
+        Err(e) => tracing::warn!(room = room.as_str(), "presence not broadcast: {e}"),
+    }
+}
+
+async fn on_join<A: Adapter>(
+    socket: SocketRef<A>,
+    TryData(payload): TryData<JoinRequest>,
+    asked: AckRequested,
+    ack: AckSender<A>,
+    State(ctx): State<ChatContext>,
+) {
+    handle(
+        socket,
+        payload,
+        asked,
+        ack,
+        ctx,
+        async |socket, session, req: JoinRequest, ctx| {
+            let join = req.parse()?;
+            let previous = session
+                .join(join.room.clone(), join.name.clone())
+                .map_err(|()| EventError::bad_request("in too many rooms, leave one first"))?;
+            // Join the room before reading history: a message sent meanwhile then
+            // arrives live and may also be in the history (same id, clients
+            // de-duplicate), but is never missed.
+            socket.join(join.room.as_str().to_owned());
+            let history = match ctx
+                .store
+                .history(join.room.as_str(), None, payload::DEFAULT_HISTORY)
+                .await
+            {
+                Ok(history) => history,
+                Err(e) => {
+                    tracing::error!(error = %e, "history read failed");
+                    return Err(EventError::internal());
+                }
+            };
+            let members = presence::members(&socket, &join.room, None);
+            if previous.as_ref() != Some(&join.name) {
+                let member = Member {
+                    id: socket.id.to_string(),
+                    name: join.name.as_str().to_owned(),
+                };
+                broadcast_presence(&socket, &ctx, &join.room, "join", &member, &members).await;
+            }
+            let history: Vec<Message> = history.into_iter().map(Message::from).collect();
+            Ok(fields(
+                json!({ "room": join.room.as_str(), "members": members, "history": history }),
+            ))
+        },
+    )
+    .await;
+}
+
+async fn on_leave<A: Adapter>(
+    socket: SocketRef<A>,
+    TryData(payload): TryData<RoomRequest>,
+    asked: AckRequested,
+    ack: AckSender<A>,
+    State(ctx): State<ChatContext>,
+) {
+    handle(
+        socket,
+        payload,
+        asked,
+        ack,
+        ctx,
+        async |socket, session, req: RoomRequest, ctx| {
+            let room = req.parse()?;
+            let member = member_of(&socket.id.to_string(), &session, &room)?;
+            session.leave(&room);
+            socket.leave(room.as_str().to_owned());
+            let members = presence::members(&socket, &room, Some(&member.id));
+            broadcast_presence(&socket, &ctx, &room, "leave", &member, &members).await;
+            Ok(fields(json!({})))
+        },
+    )
+    .await;
+}
+
+async fn on_message<A: Adapter>(
+    socket: SocketRef<A>,
+    TryData(payload): TryData<MessageRequest>,
+    asked: AckRequested,
+    ack: AckSender<A>,
+    State(ctx): State<ChatContext>,
+) {
+    handle(
+        socket,
+        payload,
+        asked,
+        ack,
+        ctx,
+        async |socket, session, req: MessageRequest, ctx| {
+            let send = req.parse()?;
+            let member = member_of(&socket.id.to_string(), &session, &send.room)?;
+            let stored = ctx
+                .store
+                .append(NewChatMessage {
+                    room: send.room.as_str().to_owned(),
+                    member_id: member.id,
+                    member_name: member.name,
+                    text: send.text,
+                })
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "message not stored");
+                    EventError::internal()
+                })?;
+            let message = Message::from(stored);
+            // Stored first: a message anyone saw is in the history.
+            match socket
+                .to(send.room.as_str().to_owned())
+                .emit("message", &message)
+                .await
+            {
+                Ok(()) => ctx.metrics.event_out(NAMESPACE),
+                Err(e) => tracing::warn!(room = send.room.as_str(), "message not broadcast: {e}"),
+            }
+            Ok(fields(json!({ "message": message })))
+        },
+    )
+    .await;
+}
+
+async fn on_typing<A: Adapter>(
+    socket: SocketRef<A>,
+    TryData(payload): TryData<TypingRequest>,
+    asked: AckRequested,
+    ack: AckSender<A>,
+    State(ctx): State<ChatContext>,
+) {
+    handle(
+        socket,
+        payload,
+        asked,
+        ack,
+        ctx,
+        async |socket, session, req: TypingRequest, ctx| {
+            let typing = req.parse()?;
+            let member = member_of(&socket.id.to_string(), &session, &typing.room)?;
+            let notice = TypingNotice {
+                room: typing.room.as_str(),
+                member: &member,
+                typing: typing.typing,
+            };
+            // Volatile: a typing hint that cannot be delivered now is worthless later.
+            match socket
+                .to(typing.room.as_str().to_owned())
+                .volatile()
+                .emit("typing", &notice)
+                .await
+            {
+                Ok(()) => ctx.metrics.event_out(NAMESPACE),
+                Err(e) => tracing::debug!(room = typing.room.as_str(), "typing not broadcast: {e}"),
+            }
+            Ok(fields(json!({})))
+        },
+    )
+    .await;
+}
+
+async fn on_history<A: Adapter>(
+    socket: SocketRef<A>,
+    TryData(payload): TryData<HistoryRequest>,
+    asked: AckRequested,
+    ack: AckSender<A>,
+    State(ctx): State<ChatContext>,
+) {
+    handle(
+        socket,
+        payload,
+        asked,
+        ack,
+        ctx,
+        async |socket, session, req: HistoryRequest, ctx| {
+            let history = req.parse()?;
+            member_of(&socket.id.to_string(), &session, &history.room)?;
+            let messages = ctx
+                .store
+                .history(history.room.as_str(), history.before, history.limit)
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "history read failed");
+                    EventError::internal()
+                })?;
+            let messages: Vec<Message> = messages.into_iter().map(Message::from).collect();
+            Ok(fields(json!({ "messages": messages })))
+        },
+    )
+    .await;
+}
+
+/// Disconnecting leaves every room, with the same `presence` as `leave`.
+async fn on_disconnect<A: Adapter>(
+    socket: SocketRef<A>,
+    reason: DisconnectReason,
+    State(ctx): State<ChatContext>,
+) {
+    if let Some(session) = socket.extensions.get::<Arc<ChatSession>>() {
+        let id = socket.id.to_string();
+        for (room, name) in session.leave_all() {
+            let member = Member {
+                id: id.clone(),
+                name: name.as_str().to_owned(),
+            };
+            let members = presence::members(&socket, &room, Some(&id));
+            broadcast_presence(&socket, &ctx, &room, "leave", &member, &members).await;
+        }
+    }
+    socket_closed(&socket, &ctx.metrics, reason);
+}

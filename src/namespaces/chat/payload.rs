@@ -1,0 +1,136 @@
+//! What clients send to `/chat`, parsed into typed, checked values at the
+//! boundary. Each `parse` returns the first problem as `bad_request`, naming
+//! the field; nothing past the boundary sees unchecked input.
+
+use serde::Deserialize;
+
+use crate::namespaces::{
+    names::{DisplayName, RoomId},
+    reply::EventError,
+};
+use crate::store::MessageId;
+
+/// Longest message text, in characters.
+pub const MAX_TEXT_CHARS: usize = 4000;
+/// History page size when the client names none, and the largest allowed.
+pub const DEFAULT_HISTORY: u32 = 50;
+pub const MAX_HISTORY: u32 = 100;
+
+#[derive(Deserialize)]
+pub struct JoinRequest {
+    room: String,
+    name: String,
+}
+
+pub struct Join {
+    pub room: RoomId,
+    pub name: DisplayName,
+}
+
+impl JoinRequest {
+    pub fn parse(self) -> Result<Join, EventError> {
+        Ok(Join {
+            room: RoomId::parse("room", &self.room)?,
+            name: DisplayName::parse("name", &self.name)?,
+        })
+    }
+}
+
+/// `leave {room}`.
+#[derive(Deserialize)]
+pub struct RoomRequest {
+    room: String,
+}
+
+impl RoomRequest {
+    pub fn parse(self) -> Result<RoomId, EventError> {
+        RoomId::parse("room", &self.room)
+    }
+}
+
+#[derive(Deserialize)]
+pub struct MessageRequest {
+    room: String,
+    text: String,
+}
+
+pub struct SendMessage {
+    pub room: RoomId,
+    pub text: String,
+}
+
+impl MessageRequest {
+    pub fn parse(self) -> Result<SendMessage, EventError> {
+        let room = RoomId::parse("room", &self.room)?;
+        let length = self.text.chars().count();
+        if length > MAX_TEXT_CHARS || self.text.trim().is_empty() {
+            return Err(EventError::bad_request(format!(
+                "`text` must be 1 to {MAX_TEXT_CHARS} characters and not only spaces"
+            )));
+        }
+        Ok(SendMessage {
+            room,
+            text: self.text,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TypingRequest {
+    room: String,
+    typing: bool,
+}
+
+pub struct Typing {
+    pub room: RoomId,
+    pub typing: bool,
+}
+
+impl TypingRequest {
+    pub fn parse(self) -> Result<Typing, EventError> {
+        Ok(Typing {
+            room: RoomId::parse("room", &self.room)?,
+            typing: self.typing,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+pub struct HistoryRequest {
+    room: String,
+    before: Option<String>,
+    limit: Option<i64>,
+}
+
+pub struct History {
+    pub room: RoomId,
+    pub before: Option<MessageId>,
+    pub limit: u32,
+}
+
+impl HistoryRequest {
+    pub fn parse(self) -> Result<History, EventError> {
+        let room = RoomId::parse("room", &self.room)?;
+        let before = match self.before {
+            None => None,
+            Some(id) => Some(
+                id.parse::<MessageId>()
+                    .map_err(|()| EventError::bad_request("`before` must be a message id"))?,
+            ),
+        };
+        let limit = match self.limit {
+            None => DEFAULT_HISTORY,
+            Some(n) => u32::try_from(n)
+                .ok()
+                .filter(|n| (1..=MAX_HISTORY).contains(n))
+                .ok_or_else(|| {
+                    EventError::bad_request(format!("`limit` must be 1 to {MAX_HISTORY}"))
+                })?,
+        };
+        Ok(History {
+            room,
+            before,
+            limit,
+        })
+    }
+}

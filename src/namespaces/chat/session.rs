@@ -1,0 +1,58 @@
+//! Per-socket chat state, kept in the socket's extensions: the rooms it joined
+//! (with the name it chose in each) and its rate limiter.
+
+use std::{collections::BTreeMap, sync::Mutex};
+
+use crate::namespaces::{
+    names::{DisplayName, RoomId},
+    rate_limit::SocketLimiter,
+};
+
+/// Most rooms one socket may be in, so one client cannot grow the room maps
+/// without bound.
+pub const MAX_ROOMS_PER_SOCKET: usize = 100;
+
+pub struct ChatSession {
+    rooms: Mutex<BTreeMap<RoomId, DisplayName>>,
+    pub limiter: SocketLimiter,
+}
+
+impl ChatSession {
+    pub fn new(limiter: SocketLimiter) -> Self {
+        Self {
+            rooms: Mutex::new(BTreeMap::new()),
+            limiter,
+        }
+    }
+
+    fn rooms(&self) -> std::sync::MutexGuard<'_, BTreeMap<RoomId, DisplayName>> {
+        // A panic while holding this lock cannot leave the map half-updated
+        // (each operation is one map call), so a poisoned lock is still usable.
+        self.rooms.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The name this socket uses in `room`, if it is a member.
+    pub fn name_in(&self, room: &RoomId) -> Option<DisplayName> {
+        self.rooms().get(room).cloned()
+    }
+
+    /// Records a join; returns the previous name when it was already a member,
+    /// or `Err` when the socket is in too many rooms already.
+    pub fn join(&self, room: RoomId, name: DisplayName) -> Result<Option<DisplayName>, ()> {
+        let mut rooms = self.rooms();
+        if !rooms.contains_key(&room) && rooms.len() >= MAX_ROOMS_PER_SOCKET {
+            return Err(());
+        }
+        Ok(rooms.insert(room, name))
+    }
+
+    /// Records a leave; returns the name it had, `None` when not a member.
+    pub fn leave(&self, room: &RoomId) -> Option<DisplayName> {
+        self.rooms().remove(room)
+    }
+
+    /// Every room with its name, emptying the session (on disconnect).
+    pub fn leave_all(&self) -> Vec<(RoomId, DisplayName)> {
+        std::mem::take(&mut *self.rooms()).into_iter().collect()
+    }
+}

@@ -1,0 +1,87 @@
+//! The contract's answer to a client event: `{"ok": true, ...}` or
+//! `{"ok": false, "error": {"code", "message"}}` as the ack when the client
+//! asked for one; otherwise nothing on success and an `error` event on failure.
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use socketioxide::{
+    adapter::Adapter,
+    extract::{AckSender, SocketRef},
+};
+
+use crate::metrics::Metrics;
+
+/// The contract's error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    TooLarge,
+    RateLimited,
+    Internal,
+}
+
+/// A refused event: a code for programs, a message for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl EventError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::BadRequest, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Forbidden, message)
+    }
+
+    /// The store or another part failed; the details go to the log, not the client.
+    pub fn internal() -> Self {
+        Self::new(ErrorCode::Internal, "internal error, try again")
+    }
+}
+
+/// What a handler produced: the success body's fields (besides `ok`) or an error.
+pub type EventResult = Result<Map<String, Value>, EventError>;
+
+/// The fields of a success body, from a `json!({...})` object.
+pub fn fields(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// Sends `result` to the client the way the contract says.
+pub fn respond<A: Adapter>(
+    socket: &SocketRef<A>,
+    ack: AckSender<A>,
+    ack_requested: bool,
+    metrics: &Metrics,
+    result: EventResult,
+) {
+    let sent = match (result, ack_requested) {
+        (Ok(mut body), true) => {
+            body.insert("ok".into(), Value::Bool(true));
+            ack.send(&body).is_ok()
+        }
+        (Ok(_), false) => false,
+        (Err(error), true) => ack.send(&json!({ "ok": false, "error": error })).is_ok(),
+        (Err(error), false) => socket.emit("error", &error).is_ok(),
+    };
+    if sent {
+        metrics.event_out(socket.ns());
+    }
+}
