@@ -12,6 +12,7 @@ use socketioxide::{
     SocketIo,
     adapter::Adapter,
     extract::{AckSender, Data, Event, SocketRef, State},
+    handler::ConnectHandler,
     socket::DisconnectReason,
 };
 
@@ -23,18 +24,18 @@ use crate::metrics::Metrics;
 /// Mounts the echo behaviour on namespace `path`.
 pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, path: &str, metrics: &Metrics) {
     metrics.register_namespace(path);
-    io.ns(path.to_string(), on_connect::<A>);
+    io.ns(path.to_string(), on_connect::<A>.with(prepare_socket::<A>));
 }
 
-async fn on_connect<A: Adapter>(
+/// Registers the event handlers before the CONNECT packet goes out (a connect
+/// middleware runs first): the connect handler runs in a task of its own after
+/// the packet was sent, and an event the client emits on `connect` must not
+/// arrive before there is a handler for it.
+async fn prepare_socket<A: Adapter>(
     socket: SocketRef<A>,
-    Data(auth): Data<rmpv::Value>,
     State(metrics): State<Metrics>,
-) {
+) -> Result<(), std::convert::Infallible> {
     socket_opened(&socket, &metrics);
-    if socket.emit("auth", &auth).is_ok() {
-        metrics.event_out(socket.ns());
-    }
     socket.on("message", on_message::<A>);
     socket.on("message-with-ack", on_message_with_ack::<A>);
     socket.on("emit-with-ack", on_emit_with_ack::<A>);
@@ -44,6 +45,18 @@ async fn on_connect<A: Adapter>(
             socket_closed(&socket, &metrics, reason);
         },
     );
+    Ok(())
+}
+
+/// After the CONNECT packet: emit `auth` as the contract says.
+async fn on_connect<A: Adapter>(
+    socket: SocketRef<A>,
+    Data(auth): Data<rmpv::Value>,
+    State(metrics): State<Metrics>,
+) {
+    if socket.emit("auth", &auth).is_ok() {
+        metrics.event_out(socket.ns());
+    }
 }
 
 /// Emits `event` with `args` to this socket, counting it when it went out.

@@ -22,6 +22,10 @@ pub enum Db {
     Postgres(PgPool),
 }
 
+/// Connections of each pool: one at a time for the group-commit writer, the rest for reads.
+const SQLITE_CONNECTIONS: u32 = 4;
+const POSTGRES_CONNECTIONS: u32 = 8;
+
 impl Db {
     pub async fn connect(url: &DatabaseUrl) -> anyhow::Result<Self> {
         match url {
@@ -42,7 +46,7 @@ impl Db {
                     .busy_timeout(Duration::from_secs(5))
                     .foreign_keys(true);
                 let pool = SqlitePoolOptions::new()
-                    .max_connections(4)
+                    .max_connections(SQLITE_CONNECTIONS)
                     .connect_with(options)
                     .await
                     .with_context(|| format!("cannot open the SQLite store {}", path.display()))?;
@@ -54,7 +58,7 @@ impl Db {
             }
             DatabaseUrl::Postgres(url) => {
                 let pool = PgPoolOptions::new()
-                    .max_connections(8)
+                    .max_connections(POSTGRES_CONNECTIONS)
                     .acquire_timeout(Duration::from_secs(5))
                     .connect(url)
                     .await

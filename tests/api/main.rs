@@ -1,5 +1,6 @@
 //! One integration-test binary (one link, shared helpers); one module per feature.
 
+mod browser;
 mod chat;
 mod cli;
 mod echo_raw;

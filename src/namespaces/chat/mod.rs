@@ -18,6 +18,7 @@ use socketioxide::{
     ParserError, SocketIo,
     adapter::Adapter,
     extract::{AckSender, SocketRef, State, TryData},
+    handler::ConnectHandler,
     socket::DisconnectReason,
 };
 use socketioxide_core::adapter::DefinedAdapter;
@@ -51,11 +52,17 @@ pub struct ChatContext {
 
 pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, metrics: &Metrics) {
     metrics.register_namespace(NAMESPACE);
-    io.ns(NAMESPACE, on_connect::<A>);
+    io.ns(NAMESPACE, on_connect::<A>.with(prepare_socket::<A>));
 }
 
-async fn on_connect<A: Adapter>(socket: SocketRef<A>, State(ctx): State<ChatContext>) {
-    socket_opened(&socket, &ctx.metrics);
+/// Runs before the CONNECT packet goes out (a connect middleware), so the
+/// handlers are in place when the client's first event arrives: clients
+/// usually emit `join` from their `connect` callback, and socketioxide runs the
+/// connect handler itself in a task of its own, after the packet was sent.
+async fn prepare_socket<A: Adapter>(
+    socket: SocketRef<A>,
+    State(ctx): State<ChatContext>,
+) -> Result<(), std::convert::Infallible> {
     socket
         .extensions
         .insert(Arc::new(ChatSession::new(ctx.rate_limit.for_socket())));
@@ -65,7 +72,12 @@ async fn on_connect<A: Adapter>(socket: SocketRef<A>, State(ctx): State<ChatCont
     socket.on("typing", on_typing::<A>);
     socket.on("history", on_history::<A>);
     socket.on_disconnect(on_disconnect::<A>);
+    socket_opened(&socket, &ctx.metrics);
+    Ok(())
 }
+
+/// Everything happened in [`prepare_socket`]; `/chat` sends nothing on connect.
+async fn on_connect<A: Adapter>(_: SocketRef<A>) {}
 
 /// The common path of every event; `body` does the event's own work.
 async fn handle<A, T, F, Fut>(

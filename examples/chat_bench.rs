@@ -1,0 +1,346 @@
+//! Chat benchmark: N Socket.IO clients over real WebSockets, in rooms of K
+//! members, each sending messages at a steady rate; prints messages/s stored
+//! (acked after commit) and delivered, and send->delivery latency.
+//!
+//! ```text
+//! cargo run --release --example chat_bench -- --clients 1000 --room-size 10 --rate 20000
+//! cargo run --release --example chat_bench -- --database-url postgres://USER@127.0.0.1:5432/DB
+//! cargo run --release --example chat_bench -- --url http://127.0.0.1:3000   # an external server
+//! ```
+//!
+//! Without `--url` the server runs in this process (same tokio runtime, same
+//! cores as the clients) on a temporary SQLite file or the given database.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use futures_util::{SinkExt, StreamExt};
+use switchboard::{App, ServeConfig, config::DatabaseUrl};
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Parser, Debug)]
+struct Args {
+    /// Target an already running server instead of starting one in-process.
+    #[arg(long)]
+    url: Option<String>,
+    /// Store of the in-process server (default: a temporary SQLite file).
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Connected clients.
+    #[arg(long, default_value_t = 1000)]
+    clients: usize,
+    /// Members per room (clients / room-size rooms).
+    #[arg(long, default_value_t = 10)]
+    room_size: usize,
+    /// Messages per second sent by all clients together.
+    #[arg(long, default_value_t = 20_000)]
+    rate: u64,
+    /// Measured seconds (after one second of warm-up).
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+}
+
+#[derive(Default)]
+struct Totals {
+    acked: AtomicU64,
+    refused: AtomicU64,
+    delivered: AtomicU64,
+}
+
+struct ClientReport {
+    delivery_us: Vec<u32>,
+    ack_us: Vec<u32>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if args.room_size < 2 || args.clients < args.room_size {
+        bail!("need --room-size >= 2 and --clients >= --room-size");
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let _data_dir;
+    let (addr, server) = match &args.url {
+        Some(url) => (
+            url.trim_start_matches("http://")
+                .trim_end_matches('/')
+                .to_string(),
+            None,
+        ),
+        None => {
+            let mut config = ServeConfig::defaults();
+            config.listen = "127.0.0.1:0".parse()?;
+            // The benchmark measures throughput, not the per-socket limit.
+            config.rate_limit = 100_000;
+            config.rate_burst = 100_000;
+            config.log_level = "warn".into();
+            config.database_url = match &args.database_url {
+                Some(url) if url.starts_with("postgres") => DatabaseUrl::Postgres(url.clone()),
+                Some(url) => DatabaseUrl::Sqlite(url.trim_start_matches("sqlite://").into()),
+                None => {
+                    let dir = tempfile::tempdir()?;
+                    let path = dir.path().join("bench.db");
+                    _data_dir = dir;
+                    DatabaseUrl::Sqlite(path)
+                }
+            };
+            let engine = if matches!(config.database_url, DatabaseUrl::Postgres(_)) {
+                "postgres"
+            } else {
+                "sqlite"
+            };
+            println!("server: in-process, store {engine}");
+            let app = App::build(config).await?;
+            let addr = app.local_addr().to_string();
+            let stop = app.shutdown_handle();
+            let task = tokio::spawn(app.run_until_stopped());
+            (addr, Some((stop, task)))
+        }
+    };
+
+    let rooms = args.clients / args.room_size;
+    let clients = rooms * args.room_size;
+    let per_client_interval = Duration::from_secs_f64(clients as f64 / args.rate.max(1) as f64);
+    println!(
+        "load: {clients} clients in {rooms} rooms of {}, {} msg/s in total ({:.1} msg/s per client), {} s measured",
+        args.room_size,
+        args.rate,
+        1.0 / per_client_interval.as_secs_f64(),
+        args.seconds
+    );
+
+    let epoch = Instant::now();
+    let totals = Arc::new(Totals::default());
+    let warmup = Duration::from_secs(1);
+    let measure_from = epoch + Duration::from_secs(2) + warmup; // connect time + warm-up
+    let measure_until = measure_from + Duration::from_secs(args.seconds);
+
+    // Connect everyone first (joined), then start sending together.
+    let mut joined = Vec::new();
+    for n in 0..clients {
+        joined.push(connect_and_join(&addr, &format!("room-{}", n % rooms), n).await?);
+    }
+    println!(
+        "connected and joined: {clients} clients in {:.1} s",
+        epoch.elapsed().as_secs_f64()
+    );
+    let start_sending = Instant::now().max(epoch + Duration::from_secs(2));
+
+    let mut tasks = Vec::new();
+    for (n, ws) in joined.into_iter().enumerate() {
+        let totals = totals.clone();
+        let room = format!("room-{}", n % rooms);
+        // Spread the clients' send times evenly over one interval.
+        let offset = per_client_interval.mul_f64(n as f64 / clients as f64);
+        tasks.push(tokio::spawn(client(
+            ws,
+            room,
+            epoch,
+            start_sending + offset,
+            per_client_interval,
+            measure_from,
+            measure_until,
+            totals,
+        )));
+    }
+
+    let before = snapshot(&totals);
+    tokio::time::sleep_until((measure_from).into()).await;
+    let at_start = snapshot(&totals);
+    tokio::time::sleep_until(measure_until.into()).await;
+    let at_end = snapshot(&totals);
+    let _ = before;
+
+    let mut delivery = Vec::new();
+    let mut acks = Vec::new();
+    for task in tasks {
+        let report = task.await??;
+        delivery.extend(report.delivery_us);
+        acks.extend(report.ack_us);
+    }
+    let secs = args.seconds as f64;
+    let stored = (at_end.0 - at_start.0) as f64 / secs;
+    let delivered = (at_end.2 - at_start.2) as f64 / secs;
+    println!("messages stored (acked): {stored:.0} msg/s");
+    println!(
+        "messages delivered:      {delivered:.0} deliveries/s ({:.0} msg/s x {} receivers)",
+        delivered / (args.room_size - 1) as f64,
+        args.room_size - 1
+    );
+    println!("refused (rate_limited or errors): {}", at_end.1);
+    print_latency("send -> delivery", &mut delivery);
+    print_latency("send -> ack (stored)", &mut acks);
+
+    if let Some((stop, task)) = server {
+        stop.shutdown();
+        task.await??;
+    }
+    Ok(())
+}
+
+fn snapshot(t: &Totals) -> (u64, u64, u64) {
+    (
+        t.acked.load(Ordering::Relaxed),
+        t.refused.load(Ordering::Relaxed),
+        t.delivered.load(Ordering::Relaxed),
+    )
+}
+
+fn print_latency(label: &str, samples: &mut [u32]) {
+    if samples.is_empty() {
+        println!("{label}: no samples");
+        return;
+    }
+    samples.sort_unstable();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize] as f64 / 1000.0;
+    println!(
+        "{label}: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} samples)",
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        at(1.0),
+        samples.len()
+    );
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect_and_join(addr: &str, room: &str, n: usize) -> anyhow::Result<Ws> {
+    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .context("connect")?;
+    next_text(&mut ws).await?; // Engine.IO open
+    ws.send(Message::Text("40/chat,".into())).await?;
+    let connected = next_text(&mut ws).await?;
+    if !connected.starts_with("40/chat,{") {
+        bail!("not connected: {connected}");
+    }
+    let join = format!(r#"42/chat,0["join",{{"room":"{room}","name":"bot{n}"}}]"#);
+    ws.send(Message::Text(join.into())).await?;
+    loop {
+        let text = next_text(&mut ws).await?;
+        if text.starts_with("43/chat,0[") {
+            if !text.contains(r#""ok":true"#) {
+                bail!("join refused: {text}");
+            }
+            return Ok(ws);
+        }
+    }
+}
+
+async fn next_text(ws: &mut Ws) -> anyhow::Result<String> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) if t.as_str() == "2" => {
+                ws.send(Message::Text("3".into())).await?
+            }
+            Some(Ok(Message::Text(t))) => return Ok(t.to_string()),
+            Some(Ok(_)) => {}
+            other => bail!("connection ended: {other:?}"),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn client(
+    ws: Ws,
+    room: String,
+    epoch: Instant,
+    first_send: Instant,
+    interval: Duration,
+    measure_from: Instant,
+    measure_until: Instant,
+    totals: Arc<Totals>,
+) -> anyhow::Result<ClientReport> {
+    let (mut sink, mut stream) = ws.split();
+    let (pong_tx, mut pong_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let sent_at: Arc<std::sync::Mutex<std::collections::HashMap<u64, u64>>> = Default::default();
+
+    let sender_sent_at = sent_at.clone();
+    let sender = tokio::spawn(async move {
+        let mut ticker = tokio::time::interval_at(first_send.into(), interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ack_id = 1u64;
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {
+                    if Instant::now() >= measure_until {
+                        break;
+                    }
+                    let now_us = epoch.elapsed().as_micros() as u64;
+                    sender_sent_at.lock().unwrap().insert(ack_id, now_us);
+                    let packet = format!(r#"42/chat,{ack_id}["message",{{"room":"{room}","text":"{now_us}"}}]"#);
+                    if sink.send(Message::Text(packet.into())).await.is_err() {
+                        break;
+                    }
+                    ack_id += 1;
+                }
+                Some(()) = pong_rx.recv() => {
+                    if sink.send(Message::Text("3".into())).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        sink
+    });
+
+    let mut report = ClientReport {
+        delivery_us: Vec::new(),
+        ack_us: Vec::new(),
+    };
+    let drain_until = measure_until + Duration::from_secs(2);
+    loop {
+        let frame = match tokio::time::timeout_at(drain_until.into(), stream.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => t,
+            Ok(Some(Ok(_))) => continue,
+            Ok(_) | Err(_) => break,
+        };
+        let text = frame.as_str();
+        let now = Instant::now();
+        let now_us = now.duration_since(epoch).as_micros() as u64;
+        let measured = now >= measure_from && now < measure_until;
+        if text == "2" {
+            pong_tx.send(()).ok();
+        } else if let Some(rest) = text.strip_prefix("42/chat,[\"message\"") {
+            totals.delivered.fetch_add(1, Ordering::Relaxed);
+            if measured && let Some(sent) = text_micros(rest) {
+                report.delivery_us.push(now_us.saturating_sub(sent) as u32);
+            }
+        } else if let Some(rest) = text.strip_prefix("43/chat,") {
+            let id: u64 = rest.split('[').next().unwrap_or("").parse().unwrap_or(0);
+            let sent = sent_at.lock().unwrap().remove(&id);
+            if rest.contains(r#""ok":true"#) {
+                totals.acked.fetch_add(1, Ordering::Relaxed);
+                if let (true, Some(sent)) = (measured, sent) {
+                    report.ack_us.push(now_us.saturating_sub(sent) as u32);
+                }
+            } else {
+                totals.refused.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    drop(sender.await);
+    Ok(report)
+}
+
+/// The send time the sender put in the message text (`"text":"<micros>"`).
+fn text_micros(packet: &str) -> Option<u64> {
+    let start = packet.find(r#""text":""#)? + 8;
+    let end = packet[start..].find('"')? + start;
+    packet[start..end].parse().ok()
+}

@@ -1,0 +1,62 @@
+//! The browser chat page (`GET /chat`) end to end in a real Chromium: two
+//! people in one room, driven by `clients/js/browser/chat.browser.mjs`
+//! (playwright-core from npm, Debian's `/usr/bin/chromium`, no browser
+//! download). It leaves a screenshot of both pages in
+//! `target/tmp/screenshots/chat.png` for a human to look at.
+
+use std::path::{Path, PathBuf};
+
+use crate::{
+    helpers::{spawn_app, test_config},
+    interop::{available, node_client_ready, project_path, record_summary, run_client},
+};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// `true` when Chromium, node_modules and playwright-core are installed;
+/// otherwise a failure in CI, a loud skip elsewhere.
+fn browser_ready() -> bool {
+    node_client_ready()
+        && available(
+            "playwright-core (cd clients/js && npm ci)",
+            project_path("clients/js/node_modules/playwright-core").exists(),
+        )
+        && available(
+            "Debian's chromium (apt-get install chromium)",
+            Path::new(CHROMIUM).exists(),
+        )
+}
+
+#[tokio::test]
+async fn chat_page_works_in_chromium_for_two_people() {
+    if !browser_ready() {
+        return;
+    }
+    let screenshot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots/chat.png");
+    std::fs::create_dir_all(screenshot.parent().unwrap()).unwrap();
+    // A screenshot left by an earlier run must not pass for this one's.
+    std::fs::remove_file(&screenshot).ok();
+    let app = spawn_app(test_config()).await;
+
+    let stdout = run_client(
+        &"node".into(),
+        &[
+            "clients/js/browser/chat.browser.mjs",
+            &app.http_url(""),
+            screenshot.to_str().expect("UTF-8 target path"),
+        ],
+        &[("CHROMIUM", CHROMIUM.to_owned())],
+    )
+    .await;
+    println!("{stdout}");
+    record_summary(&stdout, "js-browser-chat");
+
+    let png = std::fs::read(&screenshot)
+        .unwrap_or_else(|e| panic!("no screenshot at {}: {e}", screenshot.display()));
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "{} is not a PNG",
+        screenshot.display()
+    );
+    app.stop().await.unwrap();
+}
