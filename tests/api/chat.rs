@@ -491,3 +491,25 @@ async fn readiness_reports_the_store() {
     );
     app.stop().await.unwrap();
 }
+
+/// Clients emit `join` from their `connect` callback. The handlers must be in
+/// place before the CONNECT packet goes out, or such an event can arrive first
+/// and be dropped (it did, under the benchmark, before they were registered in
+/// a connect middleware). A multi-threaded runtime and many sockets make the
+/// race likely if it exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_sent_as_soon_as_connected_is_handled() {
+    let app = spawn_app(test_config()).await;
+    let mut clients = Vec::new();
+    for n in 0..300 {
+        let mut client = SioClient::connect(app.addr, "/chat").await;
+        join(
+            &mut client,
+            &format!("room-{}", n % 30),
+            &format!("user{n}"),
+        )
+        .await;
+        clients.push(client);
+    }
+    app.stop().await.unwrap();
+}
