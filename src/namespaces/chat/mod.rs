@@ -147,193 +147,160 @@ async fn broadcast_presence<A: Adapter>(
     }
 }
 
-async fn on_join<A: Adapter>(
-    socket: SocketRef<A>,
-    TryData(payload): TryData<JoinRequest>,
-    asked: AckRequested,
-    ack: AckSender<A>,
-    State(ctx): State<ChatContext>,
-) {
-    handle(
-        socket,
-        payload,
-        asked,
-        ack,
-        ctx,
-        async |socket, session, req: JoinRequest, ctx| {
-            let join = req.parse()?;
-            let previous = session
-                .join(join.room.clone(), join.name.clone())
-                .map_err(|()| EventError::bad_request("in too many rooms, leave one first"))?;
-            // Join the room before reading history: a message sent meanwhile then
-            // arrives live and may also be in the history (same id, clients
-            // de-duplicate), but is never missed.
-            socket.join(join.room.as_str().to_owned());
-            let history = match ctx
-                .store
-                .history(join.room.as_str(), None, payload::DEFAULT_HISTORY)
-                .await
-            {
-                Ok(history) => history,
-                Err(e) => {
-                    tracing::error!(error = %e, "history read failed");
-                    return Err(EventError::internal());
-                }
-            };
-            let members = presence::members(&socket, &join.room, None);
-            if previous.as_ref() != Some(&join.name) {
-                let member = Member {
-                    id: socket.id.to_string(),
-                    name: join.name.as_str().to_owned(),
-                };
-                broadcast_presence(&socket, &ctx, &join.room, "join", &member, &members).await;
-            }
-            let history: Vec<Message> = history.into_iter().map(Message::from).collect();
-            Ok(fields(
-                json!({ "room": join.room.as_str(), "members": members, "history": history }),
-            ))
-        },
-    )
-    .await;
+/// The socketioxide handler of one event: extracts what [`handle`] needs and
+/// runs the event's own function through it.
+macro_rules! event_handler {
+    ($handler:ident, $request:ty, $body:ident) => {
+        async fn $handler<A: Adapter>(
+            socket: SocketRef<A>,
+            TryData(payload): TryData<$request>,
+            asked: AckRequested,
+            ack: AckSender<A>,
+            State(ctx): State<ChatContext>,
+        ) {
+            handle(socket, payload, asked, ack, ctx, $body::<A>).await;
+        }
+    };
 }
 
-async fn on_leave<A: Adapter>(
+event_handler!(on_join, JoinRequest, join);
+event_handler!(on_leave, RoomRequest, leave);
+event_handler!(on_message, MessageRequest, message);
+event_handler!(on_typing, TypingRequest, typing);
+event_handler!(on_history, HistoryRequest, history);
+
+async fn join<A: Adapter>(
     socket: SocketRef<A>,
-    TryData(payload): TryData<RoomRequest>,
-    asked: AckRequested,
-    ack: AckSender<A>,
-    State(ctx): State<ChatContext>,
-) {
-    handle(
-        socket,
-        payload,
-        asked,
-        ack,
-        ctx,
-        async |socket, session, req: RoomRequest, ctx| {
-            let room = req.parse()?;
-            let member = member_of(&socket.id.to_string(), &session, &room)?;
-            session.leave(&room);
-            socket.leave(room.as_str().to_owned());
-            let members = presence::members(&socket, &room, Some(&member.id));
-            broadcast_presence(&socket, &ctx, &room, "leave", &member, &members).await;
-            Ok(fields(json!({})))
-        },
-    )
-    .await;
+    session: Arc<ChatSession>,
+    req: JoinRequest,
+    ctx: ChatContext,
+) -> EventResult {
+    let join = req.parse()?;
+    let previous = session
+        .join(join.room.clone(), join.name.clone())
+        .map_err(|()| EventError::bad_request("in too many rooms, leave one first"))?;
+    // Join the room before reading history: a message sent meanwhile then
+    // arrives live and may also be in the history (same id, clients
+    // de-duplicate), but is never missed.
+    socket.join(join.room.as_str().to_owned());
+    let history = match ctx
+        .store
+        .history(join.room.as_str(), None, payload::DEFAULT_HISTORY)
+        .await
+    {
+        Ok(history) => history,
+        Err(e) => {
+            tracing::error!(error = %e, "history read failed");
+            return Err(EventError::internal());
+        }
+    };
+    let members = presence::members(&socket, &join.room, None);
+    if previous.as_ref() != Some(&join.name) {
+        let member = Member {
+            id: socket.id.to_string(),
+            name: join.name.as_str().to_owned(),
+        };
+        broadcast_presence(&socket, &ctx, &join.room, "join", &member, &members).await;
+    }
+    let history: Vec<Message> = history.into_iter().map(Message::from).collect();
+    Ok(fields(
+        json!({ "room": join.room.as_str(), "members": members, "history": history }),
+    ))
 }
 
-async fn on_message<A: Adapter>(
+async fn leave<A: Adapter>(
     socket: SocketRef<A>,
-    TryData(payload): TryData<MessageRequest>,
-    asked: AckRequested,
-    ack: AckSender<A>,
-    State(ctx): State<ChatContext>,
-) {
-    handle(
-        socket,
-        payload,
-        asked,
-        ack,
-        ctx,
-        async |socket, session, req: MessageRequest, ctx| {
-            let send = req.parse()?;
-            let member = member_of(&socket.id.to_string(), &session, &send.room)?;
-            let stored = ctx
-                .store
-                .append(NewChatMessage {
-                    room: send.room.as_str().to_owned(),
-                    member_id: member.id,
-                    member_name: member.name,
-                    text: send.text,
-                })
-                .await
-                .map_err(|e| {
-                    tracing::error!(error = %e, "message not stored");
-                    EventError::internal()
-                })?;
-            let message = Message::from(stored);
-            // Stored first: a message anyone saw is in the history.
-            match socket
-                .to(send.room.as_str().to_owned())
-                .emit("message", &message)
-                .await
-            {
-                Ok(()) => ctx.metrics.event_out(NAMESPACE),
-                Err(e) => tracing::warn!(room = send.room.as_str(), "message not broadcast: {e}"),
-            }
-            Ok(fields(json!({ "message": message })))
-        },
-    )
-    .await;
+    session: Arc<ChatSession>,
+    req: RoomRequest,
+    ctx: ChatContext,
+) -> EventResult {
+    let room = req.parse()?;
+    let member = member_of(&socket.id.to_string(), &session, &room)?;
+    session.leave(&room);
+    socket.leave(room.as_str().to_owned());
+    let members = presence::members(&socket, &room, Some(&member.id));
+    broadcast_presence(&socket, &ctx, &room, "leave", &member, &members).await;
+    Ok(fields(json!({})))
 }
 
-async fn on_typing<A: Adapter>(
+async fn message<A: Adapter>(
     socket: SocketRef<A>,
-    TryData(payload): TryData<TypingRequest>,
-    asked: AckRequested,
-    ack: AckSender<A>,
-    State(ctx): State<ChatContext>,
-) {
-    handle(
-        socket,
-        payload,
-        asked,
-        ack,
-        ctx,
-        async |socket, session, req: TypingRequest, ctx| {
-            let typing = req.parse()?;
-            let member = member_of(&socket.id.to_string(), &session, &typing.room)?;
-            let notice = TypingNotice {
-                room: typing.room.as_str(),
-                member: &member,
-                typing: typing.typing,
-            };
-            // Volatile: a typing hint that cannot be delivered now is worthless later.
-            match socket
-                .to(typing.room.as_str().to_owned())
-                .volatile()
-                .emit("typing", &notice)
-                .await
-            {
-                Ok(()) => ctx.metrics.event_out(NAMESPACE),
-                Err(e) => tracing::debug!(room = typing.room.as_str(), "typing not broadcast: {e}"),
-            }
-            Ok(fields(json!({})))
-        },
-    )
-    .await;
+    session: Arc<ChatSession>,
+    req: MessageRequest,
+    ctx: ChatContext,
+) -> EventResult {
+    let send = req.parse()?;
+    let member = member_of(&socket.id.to_string(), &session, &send.room)?;
+    let stored = ctx
+        .store
+        .append(NewChatMessage {
+            room: send.room.as_str().to_owned(),
+            member_id: member.id,
+            member_name: member.name,
+            text: send.text,
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "message not stored");
+            EventError::internal()
+        })?;
+    let message = Message::from(stored);
+    // Stored first: a message anyone saw is in the history.
+    match socket
+        .to(send.room.as_str().to_owned())
+        .emit("message", &message)
+        .await
+    {
+        Ok(()) => ctx.metrics.event_out(NAMESPACE),
+        Err(e) => tracing::warn!(room = send.room.as_str(), "message not broadcast: {e}"),
+    }
+    Ok(fields(json!({ "message": message })))
 }
 
-async fn on_history<A: Adapter>(
+async fn typing<A: Adapter>(
     socket: SocketRef<A>,
-    TryData(payload): TryData<HistoryRequest>,
-    asked: AckRequested,
-    ack: AckSender<A>,
-    State(ctx): State<ChatContext>,
-) {
-    handle(
-        socket,
-        payload,
-        asked,
-        ack,
-        ctx,
-        async |socket, session, req: HistoryRequest, ctx| {
-            let history = req.parse()?;
-            member_of(&socket.id.to_string(), &session, &history.room)?;
-            let messages = ctx
-                .store
-                .history(history.room.as_str(), history.before, history.limit)
-                .await
-                .map_err(|e| {
-                    tracing::error!(error = %e, "history read failed");
-                    EventError::internal()
-                })?;
-            let messages: Vec<Message> = messages.into_iter().map(Message::from).collect();
-            Ok(fields(json!({ "messages": messages })))
-        },
-    )
-    .await;
+    session: Arc<ChatSession>,
+    req: TypingRequest,
+    ctx: ChatContext,
+) -> EventResult {
+    let typing = req.parse()?;
+    let member = member_of(&socket.id.to_string(), &session, &typing.room)?;
+    let notice = TypingNotice {
+        room: typing.room.as_str(),
+        member: &member,
+        typing: typing.typing,
+    };
+    // Volatile: a typing hint that cannot be delivered now is worthless later.
+    match socket
+        .to(typing.room.as_str().to_owned())
+        .volatile()
+        .emit("typing", &notice)
+        .await
+    {
+        Ok(()) => ctx.metrics.event_out(NAMESPACE),
+        Err(e) => tracing::debug!(room = typing.room.as_str(), "typing not broadcast: {e}"),
+    }
+    Ok(fields(json!({})))
+}
+
+async fn history<A: Adapter>(
+    socket: SocketRef<A>,
+    session: Arc<ChatSession>,
+    req: HistoryRequest,
+    ctx: ChatContext,
+) -> EventResult {
+    let history = req.parse()?;
+    member_of(&socket.id.to_string(), &session, &history.room)?;
+    let messages = ctx
+        .store
+        .history(history.room.as_str(), history.before, history.limit)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "history read failed");
+            EventError::internal()
+        })?;
+    let messages: Vec<Message> = messages.into_iter().map(Message::from).collect();
+    Ok(fields(json!({ "messages": messages })))
 }
 
 /// Disconnecting leaves every room, with the same `presence` as `leave`.
