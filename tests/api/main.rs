@@ -2,6 +2,7 @@
 
 mod browser;
 mod chat;
+mod chat_clients;
 mod cli;
 mod echo_raw;
 mod engineio_raw;
