@@ -156,12 +156,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         )));
     }
 
-    let before = snapshot(&totals);
     tokio::time::sleep_until((measure_from).into()).await;
     let at_start = snapshot(&totals);
     tokio::time::sleep_until(measure_until.into()).await;
     let at_end = snapshot(&totals);
-    let _ = before;
 
     let mut delivery = Vec::new();
     let mut acks = Vec::new();

@@ -123,6 +123,28 @@ fn member_of(socket_id: &str, session: &ChatSession, room: &RoomId) -> Result<Me
         .ok_or_else(|| EventError::forbidden(format!("not a member of room `{}`", room.as_str())))
 }
 
+/// Emits `event` to everyone else in `room` (on every node, through the
+/// adapter), counting it when it went out. A volatile emit (typing) may be
+/// dropped by design, so its failure is only worth a debug line.
+async fn emit_to_others<A: Adapter, T: serde::Serialize + ?Sized>(
+    socket: &SocketRef<A>,
+    ctx: &ChatContext,
+    room: &RoomId,
+    event: &str,
+    data: &T,
+    volatile: bool,
+) {
+    let mut others = socket.to(room.as_str().to_owned());
+    if volatile {
+        others = others.volatile();
+    }
+    match others.emit(event, data).await {
+        Ok(()) => ctx.metrics.event_out(NAMESPACE),
+        Err(e) if volatile => tracing::debug!(room = room.as_str(), "{event} not broadcast: {e}"),
+        Err(e) => tracing::warn!(room = room.as_str(), "{event} not broadcast: {e}"),
+    }
+}
+
 async fn broadcast_presence<A: Adapter>(
     socket: &SocketRef<A>,
     ctx: &ChatContext,
@@ -137,14 +159,26 @@ async fn broadcast_presence<A: Adapter>(
         member,
         members,
     };
-    match socket
-        .to(room.as_str().to_owned())
-        .emit("presence", &presence)
+    emit_to_others(socket, ctx, room, "presence", &presence, false).await;
+}
+
+/// A page of the room's history in wire form; a store failure is logged and
+/// answered `internal`.
+async fn read_history(
+    ctx: &ChatContext,
+    room: &RoomId,
+    before: Option<crate::store::MessageId>,
+    limit: u32,
+) -> Result<Vec<Message>, EventError> {
+    let messages = ctx
+        .store
+        .history(room.as_str(), before, limit)
         .await
-    {
-        Ok(()) => ctx.metrics.event_out(NAMESPACE),
-        Err(e) => tracing::warn!(room = room.as_str(), "presence not broadcast: {e}"),
-    }
+        .map_err(|e| {
+            tracing::error!(error = %e, "history read failed");
+            EventError::internal()
+        })?;
+    Ok(messages.into_iter().map(Message::from).collect())
 }
 
 /// The socketioxide handler of one event: extracts what [`handle`] needs and
@@ -183,17 +217,7 @@ async fn join<A: Adapter>(
     // arrives live and may also be in the history (same id, clients
     // de-duplicate), but is never missed.
     socket.join(join.room.as_str().to_owned());
-    let history = match ctx
-        .store
-        .history(join.room.as_str(), None, payload::DEFAULT_HISTORY)
-        .await
-    {
-        Ok(history) => history,
-        Err(e) => {
-            tracing::error!(error = %e, "history read failed");
-            return Err(EventError::internal());
-        }
-    };
+    let history = read_history(&ctx, &join.room, None, payload::DEFAULT_HISTORY).await?;
     let members = presence::members(&socket, &join.room, None);
     if previous.as_ref() != Some(&join.name) {
         let member = Member {
@@ -202,7 +226,6 @@ async fn join<A: Adapter>(
         };
         broadcast_presence(&socket, &ctx, &join.room, "join", &member, &members).await;
     }
-    let history: Vec<Message> = history.into_iter().map(Message::from).collect();
     Ok(fields(
         json!({ "room": join.room.as_str(), "members": members, "history": history }),
     ))
@@ -246,14 +269,7 @@ async fn message<A: Adapter>(
         })?;
     let message = Message::from(stored);
     // Stored first: a message anyone saw is in the history.
-    match socket
-        .to(send.room.as_str().to_owned())
-        .emit("message", &message)
-        .await
-    {
-        Ok(()) => ctx.metrics.event_out(NAMESPACE),
-        Err(e) => tracing::warn!(room = send.room.as_str(), "message not broadcast: {e}"),
-    }
+    emit_to_others(&socket, &ctx, &send.room, "message", &message, false).await;
     Ok(fields(json!({ "message": message })))
 }
 
@@ -271,15 +287,7 @@ async fn typing<A: Adapter>(
         typing: typing.typing,
     };
     // Volatile: a typing hint that cannot be delivered now is worthless later.
-    match socket
-        .to(typing.room.as_str().to_owned())
-        .volatile()
-        .emit("typing", &notice)
-        .await
-    {
-        Ok(()) => ctx.metrics.event_out(NAMESPACE),
-        Err(e) => tracing::debug!(room = typing.room.as_str(), "typing not broadcast: {e}"),
-    }
+    emit_to_others(&socket, &ctx, &typing.room, "typing", &notice, true).await;
     Ok(fields(json!({})))
 }
 
@@ -291,15 +299,7 @@ async fn history<A: Adapter>(
 ) -> EventResult {
     let history = req.parse()?;
     member_of(&socket.id.to_string(), &session, &history.room)?;
-    let messages = ctx
-        .store
-        .history(history.room.as_str(), history.before, history.limit)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "history read failed");
-            EventError::internal()
-        })?;
-    let messages: Vec<Message> = messages.into_iter().map(Message::from).collect();
+    let messages = read_history(&ctx, &history.room, history.before, history.limit).await?;
     Ok(fields(json!({ "messages": messages })))
 }
 
