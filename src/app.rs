@@ -4,7 +4,7 @@
 //! [`App::build`] binds the listener itself and exposes the bound address, so
 //! tests ask for port 0 and learn the real one.
 
-use std::{future::IntoFuture, net::SocketAddr, time::Duration};
+use std::{future::IntoFuture, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use axum::{Router, middleware, serve::ListenerExt};
@@ -21,8 +21,10 @@ use crate::{
     namespaces::{
         chat::{self, ChatContext},
         echo,
+        notifications::{self as notifications_ns, NotificationsContext},
         rate_limit::RateLimit,
     },
+    notifications::{Credentials, Hub, LiveIds},
     store::Store,
 };
 
@@ -53,12 +55,22 @@ impl ShutdownHandle {
 impl App {
     pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
         let metrics = Metrics::new();
-        let store = Store::open(&config.database_url).await?;
+        let hub = Hub::new();
+        let store = Store::open(&config.database_url, Arc::new(hub.clone())).await?;
         tracing::info!(engine = store.engine(), "store ready");
+        let credentials = Credentials::resolve(&config);
+        let rate_limit = RateLimit::new(config.rate_limit, config.rate_burst);
         let chat = ChatContext {
             store: store.chat().clone(),
             metrics: metrics.clone(),
-            rate_limit: RateLimit::new(config.rate_limit, config.rate_burst),
+            rate_limit,
+        };
+        let notifications = NotificationsContext {
+            store: store.notifications().clone(),
+            hub,
+            verifier: credentials.token_verifier(),
+            metrics: metrics.clone(),
+            rate_limit,
         };
         let max_payload =
             usize::try_from(config.max_payload).context("max payload fits in memory")?;
@@ -75,15 +87,27 @@ impl App {
             .ws_max_frame_size(max_payload)
             .with_state(metrics.clone())
             .with_state(chat)
+            .with_state(notifications)
             .build_layer();
         register_namespaces(&io, &config, &metrics);
 
+        let api = http::api::router(http::api::ApiState {
+            io: io.clone(),
+            store: store.notifications().clone(),
+            keys: credentials.api_keys.clone(),
+            metrics: metrics.clone(),
+            live_ids: Arc::new(LiveIds::default()),
+            max_body: max_payload,
+        });
+        spawn_idempotency_purge(&store);
         let state = HttpState {
             metrics,
             max_payload,
             store,
+            credentials,
         };
         let router = http::router(state.clone())
+            .nest("/api/v1", api)
             .layer(socket_layer)
             .layer(middleware::from_fn_with_state(state, http::track_requests))
             .layer(cors_layer(&config.cors_origins));
@@ -193,6 +217,23 @@ fn register_namespaces<A: Adapter + DefinedAdapter>(
         echo::register(io, path, metrics);
     }
     chat::register(io, metrics);
+    notifications_ns::register(io, metrics);
+}
+
+/// Deletes expired `Idempotency-Key` records once an hour.
+fn spawn_idempotency_purge(store: &Store) {
+    let notifications = store.notifications().clone();
+    tokio::spawn(async move {
+        let mut hourly = tokio::time::interval(Duration::from_secs(60 * 60));
+        loop {
+            hourly.tick().await;
+            match notifications.purge_idempotency_keys().await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, "expired idempotency keys deleted"),
+                Err(e) => tracing::warn!(error = %e, "idempotency key purge failed"),
+            }
+        }
+    });
 }
 
 /// No origins: no CORS headers at all (same-origin and non-browser clients only).

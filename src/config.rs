@@ -29,16 +29,79 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (the default when no subcommand is given).
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
+    /// Print a `/notifications` token (JWT) for USER, signed with the configured
+    /// secret, for demos and tests.
+    Token(TokenArgs),
+}
+
+/// What `switchboard token` needs.
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    /// The user id the token stands for (its `sub` claim).
+    #[arg(value_parser = parse_user_id)]
+    pub user: String,
+
+    /// How long the token is valid.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub ttl: Duration,
+
+    /// The HS256 secret; the same setting as the server's. Without it, the
+    /// development secret (which only a loopback-bound server accepts).
+    #[arg(long, env = "SWITCHBOARD_JWT_SECRET", hide_env_values = true, value_parser = parse_secret)]
+    pub jwt_secret: Option<Secret>,
+}
+
+/// What the command line asked for.
+pub enum Action {
+    Serve(Box<ServeConfig>),
+    Token(TokenArgs),
 }
 
 impl Cli {
-    /// The settings to serve with, whichever way `serve` was asked for.
-    pub fn into_serve_config(self) -> ServeConfig {
+    /// What to do: serve (with or without the `serve` word) or print a token.
+    pub fn into_action(self) -> Action {
         match self.command {
-            Some(Command::Serve(config)) => config,
-            None => self.serve,
+            Some(Command::Serve(config)) => Action::Serve(config),
+            Some(Command::Token(args)) => Action::Token(args),
+            None => Action::Serve(Box::new(self.serve)),
         }
+    }
+
+    /// The settings to serve with, whichever way `serve` was asked for (the
+    /// defaults when another subcommand was given).
+    pub fn into_serve_config(self) -> ServeConfig {
+        match self.into_action() {
+            Action::Serve(config) => *config,
+            Action::Token(_) => ServeConfig::defaults(),
+        }
+    }
+}
+
+/// A secret setting (JWT secret, API key). Its `Debug` never shows the value,
+/// so settings can be logged whole.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Self(value.to_owned())
     }
 }
 
@@ -122,6 +185,24 @@ pub struct ServeConfig {
     /// whose refused events again exceed rate and burst is disconnected.
     #[arg(long, env = "SWITCHBOARD_RATE_BURST", default_value = "40", value_parser = parse_rate)]
     pub rate_burst: u32,
+
+    /// HS256 secret that signs `/notifications` tokens (at least 16 bytes).
+    /// Unset on a loopback address: the public development secret; unset on
+    /// any other address: every `/notifications` connection is refused.
+    #[arg(long, env = "SWITCHBOARD_JWT_SECRET", hide_env_values = true, value_parser = parse_secret)]
+    pub jwt_secret: Option<Secret>,
+
+    /// API keys accepted by the HTTP push API (`/api/v1`), comma separated,
+    /// each at least 16 characters. Unset on a loopback address: the
+    /// development key; unset on any other address: every request gets 401.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_API_KEYS",
+        hide_env_values = true,
+        value_delimiter = ',',
+        value_parser = parse_secret
+    )]
+    pub api_keys: Vec<Secret>,
 }
 
 /// Where the durable store lives. Its `Debug` hides a PostgreSQL password.
@@ -260,6 +341,23 @@ fn parse_rate(value: &str) -> Result<u32, String> {
         Ok(n) if (1..=100_000).contains(&n) => Ok(n),
         _ => Err("expected a whole number of events from 1 to 100000".into()),
     }
+}
+
+fn parse_secret(value: &str) -> Result<Secret, String> {
+    let value = value.trim();
+    if value.len() < 16 {
+        return Err("must be at least 16 characters (use a long random value)".into());
+    }
+    if !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("must be visible ASCII characters, no spaces".into());
+    }
+    Ok(Secret(value.to_owned()))
+}
+
+fn parse_user_id(value: &str) -> Result<String, String> {
+    crate::notifications::UserId::parse(value)
+        .map(|user| user.as_str().to_owned())
+        .map_err(|e| e.to_string())
 }
 
 fn parse_log_level(value: &str) -> Result<String, String> {

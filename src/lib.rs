@@ -25,6 +25,7 @@ pub mod config;
 pub mod http;
 pub mod metrics;
 pub mod namespaces;
+pub mod notifications;
 pub mod store;
 pub mod telemetry;
 

@@ -2,12 +2,23 @@
 //! SIGINT or SIGTERM.
 
 use clap::Parser;
-use switchboard::{App, config::Cli, telemetry};
+use switchboard::{
+    App,
+    config::{Action, Cli, TokenArgs},
+    notifications::{UserId, credentials::DEVELOPMENT_SECRET, sign_token},
+    telemetry,
+};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = Cli::parse().into_serve_config();
+    let config = match Cli::parse().into_action() {
+        Action::Serve(config) => *config,
+        Action::Token(args) => {
+            print_token(&args);
+            return Ok(());
+        }
+    };
     telemetry::init(config.log_format, &config.log_level);
 
     // Listen for signals before serving, so an early SIGTERM is a graceful
@@ -30,4 +41,21 @@ async fn first_signal(interrupt: &mut Signal, terminate: &mut Signal) -> &'stati
         _ = interrupt.recv() => "SIGINT",
         _ = terminate.recv() => "SIGTERM",
     }
+}
+
+/// `switchboard token USER`: the token on stdout, a note on stderr when it is
+/// signed with the development secret.
+fn print_token(args: &TokenArgs) {
+    let secret = match &args.jwt_secret {
+        Some(secret) => secret.expose(),
+        None => {
+            eprintln!(
+                "note: no SWITCHBOARD_JWT_SECRET; signed with the development secret, \
+                 which only a loopback server without a secret accepts"
+            );
+            DEVELOPMENT_SECRET
+        }
+    };
+    let user = UserId::parse(&args.user).expect("checked by the argument parser");
+    println!("{}", sign_token(secret, &user, args.ttl));
 }

@@ -1,6 +1,8 @@
 //! Plain HTTP: health, readiness, metrics, the bare WebSocket echo and the
 //! index page. Socket.IO itself is a tower layer added in [`crate::app`].
 
+pub mod api;
+mod demo;
 mod health;
 mod metrics;
 mod pages;
@@ -9,7 +11,7 @@ mod ws_echo;
 
 use axum::{Router, routing::get};
 
-use crate::{metrics::Metrics, store::Store};
+use crate::{metrics::Metrics, notifications::Credentials, store::Store};
 
 pub use request_metrics::track_requests;
 
@@ -21,13 +23,20 @@ pub struct HttpState {
     pub max_payload: usize,
     /// Checked by `/readyz`.
     pub store: Store,
+    /// For `/demo/token` (development mode only).
+    pub credentials: Credentials,
 }
 
-/// The plain HTTP routes. The caller adds the Socket.IO layer and request metrics.
+/// The plain HTTP routes. The caller adds the HTTP API, the Socket.IO layer
+/// and request metrics.
 pub fn router(state: HttpState) -> Router {
+    let demo = Router::new()
+        .route("/demo/token", get(demo::token))
+        .with_state(state.credentials.clone());
     Router::new()
         .route("/", get(pages::index))
         .route("/chat", get(pages::chat))
+        .route("/notifications", get(pages::notifications))
         .route("/assets/socket.io.min.js", get(pages::socket_io_client))
         .route("/assets/demo.css", get(pages::demo_css))
         .route("/healthz", get(health::healthz))
@@ -35,4 +44,5 @@ pub fn router(state: HttpState) -> Router {
         .route("/metrics", get(metrics::render))
         .route("/ws", get(ws_echo::upgrade))
         .with_state(state)
+        .merge(demo)
 }

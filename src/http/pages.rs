@@ -16,6 +16,10 @@ pub async fn chat() -> Html<&'static str> {
     Html(include_str!("../../clients/web/chat.html"))
 }
 
+pub async fn notifications() -> Html<&'static str> {
+    Html(include_str!("../../clients/web/notifications.html"))
+}
+
 pub async fn socket_io_client() -> impl IntoResponse {
     (
         [

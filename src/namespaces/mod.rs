@@ -5,8 +5,10 @@
 
 pub mod args;
 pub mod chat;
+pub mod dispatch;
 pub mod echo;
 pub mod names;
+pub mod notifications;
 pub mod rate_limit;
 pub mod reply;
 

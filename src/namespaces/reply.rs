@@ -73,9 +73,12 @@ pub fn respond<A: Adapter>(
     result: EventResult,
 ) {
     let sent = match (result, ack_requested) {
-        (Ok(mut body), true) => {
-            body.insert("ok".into(), Value::Bool(true));
-            ack.send(&body).is_ok()
+        (Ok(body), true) => {
+            // `ok` first, then the fields in the handler's order.
+            let mut answer = Map::with_capacity(body.len() + 1);
+            answer.insert("ok".into(), Value::Bool(true));
+            answer.extend(body);
+            ack.send(&answer).is_ok()
         }
         (Ok(_), false) => false,
         (Err(error), true) => ack.send(&json!({ "ok": false, "error": error })).is_ok(),

@@ -1,33 +1,9 @@
 //! Chat history: append a message (group-committed), read a room's page.
 
-use std::{fmt, str::FromStr, sync::Arc};
+use std::sync::Arc;
 
+pub use super::id::StreamId as MessageId;
 use super::{Db, StoreError, batch::BatchWriter, now_ms};
-
-/// A message's id: the store's row id, shown as a fixed-width decimal string so
-/// that ids compare in creation order as strings too (the contract's ids are
-/// opaque and sortable).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct MessageId(pub i64);
-
-const ID_WIDTH: usize = 16;
-
-impl fmt::Display for MessageId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:0width$}", self.0, width = ID_WIDTH)
-    }
-}
-
-impl FromStr for MessageId {
-    type Err = ();
-
-    fn from_str(s: &str) -> Result<Self, ()> {
-        if s.is_empty() || s.len() > ID_WIDTH || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(());
-        }
-        s.parse().map(MessageId).map_err(|_| ())
-    }
-}
 
 /// A message to store; the store gives it an id and a time.
 #[derive(Debug, Clone)]

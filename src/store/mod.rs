@@ -1,4 +1,4 @@
-//! The durable store: chat history now, notifications later.
+//! The durable store: chat history and the notification inbox.
 //!
 //! SQLite by default (one file, WAL, `synchronous=FULL`), PostgreSQL when the
 //! database URL says so; migrations are embedded and applied at start for
@@ -10,9 +10,15 @@
 pub mod batch;
 pub mod chat;
 mod db;
+mod id;
+pub mod notifications;
+
+use std::sync::Arc;
 
 pub use chat::{ChatStore, MessageId, NewChatMessage, StoredChatMessage};
 pub use db::Db;
+pub use id::StreamId;
+pub use notifications::{CommitListener, NotificationStore, StoredNotification};
 
 use crate::config::DatabaseUrl;
 
@@ -30,20 +36,34 @@ pub enum StoreError {
 pub struct Store {
     db: Db,
     chat: ChatStore,
+    notifications: NotificationStore,
 }
 
 impl Store {
     /// Connects (creating a SQLite file and its directory when missing),
     /// applies the migrations, and starts the writers. Must run inside a
-    /// tokio runtime.
-    pub async fn open(url: &DatabaseUrl) -> anyhow::Result<Self> {
+    /// tokio runtime. `listener` hears of every committed notification (the
+    /// live fan-out).
+    pub async fn open(
+        url: &DatabaseUrl,
+        listener: Arc<dyn CommitListener>,
+    ) -> anyhow::Result<Self> {
         let db = Db::connect(url).await?;
         let chat = ChatStore::new(db.clone());
-        Ok(Self { db, chat })
+        let notifications = NotificationStore::new(db.clone(), listener);
+        Ok(Self {
+            db,
+            chat,
+            notifications,
+        })
     }
 
     pub fn chat(&self) -> &ChatStore {
         &self.chat
+    }
+
+    pub fn notifications(&self) -> &NotificationStore {
+        &self.notifications
     }
 
     /// Answers when the database does (for `/readyz`).

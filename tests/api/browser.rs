@@ -11,11 +11,11 @@ use crate::{
     interop::{available, node_client_ready, project_path, record_summary, run_client},
 };
 
-const CHROMIUM: &str = "/usr/bin/chromium";
+pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// `true` when Chromium, node_modules and playwright-core are installed;
 /// otherwise a failure in CI, a loud skip elsewhere.
-fn browser_ready() -> bool {
+pub(crate) fn browser_ready() -> bool {
     node_client_ready()
         && available(
             "playwright-core (cd clients/js && npm ci)",

@@ -14,6 +14,8 @@ pub const WAIT: Duration = Duration::from_secs(5);
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The store it really uses (a temporary file unless the test chose one).
+    pub database_url: DatabaseUrl,
     shutdown: ShutdownHandle,
     task: JoinHandle<anyhow::Result<()>>,
     /// The SQLite store of a test that did not choose its own; removed on drop.
@@ -46,12 +48,14 @@ pub async fn spawn_app(mut config: ServeConfig) -> TestApp {
         config.database_url = DatabaseUrl::Sqlite(dir.path().join("switchboard.db"));
         data_dir = Some(dir);
     }
+    let database_url = config.database_url.clone();
     let app = App::build(config).await.expect("app builds");
     let addr = app.local_addr();
     let shutdown = app.shutdown_handle();
     let task = tokio::spawn(app.run_until_stopped());
     TestApp {
         addr,
+        database_url,
         shutdown,
         task,
         _data_dir: data_dir,
@@ -128,6 +132,11 @@ impl RawSocket {
             "got {auth_event}"
         );
         socket
+    }
+
+    /// Closes the WebSocket (a client going away without a Socket.IO disconnect).
+    pub async fn close(&mut self) {
+        self.ws.close(None).await.ok();
     }
 
     pub async fn send_text(&mut self, text: &str) {

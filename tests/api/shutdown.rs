@@ -26,19 +26,27 @@ async fn shutdown_disconnects_sockets_and_returns() {
 }
 
 /// A `switchboard` process logging JSON lines; its stderr is read on a thread.
-struct ServerProcess {
+pub(crate) struct ServerProcess {
     child: Child,
     lines: mpsc::Receiver<String>,
-    addr: std::net::SocketAddr,
-    _data_dir: tempfile::TempDir,
+    pub(crate) addr: std::net::SocketAddr,
+    _data_dir: Option<tempfile::TempDir>,
 }
 
 impl ServerProcess {
+    /// A server on a fresh temporary SQLite store.
     fn start(extra: &[&str]) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
         let database_url = format!("sqlite://{}", data_dir.path().join("sb.db").display());
+        let mut server = Self::start_on(&database_url, extra, &[]);
+        server._data_dir = Some(data_dir);
+        server
+    }
+
+    /// A server on the store at `database_url`, with extra flags and variables.
+    pub(crate) fn start_on(database_url: &str, extra: &[&str], envs: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args(["--database-url", &database_url])
+            .args(["--database-url", database_url])
             .args([
                 "--listen",
                 "127.0.0.1:0",
@@ -48,6 +56,7 @@ impl ServerProcess {
                 "info",
             ])
             .args(extra)
+            .envs(envs.iter().copied())
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -65,7 +74,7 @@ impl ServerProcess {
             child,
             lines,
             addr: "0.0.0.0:0".parse().unwrap(),
-            _data_dir: data_dir,
+            _data_dir: None,
         };
         let listening = server.wait_for_log("switchboard listening");
         server.addr = listening["address"].as_str().unwrap().parse().unwrap();
@@ -87,7 +96,7 @@ impl ServerProcess {
         }
     }
 
-    fn signal(&self, name: &str) {
+    pub(crate) fn signal(&self, name: &str) {
         let status = Command::new("kill")
             .args([format!("-{name}"), self.child.id().to_string()])
             .status()
@@ -95,7 +104,7 @@ impl ServerProcess {
         assert!(status.success());
     }
 
-    fn wait_exit(&mut self) -> std::process::ExitStatus {
+    pub(crate) fn wait_exit(&mut self) -> std::process::ExitStatus {
         let deadline = std::time::Instant::now() + WAIT;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {

@@ -16,7 +16,9 @@ pub struct SioClient {
     /// This socket's id in the namespace (the connect packet's `sid`).
     pub id: String,
     next_ack_id: u64,
-    events: VecDeque<(String, Vec<Value>)>,
+    /// Events not yet taken: name, arguments, and the server's ack id when it
+    /// asked for one.
+    events: VecDeque<(String, Vec<Value>, Option<u64>)>,
     acks: HashMap<u64, Vec<Value>>,
     /// Set once the server sent a disconnect packet or closed the transport.
     pub disconnected: bool,
@@ -25,10 +27,26 @@ pub struct SioClient {
 impl SioClient {
     /// Connects to namespace `ns` and waits for the connect packet.
     pub async fn connect(addr: SocketAddr, ns: &str) -> Self {
+        Self::connect_with_auth(addr, ns, None)
+            .await
+            .unwrap_or_else(|refusal| panic!("{ns} refused the connection: {refusal}"))
+    }
+
+    /// Connects with an auth payload; `Err` holds the `connect_error` message.
+    pub async fn connect_with_auth(
+        addr: SocketAddr,
+        ns: &str,
+        auth: Option<Value>,
+    ) -> Result<Self, String> {
         let mut raw = RawSocket::connect_at(addr).await;
         let prefix = ns_prefix(ns);
-        raw.send_text(&format!("40{prefix}")).await;
+        let auth = auth.map(|a| a.to_string()).unwrap_or_default();
+        raw.send_text(&format!("40{prefix}{auth}")).await;
         let connected = raw.next_text().await;
+        if let Some(error) = connected.strip_prefix(&format!("44{prefix}")) {
+            let error: Value = serde_json::from_str(error).unwrap();
+            return Err(error["message"].as_str().unwrap_or_default().to_string());
+        }
         let body = connected
             .strip_prefix(&format!("40{prefix}"))
             .unwrap_or_else(|| panic!("expected a connect packet for {ns}, got {connected}"));
@@ -36,7 +54,7 @@ impl SioClient {
             .as_str()
             .unwrap()
             .to_string();
-        Self {
+        Ok(Self {
             raw,
             prefix,
             id,
@@ -44,7 +62,7 @@ impl SioClient {
             events: VecDeque::new(),
             acks: HashMap::new(),
             disconnected: false,
-        }
+        })
     }
 
     /// Emits `event` with `args` (each a JSON value), no ack asked.
@@ -86,18 +104,35 @@ impl SioClient {
 
     /// Waits for the next event named `name`; returns its first argument.
     pub async fn next_event(&mut self, name: &str) -> Value {
+        self.next_event_with_ack(name).await.0
+    }
+
+    /// Waits for the next event named `name`; returns its first argument and
+    /// the server's ack id, when it asked for an ack.
+    pub async fn next_event_with_ack(&mut self, name: &str) -> (Value, Option<u64>) {
         loop {
-            if let Some(at) = self.events.iter().position(|(e, _)| e == name) {
-                let (_, args) = self.events.remove(at).unwrap();
-                return args.into_iter().next().unwrap_or(Value::Null);
+            if let Some(at) = self.events.iter().position(|(e, _, _)| e == name) {
+                let (_, args, ack) = self.events.remove(at).unwrap();
+                return (args.into_iter().next().unwrap_or(Value::Null), ack);
             }
             self.read_one(&format!("event `{name}`")).await;
         }
     }
 
+    /// Answers the server's ack request `id` with `args`.
+    pub async fn answer(&mut self, id: u64, args: &[Value]) {
+        let packet = format!("43{}{id}{}", self.prefix, Value::Array(args.to_vec()));
+        self.raw.send_text(&packet).await;
+    }
+
     /// Events received so far and not yet taken, by name.
     pub fn pending(&self, name: &str) -> usize {
-        self.events.iter().filter(|(e, _)| e == name).count()
+        self.events.iter().filter(|(e, _, _)| e == name).count()
+    }
+
+    /// Closes the WebSocket without a Socket.IO disconnect (a client going away).
+    pub async fn close(mut self) {
+        self.raw.close().await;
     }
 
     /// Waits until the server ends this socket (disconnect packet or close).
@@ -141,7 +176,7 @@ impl SioClient {
                 let mut args: Vec<Value> = serde_json::from_str(&rest[split..]).unwrap();
                 if kind == '2' {
                     let name = args.remove(0).as_str().unwrap().to_string();
-                    self.events.push_back((name, args));
+                    self.events.push_back((name, args, ack_id));
                 } else {
                     self.acks
                         .insert(ack_id.expect("ack packet has an id"), args);

@@ -30,9 +30,10 @@ use self::{
 };
 use super::{
     AckRequested,
+    dispatch::dispatch,
     names::RoomId,
-    rate_limit::{RateLimit, Verdict},
-    reply::{ErrorCode, EventError, EventResult, fields, respond},
+    rate_limit::RateLimit,
+    reply::{EventError, EventResult, fields},
     socket_closed, socket_opened,
 };
 use crate::{
@@ -79,7 +80,8 @@ async fn prepare_socket<A: Adapter>(
 /// Everything happened in [`prepare_socket`]; `/chat` sends nothing on connect.
 async fn on_connect<A: Adapter>(_: SocketRef<A>) {}
 
-/// The common path of every event; `body` does the event's own work.
+/// The common path of every event ([`dispatch`]) with this socket's session;
+/// `body` does the event's own work.
 async fn handle<A, T, F, Fut>(
     socket: SocketRef<A>,
     payload: Result<T, ParserError>,
@@ -92,24 +94,20 @@ async fn handle<A, T, F, Fut>(
     F: FnOnce(SocketRef<A>, Arc<ChatSession>, T, ChatContext) -> Fut,
     Fut: Future<Output = EventResult>,
 {
-    ctx.metrics.event_in(NAMESPACE);
     let Some(session) = socket.extensions.get::<Arc<ChatSession>>() else {
         return;
     };
-    let verdict = session.limiter.check();
-    let result = match (verdict, payload) {
-        (Verdict::Allow, Ok(payload)) => body(socket.clone(), session, payload, ctx.clone()).await,
-        (Verdict::Allow, Err(e)) => Err(EventError::bad_request(format!("invalid payload: {e}"))),
-        (Verdict::Refuse | Verdict::Flooding, _) => Err(EventError::new(
-            ErrorCode::RateLimited,
-            "too many events, slow down",
-        )),
-    };
-    respond(&socket, ack, ack_requested, &ctx.metrics, result);
-    if verdict == Verdict::Flooding {
-        tracing::warn!(namespace = NAMESPACE, socket_id = %socket.id, "disconnecting a flooding socket");
-        socket.disconnect().ok();
-    }
+    let (event_socket, event_session, metrics) =
+        (socket.clone(), session.clone(), ctx.metrics.clone());
+    dispatch(
+        &socket,
+        &session.limiter,
+        &metrics,
+        payload,
+        (ack, ack_requested),
+        |payload| body(event_socket, event_session, payload, ctx),
+    )
+    .await;
 }
 
 /// The member this socket is in `room`, or `forbidden`.

@@ -1,0 +1,79 @@
+//! `POST /api/v1/emit`: one event to a namespace or a room, from the server side.
+
+use axum::{
+    Json,
+    body::Bytes,
+    extract::{State, rejection::BytesRejection},
+    http::StatusCode,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use socketioxide::adapter::Adapter;
+
+use super::{
+    ApiState,
+    error::{ApiError, parse_json},
+};
+use crate::namespaces::names::RoomId;
+
+/// Events a client library treats specially; emitting them would confuse it.
+const RESERVED_EVENTS: [&str; 6] = [
+    "connect",
+    "connect_error",
+    "disconnect",
+    "disconnecting",
+    "newListener",
+    "removeListener",
+];
+const MAX_EVENT_CHARS: usize = 64;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmitRequest {
+    namespace: String,
+    #[serde(default)]
+    room: Option<String>,
+    event: String,
+    #[serde(default)]
+    data: Value,
+}
+
+pub async fn emit<A: Adapter>(
+    State(state): State<ApiState<A>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let request: EmitRequest = parse_json(&body?)?;
+    let chars = request.event.chars().count();
+    if !(1..=MAX_EVENT_CHARS).contains(&chars) || request.event.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(format!(
+            "`event` must be 1 to {MAX_EVENT_CHARS} characters without control characters"
+        )));
+    }
+    if RESERVED_EVENTS.contains(&request.event.as_str()) {
+        return Err(ApiError::bad_request(format!(
+            "`{}` is reserved by Socket.IO and cannot be emitted",
+            request.event
+        )));
+    }
+    let room = request
+        .room
+        .as_deref()
+        .map(|room| RoomId::parse("room", room))
+        .transpose()?;
+    let namespace = state.io.of(&request.namespace).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "this server has no namespace `{}`",
+            request.namespace
+        ))
+    })?;
+    let recipients = match room {
+        Some(room) => namespace.within(room.as_str().to_owned()),
+        None => namespace,
+    };
+    recipients
+        .emit(&request.event, &request.data)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    state.metrics.event_out(&request.namespace);
+    Ok((StatusCode::ACCEPTED, Json(json!({ "ok": true }))))
+}

@@ -1,0 +1,283 @@
+//! `POST /api/v1/notifications` and `GET /api/v1/users/{user}/notifications`.
+
+use axum::{
+    Extension, Json,
+    body::Bytes,
+    extract::{
+        Path, Query, State,
+        rejection::{BytesRejection, QueryRejection},
+    },
+    http::{HeaderMap, StatusCode},
+};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use socketioxide::adapter::Adapter;
+
+use super::{
+    ApiState,
+    error::{ApiError, parse_json},
+};
+use crate::{
+    namespaces::{
+        names::RoomId,
+        notifications::{NAMESPACE, payload::ListRequest, topic_room_of},
+    },
+    notifications::{NotificationView, UserId, credentials::KeyId, wire::live_view},
+    store::notifications::{IdempotencyClaim, IdempotencyRecord, NewNotification, PushOutcome},
+};
+
+/// Most users one push may name.
+pub const MAX_USERS: usize = 1000;
+/// Longest `kind`, in characters.
+pub const MAX_KIND_CHARS: usize = 64;
+/// Longest `Idempotency-Key`.
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PushRequest {
+    #[serde(default)]
+    users: Option<Vec<String>>,
+    #[serde(default)]
+    topic: Option<String>,
+    #[serde(default)]
+    broadcast: Option<bool>,
+    kind: String,
+    #[serde(default)]
+    data: Value,
+}
+
+enum Target {
+    Users(Vec<UserId>),
+    Topic(RoomId),
+    Broadcast,
+}
+
+struct Push {
+    target: Target,
+    kind: String,
+    data: Value,
+}
+
+impl PushRequest {
+    fn parse(self) -> Result<Push, ApiError> {
+        let target = match (self.users, self.topic, self.broadcast.filter(|b| *b)) {
+            (Some(users), None, None) => Target::Users(parse_users(&users)?),
+            (None, Some(topic), None) => Target::Topic(RoomId::parse("topic", &topic)?),
+            (None, None, Some(_)) => Target::Broadcast,
+            (None, None, None) => {
+                return Err(ApiError::bad_request(
+                    "no target: give exactly one of `users`, `topic` or `broadcast: true`",
+                ));
+            }
+            _ => {
+                return Err(ApiError::bad_request(
+                    "more than one target: give exactly one of `users`, `topic` or `broadcast: true`",
+                ));
+            }
+        };
+        let chars = self.kind.chars().count();
+        if !(1..=MAX_KIND_CHARS).contains(&chars) || self.kind.chars().any(char::is_control) {
+            return Err(ApiError::bad_request(format!(
+                "`kind` must be 1 to {MAX_KIND_CHARS} characters without control characters"
+            )));
+        }
+        Ok(Push {
+            target,
+            kind: self.kind,
+            data: self.data,
+        })
+    }
+}
+
+/// Checked and de-duplicated (in order): naming a user twice notifies once.
+fn parse_users(users: &[String]) -> Result<Vec<UserId>, ApiError> {
+    if users.is_empty() || users.len() > MAX_USERS {
+        return Err(ApiError::bad_request(format!(
+            "`users` must hold 1 to {MAX_USERS} user ids"
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut parsed = Vec::with_capacity(users.len());
+    for user in users {
+        let id = UserId::parse(user).map_err(|e| ApiError::bad_request(format!("`users`: {e}")))?;
+        if seen.insert(id.clone()) {
+            parsed.push(id);
+        }
+    }
+    Ok(parsed)
+}
+
+/// The `Idempotency-Key` claim of this request, if it has the header.
+fn idempotency_claim(
+    headers: &HeaderMap,
+    key: &KeyId,
+    body: &[u8],
+) -> Result<Option<IdempotencyClaim>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .ok()
+        .filter(|v| {
+            (1..=MAX_IDEMPOTENCY_KEY).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic())
+        })
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "`Idempotency-Key` must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
+            ))
+        })?;
+    let body_hash = Sha256::digest(body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(Some(IdempotencyClaim {
+        scope_key: format!("{}:{value}", key.0),
+        body_hash,
+    }))
+}
+
+type Created = (StatusCode, Json<Value>);
+
+fn created(notifications: Value, online: i64) -> Created {
+    (
+        StatusCode::CREATED,
+        Json(json!({ "notifications": notifications, "online": online })),
+    )
+}
+
+/// The first response again, or 409 when the key was used for another body.
+fn replay(record: IdempotencyRecord, claim: &IdempotencyClaim) -> Result<Created, ApiError> {
+    if record.body_hash != claim.body_hash {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            crate::namespaces::reply::ErrorCode::BadRequest,
+            "this Idempotency-Key was already used within 24 hours for a different request body",
+        ));
+    }
+    Ok(created(record.notifications, record.online.unwrap_or(0)))
+}
+
+pub async fn create<A: Adapter>(
+    State(state): State<ApiState<A>>,
+    Extension(key): Extension<KeyId>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Created, ApiError> {
+    let body = body?;
+    let push = parse_json::<PushRequest>(&body)?.parse()?;
+    let claim = idempotency_claim(&headers, &key, &body)?;
+    let store = state.store.clone();
+
+    let (notifications, online) = match push.target {
+        Target::Users(users) => {
+            let new = users
+                .into_iter()
+                .map(|user| NewNotification {
+                    user: user.as_str().to_owned(),
+                    kind: push.kind.clone(),
+                    data: push.data.clone(),
+                })
+                .collect();
+            match store
+                .push(new, claim.clone())
+                .await
+                .map_err(|e| ApiError::internal(&e))?
+            {
+                PushOutcome::Duplicate(record) => {
+                    return replay(record, claim.as_ref().expect("a duplicate has a claim"));
+                }
+                PushOutcome::Stored {
+                    notifications,
+                    online,
+                } => {
+                    let ids: Vec<Value> = notifications
+                        .iter()
+                        .map(|n| json!({ "id": n.id, "user": n.user }))
+                        .collect();
+                    (Value::Array(ids), online.iter().sum::<usize>())
+                }
+            }
+        }
+        target @ (Target::Topic(_) | Target::Broadcast) => {
+            if let Some(claim) = &claim {
+                // Record the key first: a concurrent retry then finds it.
+                if let PushOutcome::Duplicate(record) = store
+                    .push(Vec::new(), Some(claim.clone()))
+                    .await
+                    .map_err(|e| ApiError::internal(&e))?
+                {
+                    return replay(record, claim);
+                }
+            }
+            let topic = match &target {
+                Target::Topic(topic) => Some(topic),
+                _ => None,
+            };
+            let online = emit_live(&state, topic, &push.kind, &push.data).await?;
+            (Value::Array(Vec::new()), online)
+        }
+    };
+    let online = i64::try_from(online).unwrap_or(i64::MAX);
+    if let Some(claim) = claim {
+        // The response is already decided; completing the record need not hold it up.
+        tokio::spawn(async move {
+            if let Err(e) = store.record_online(claim.scope_key, online).await {
+                tracing::warn!(error = %e, "idempotency record not completed");
+            }
+        });
+    }
+    Ok(created(notifications, online))
+}
+
+/// A live-only push to a topic's sockets or every socket of the namespace;
+/// answers how many sockets it was sent to.
+async fn emit_live<A: Adapter>(
+    state: &ApiState<A>,
+    topic: Option<&RoomId>,
+    kind: &str,
+    data: &Value,
+) -> Result<usize, ApiError> {
+    let Some(namespace) = state.io.of(NAMESPACE) else {
+        return Err(ApiError::internal(
+            &"the /notifications namespace is not registered",
+        ));
+    };
+    let recipients = || match topic {
+        Some(topic) => namespace.clone().within(topic_room_of(topic)),
+        None => namespace.clone(),
+    };
+    let online = recipients().sockets().len();
+    let view = live_view(state.live_ids.next(), kind, data, topic.map(RoomId::as_str));
+    let acks = recipients()
+        .emit_with_ack::<_, IgnoredAny>("notification", &view)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    state.metrics.event_out(NAMESPACE);
+    // Live pushes keep no receipt, but the acks must be awaited (or time out)
+    // so the sockets forget them.
+    tokio::spawn(acks.for_each(|_| std::future::ready(())));
+    Ok(online)
+}
+
+pub async fn list<A: Adapter>(
+    State(state): State<ApiState<A>>,
+    Path(user): Path<String>,
+    query: Result<Query<ListRequest>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query?;
+    let user = UserId::parse(&user).map_err(|e| ApiError::bad_request(format!("user id: {e}")))?;
+    let query = query.parse()?;
+    let (notifications, unread) = state
+        .store
+        .list(user.as_str(), query)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let views: Vec<NotificationView<'_>> =
+        notifications.iter().map(NotificationView::from).collect();
+    Ok(Json(json!({ "notifications": views, "unread": unread })))
+}

@@ -1,0 +1,170 @@
+//! One task per socket delivers its user's stored notifications: first
+//! everything after the cursor from the store, then live ones from the hub,
+//! skipping what it already sent. Being the only sender, it keeps the order.
+//!
+//! Why no gap: the hub subscription was opened *before* the store was read (see
+//! the connect middleware), and the store's writer publishes to the hub only
+//! after a commit. A notification committed before the read is in the read; one
+//! committed after it is in the subscription queue. Whatever is in both is sent
+//! once (ids at or below the cursor are skipped).
+
+use std::time::Duration;
+
+use futures_util::{StreamExt, stream::FuturesUnordered};
+use serde::de::IgnoredAny;
+use socketioxide::{AckError, SendError, SocketError, adapter::Adapter, extract::SocketRef};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    metrics::Metrics,
+    notifications::{NotificationView, UserId, hub::Subscription},
+    store::{NotificationStore, StoredNotification, StreamId},
+};
+
+/// Notifications read from the store per query while catching up.
+const PAGE: u32 = 200;
+/// How long to wait before retrying when the socket's buffer is full (a slow
+/// client) or the store failed; doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(10);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+pub struct Delivery<A: Adapter> {
+    pub socket: SocketRef<A>,
+    pub user: UserId,
+    pub subscription: Subscription,
+    pub cursor: StreamId,
+    pub store: NotificationStore,
+    pub metrics: Metrics,
+    pub closed: CancellationToken,
+}
+
+/// Why sending stopped.
+enum Stop {
+    /// The socket closed (or is closing): the task ends.
+    Closed,
+}
+
+type AckFuture = std::pin::Pin<Box<dyn std::future::Future<Output = (StreamId, bool)> + Send>>;
+
+impl<A: Adapter> Delivery<A> {
+    /// Runs until the socket closes.
+    pub async fn run(mut self) {
+        let closed = self.closed.clone();
+        tokio::select! {
+            () = closed.cancelled() => {}
+            () = self.deliver() => {}
+        }
+    }
+
+    async fn deliver(&mut self) {
+        let mut acks: FuturesUnordered<AckFuture> = FuturesUnordered::new();
+        let mut catch_up = true;
+        loop {
+            if catch_up {
+                if let Err(Stop::Closed) = self.catch_up(&mut acks).await {
+                    return;
+                }
+                catch_up = false;
+            }
+            tokio::select! {
+                next = self.subscription.recv() => {
+                    let Some(notification) = next else { return };
+                    if self.subscription.take_lagged() {
+                        // Some were left out of the queue: the store has them.
+                        catch_up = true;
+                        continue;
+                    }
+                    if notification.id <= self.cursor {
+                        continue;
+                    }
+                    if let Err(Stop::Closed) = self.send(&notification, &mut acks).await {
+                        return;
+                    }
+                }
+                Some((id, acked)) = acks.next(), if !acks.is_empty() => {
+                    if acked {
+                        self.record_delivery(id);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends everything after the cursor that is in the store.
+    async fn catch_up(&mut self, acks: &mut FuturesUnordered<AckFuture>) -> Result<(), Stop> {
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            let page = match self
+                .store
+                .after(self.user.as_str(), self.cursor, PAGE)
+                .await
+            {
+                Ok(page) => page,
+                Err(e) => {
+                    tracing::error!(error = %e, user = %self.user, "notification replay read failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue;
+                }
+            };
+            let complete = page.len() < PAGE as usize;
+            for notification in &page {
+                self.send(notification, acks).await?;
+            }
+            if complete {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Emits one notification asking for an ack, waiting while the socket's
+    /// buffer is full (socketioxide has no way to await room in it).
+    async fn send(
+        &mut self,
+        notification: &StoredNotification,
+        acks: &mut FuturesUnordered<AckFuture>,
+    ) -> Result<(), Stop> {
+        let view = NotificationView::from(notification);
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            match self
+                .socket
+                .emit_with_ack::<_, IgnoredAny>("notification", &view)
+            {
+                Ok(ack) => {
+                    let id = notification.id;
+                    acks.push(Box::pin(async move {
+                        // Any answer is an ack, whatever it holds.
+                        let acked = matches!(ack.await, Ok(_) | Err(AckError::Decode(_)));
+                        (id, acked)
+                    }));
+                    self.metrics.event_out(self.socket.ns());
+                    self.cursor = notification.id;
+                    return Ok(());
+                }
+                Err(SendError::Socket(SocketError::InternalChannelFull)) => {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+                Err(SendError::Socket(SocketError::Closed)) => return Err(Stop::Closed),
+                Err(e) => {
+                    // Serializing a `serde_json::Value` cannot fail; if it
+                    // somehow did, skip it rather than stall the stream.
+                    tracing::error!(error = %e, id = %notification.id, "notification not sent");
+                    self.cursor = notification.id;
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Records the delivery receipt without holding up the stream.
+    fn record_delivery(&self, id: StreamId) {
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.mark_delivered(id).await {
+                tracing::warn!(error = %e, %id, "delivery receipt not recorded");
+            }
+        });
+    }
+}

@@ -1,0 +1,283 @@
+//! `/notifications`: a JWT-authenticated namespace with a durable per-user
+//! inbox, replay with `since`, read state and topics, as PROTOCOL.md says.
+//!
+//! The connect middleware checks the token and opens the socket's live
+//! subscription before the CONNECT packet goes out; once connected, a
+//! [`delivery::Delivery`] task sends the replay and then the live stream.
+
+mod delivery;
+pub mod payload;
+mod session;
+
+use std::{fmt, sync::Arc};
+
+use serde_json::json;
+use socketioxide::{
+    SocketIo,
+    adapter::Adapter,
+    extract::{AckSender, SocketRef, State, TryData},
+    handler::ConnectHandler,
+    socket::DisconnectReason,
+};
+use socketioxide_core::adapter::DefinedAdapter;
+
+use self::{
+    delivery::Delivery,
+    payload::{ConnectAuth, ListRequest, ReadRequest, TopicsRequest, parse_since},
+    session::{NotificationSession, topic_room},
+};
+use super::{
+    AckRequested,
+    dispatch::dispatch,
+    rate_limit::RateLimit,
+    reply::{EventError, EventResult, fields},
+    socket_closed, socket_opened,
+};
+use crate::{
+    metrics::Metrics,
+    notifications::{Hub, NotificationView, TokenError, TokenVerifier},
+    store::NotificationStore,
+};
+
+pub use session::topic_room as topic_room_of;
+
+pub const NAMESPACE: &str = "/notifications";
+
+/// What every `/notifications` handler needs (socketioxide state).
+#[derive(Clone)]
+pub struct NotificationsContext {
+    pub store: NotificationStore,
+    pub hub: Hub,
+    pub verifier: TokenVerifier,
+    pub metrics: Metrics,
+    pub rate_limit: RateLimit,
+}
+
+pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, metrics: &Metrics) {
+    metrics.register_namespace(NAMESPACE);
+    io.ns(NAMESPACE, on_connect::<A>.with(authenticate::<A>));
+}
+
+/// Why a connection was refused: the client's `connect_error` message is the
+/// contract's code.
+#[derive(Debug)]
+enum Refusal {
+    Unauthorized,
+    BadRequest,
+    Internal,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Unauthorized => "unauthorized",
+            Self::BadRequest => "bad_request",
+            Self::Internal => "internal",
+        })
+    }
+}
+
+/// Connect middleware: checks the token and `since`, then opens the live
+/// subscription and fixes the replay cursor, all before the CONNECT packet.
+async fn authenticate<A: Adapter>(
+    socket: SocketRef<A>,
+    TryData(auth): TryData<Option<ConnectAuth>>,
+    State(ctx): State<NotificationsContext>,
+) -> Result<(), Refusal> {
+    let auth = auth.ok().flatten().unwrap_or_default();
+    let token = match auth.token {
+        Some(serde_json::Value::String(token)) => token,
+        _ => String::new(),
+    };
+    let user = ctx.verifier.verify(&token).map_err(|reason| {
+        let level_warn = matches!(reason, TokenError::Disabled);
+        if level_warn {
+            tracing::warn!(socket_id = %socket.id, "refused /notifications connection: {reason}");
+        } else {
+            tracing::info!(socket_id = %socket.id, "refused /notifications connection: {reason}");
+        }
+        Refusal::Unauthorized
+    })?;
+    let since = parse_since(auth.since.as_ref()).map_err(|e| {
+        tracing::info!(socket_id = %socket.id, "refused /notifications connection: {}", e.message);
+        Refusal::BadRequest
+    })?;
+    // Without `since`, the cursor is the newest id *before* subscribing: what
+    // commits in between is then replayed rather than missed.
+    let (subscription, cursor) = match since {
+        Some(since) => (ctx.hub.subscribe(&user), since),
+        None => {
+            let newest = ctx.store.newest_id(user.as_str()).await.map_err(|e| {
+                tracing::error!(error = %e, "cannot read the newest notification id");
+                Refusal::Internal
+            })?;
+            (ctx.hub.subscribe(&user), newest)
+        }
+    };
+    socket.join(user.room());
+    let session = NotificationSession::new(user, ctx.rate_limit.for_socket(), subscription, cursor);
+    socket.extensions.insert(Arc::new(session));
+    socket.on("list", on_list::<A>);
+    socket.on("read", on_read::<A>);
+    socket.on("subscribe", on_subscribe::<A>);
+    socket.on("unsubscribe", on_unsubscribe::<A>);
+    socket.on_disconnect(on_disconnect::<A>);
+    socket_opened(&socket, &ctx.metrics);
+    Ok(())
+}
+
+/// Connected: start the socket's delivery task.
+async fn on_connect<A: Adapter>(socket: SocketRef<A>, State(ctx): State<NotificationsContext>) {
+    let Some(session) = socket.extensions.get::<Arc<NotificationSession>>() else {
+        return;
+    };
+    let Some((subscription, cursor)) = session.take_pending() else {
+        return;
+    };
+    let delivery = Delivery {
+        socket: socket.clone(),
+        user: session.user.clone(),
+        subscription,
+        cursor,
+        store: ctx.store.clone(),
+        metrics: ctx.metrics.clone(),
+        closed: session.closed.clone(),
+    };
+    tokio::spawn(delivery.run());
+}
+
+/// The common path of every event with this socket's session.
+async fn handle<A, T, F, Fut>(
+    socket: SocketRef<A>,
+    payload: Result<T, socketioxide::ParserError>,
+    AckRequested(ack_requested): AckRequested,
+    ack: AckSender<A>,
+    ctx: NotificationsContext,
+    body: F,
+) where
+    A: Adapter,
+    F: FnOnce(SocketRef<A>, Arc<NotificationSession>, T, NotificationsContext) -> Fut,
+    Fut: std::future::Future<Output = EventResult>,
+{
+    let Some(session) = socket.extensions.get::<Arc<NotificationSession>>() else {
+        return;
+    };
+    let (event_socket, event_session, metrics) =
+        (socket.clone(), session.clone(), ctx.metrics.clone());
+    dispatch(
+        &socket,
+        &session.limiter,
+        &metrics,
+        payload,
+        (ack, ack_requested),
+        |payload| body(event_socket, event_session, payload, ctx),
+    )
+    .await;
+}
+
+macro_rules! event_handler {
+    ($handler:ident, $request:ty, $body:ident) => {
+        async fn $handler<A: Adapter>(
+            socket: SocketRef<A>,
+            TryData(payload): TryData<$request>,
+            asked: AckRequested,
+            ack: AckSender<A>,
+            State(ctx): State<NotificationsContext>,
+        ) {
+            handle(socket, payload, asked, ack, ctx, $body::<A>).await;
+        }
+    };
+}
+
+event_handler!(on_list, Option<ListRequest>, list);
+event_handler!(on_read, ReadRequest, read);
+event_handler!(on_subscribe, TopicsRequest, subscribe);
+event_handler!(on_unsubscribe, TopicsRequest, unsubscribe);
+
+fn store_failed(e: &dyn fmt::Display) -> EventError {
+    tracing::error!(error = %e, "notification store failed");
+    EventError::internal()
+}
+
+async fn list<A: Adapter>(
+    _: SocketRef<A>,
+    session: Arc<NotificationSession>,
+    req: Option<ListRequest>,
+    ctx: NotificationsContext,
+) -> EventResult {
+    let query = req.unwrap_or_default().parse()?;
+    let (notifications, unread) = ctx
+        .store
+        .list(session.user.as_str(), query)
+        .await
+        .map_err(|e| store_failed(&e))?;
+    let views: Vec<NotificationView<'_>> =
+        notifications.iter().map(NotificationView::from).collect();
+    Ok(fields(json!({ "notifications": views, "unread": unread })))
+}
+
+async fn read<A: Adapter>(
+    socket: SocketRef<A>,
+    session: Arc<NotificationSession>,
+    req: ReadRequest,
+    ctx: NotificationsContext,
+) -> EventResult {
+    let target = req.parse()?;
+    let unread = ctx
+        .store
+        .mark_read(session.user.as_str(), target)
+        .await
+        .map_err(|e| store_failed(&e))?;
+    // Every socket of the user, on every node, this one included.
+    match socket
+        .within(session.user.room())
+        .emit("unread", &json!({ "count": unread }))
+        .await
+    {
+        Ok(()) => ctx.metrics.event_out(NAMESPACE),
+        Err(e) => tracing::warn!(user = %session.user, "unread not broadcast: {e}"),
+    }
+    Ok(fields(json!({ "unread": unread })))
+}
+
+async fn subscribe<A: Adapter>(
+    socket: SocketRef<A>,
+    session: Arc<NotificationSession>,
+    req: TopicsRequest,
+    _: NotificationsContext,
+) -> EventResult {
+    let topics = req.parse()?;
+    let held = session.subscribe(&topics).map_err(|()| {
+        EventError::bad_request(format!(
+            "a socket holds at most {} topics",
+            session::MAX_TOPICS_PER_SOCKET
+        ))
+    })?;
+    socket.join(topics.iter().map(topic_room).collect::<Vec<_>>());
+    let held: Vec<&str> = held.iter().map(|t| t.as_str()).collect();
+    Ok(fields(json!({ "topics": held })))
+}
+
+async fn unsubscribe<A: Adapter>(
+    socket: SocketRef<A>,
+    session: Arc<NotificationSession>,
+    req: TopicsRequest,
+    _: NotificationsContext,
+) -> EventResult {
+    let topics = req.parse()?;
+    let held = session.unsubscribe(&topics);
+    socket.leave(topics.iter().map(topic_room).collect::<Vec<_>>());
+    let held: Vec<&str> = held.iter().map(|t| t.as_str()).collect();
+    Ok(fields(json!({ "topics": held })))
+}
+
+async fn on_disconnect<A: Adapter>(
+    socket: SocketRef<A>,
+    reason: DisconnectReason,
+    State(ctx): State<NotificationsContext>,
+) {
+    if let Some(session) = socket.extensions.get::<Arc<NotificationSession>>() {
+        session.closed.cancel();
+    }
+    socket_closed(&socket, &ctx.metrics, reason);
+}

@@ -1,0 +1,201 @@
+//! What clients send to `/notifications` (and the HTTP API's list query),
+//! parsed into typed, checked values at the boundary. Each `parse` returns the
+//! first problem as `bad_request`, naming the field.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::{
+    namespaces::{names::RoomId, reply::EventError},
+    store::{
+        StreamId,
+        notifications::{ListQuery, ReadTarget},
+    },
+};
+
+/// `list` page size when the client names none, and the largest allowed.
+pub const DEFAULT_LIST: u32 = 50;
+pub const MAX_LIST: u32 = 100;
+/// Most ids one `read` may name.
+pub const MAX_READ_IDS: usize = 1000;
+/// Most topics one `subscribe` / `unsubscribe` may name.
+pub const MAX_TOPICS_PER_REQUEST: usize = 100;
+
+/// The connect payload: `{token, since?}`.
+#[derive(Deserialize, Default)]
+pub struct ConnectAuth {
+    #[serde(default)]
+    pub token: Option<Value>,
+    #[serde(default)]
+    pub since: Option<Value>,
+}
+
+/// A stored notification's id in a field, or `bad_request`.
+pub fn parse_id(field: &str, value: &str) -> Result<StreamId, EventError> {
+    value.parse().map_err(|()| {
+        EventError::bad_request(format!(
+            "`{field}` must be a notification id (up to 16 digits, as the server sent it)"
+        ))
+    })
+}
+
+/// `since` from the connect payload: absent or `null`, or an id.
+pub fn parse_since(since: Option<&Value>) -> Result<Option<StreamId>, EventError> {
+    match since {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(id)) => parse_id("since", id).map(Some),
+        Some(_) => Err(EventError::bad_request(
+            "`since` must be a notification id string",
+        )),
+    }
+}
+
+/// `list {unread_only?, before?, limit?}`; the HTTP API's query string too.
+#[derive(Deserialize, Default)]
+pub struct ListRequest {
+    #[serde(default)]
+    pub unread_only: Option<bool>,
+    #[serde(default)]
+    pub before: Option<String>,
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+impl ListRequest {
+    pub fn parse(self) -> Result<ListQuery, EventError> {
+        let limit = match self.limit {
+            None => DEFAULT_LIST,
+            Some(n) => u32::try_from(n)
+                .ok()
+                .filter(|n| (1..=MAX_LIST).contains(n))
+                .ok_or_else(|| {
+                    EventError::bad_request(format!("`limit` must be 1 to {MAX_LIST}"))
+                })?,
+        };
+        Ok(ListQuery {
+            unread_only: self.unread_only.unwrap_or(false),
+            before: self
+                .before
+                .as_deref()
+                .map(|b| parse_id("before", b))
+                .transpose()?,
+            limit,
+        })
+    }
+}
+
+/// `read {ids: [id]}` or `read {all: true}`.
+#[derive(Deserialize)]
+pub struct ReadRequest {
+    #[serde(default)]
+    ids: Option<Vec<String>>,
+    #[serde(default)]
+    all: Option<bool>,
+}
+
+impl ReadRequest {
+    pub fn parse(self) -> Result<ReadTarget, EventError> {
+        match (self.ids, self.all) {
+            (Some(ids), None) => {
+                if ids.is_empty() || ids.len() > MAX_READ_IDS {
+                    return Err(EventError::bad_request(format!(
+                        "`ids` must hold 1 to {MAX_READ_IDS} ids"
+                    )));
+                }
+                let ids = ids
+                    .iter()
+                    .map(|id| parse_id("ids", id))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(ReadTarget::Ids(ids))
+            }
+            (None, Some(true)) => Ok(ReadTarget::All),
+            (None, Some(false)) => Err(EventError::bad_request("`all` must be true when given")),
+            (Some(_), Some(_)) => Err(EventError::bad_request(
+                "give either `ids` or `all`, not both",
+            )),
+            (None, None) => Err(EventError::bad_request(
+                "give `ids: [id, ...]` or `all: true`",
+            )),
+        }
+    }
+}
+
+/// `subscribe {topics}` / `unsubscribe {topics}`.
+#[derive(Deserialize)]
+pub struct TopicsRequest {
+    topics: Vec<String>,
+}
+
+impl TopicsRequest {
+    pub fn parse(self) -> Result<Vec<RoomId>, EventError> {
+        if self.topics.is_empty() || self.topics.len() > MAX_TOPICS_PER_REQUEST {
+            return Err(EventError::bad_request(format!(
+                "`topics` must hold 1 to {MAX_TOPICS_PER_REQUEST} topics"
+            )));
+        }
+        self.topics
+            .iter()
+            .map(|t| RoomId::parse("topics", t))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn read(value: Value) -> Result<ReadTarget, EventError> {
+        serde_json::from_value::<ReadRequest>(value)
+            .unwrap()
+            .parse()
+    }
+
+    #[test]
+    fn read_takes_ids_or_all_but_not_both() {
+        assert!(matches!(read(json!({"all": true})), Ok(ReadTarget::All)));
+        assert!(
+            matches!(read(json!({"ids": ["0000000000000001", "7"]})), Ok(ReadTarget::Ids(ids)) if ids == vec![StreamId(1), StreamId(7)])
+        );
+        for bad in [
+            json!({}),
+            json!({"all": false}),
+            json!({"ids": []}),
+            json!({"ids": ["x"]}),
+            json!({"ids": ["1"], "all": true}),
+        ] {
+            assert!(read(bad.clone()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn list_limits_are_checked() {
+        let parse = |v: Value| serde_json::from_value::<ListRequest>(v).unwrap().parse();
+        assert_eq!(parse(json!({})).unwrap().limit, DEFAULT_LIST);
+        assert_eq!(
+            parse(json!({"limit": 100, "before": "12"})).unwrap().before,
+            Some(StreamId(12))
+        );
+        for bad in [
+            json!({"limit": 0}),
+            json!({"limit": 101}),
+            json!({"limit": -1}),
+            json!({"before": "abc"}),
+        ] {
+            assert!(parse(bad.clone()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn since_is_an_id_or_nothing() {
+        assert_eq!(parse_since(None).unwrap(), None);
+        assert_eq!(parse_since(Some(&Value::Null)).unwrap(), None);
+        assert_eq!(
+            parse_since(Some(&json!("0000000000000003"))).unwrap(),
+            Some(StreamId(3))
+        );
+        assert!(parse_since(Some(&json!(3))).is_err());
+        assert!(parse_since(Some(&json!("live:0000000000000003"))).is_err());
+        assert!(parse_since(Some(&json!(""))).is_err());
+    }
+}

@@ -1,0 +1,88 @@
+//! Per-socket `/notifications` state, kept in the socket's extensions.
+
+use std::{
+    collections::BTreeSet,
+    sync::{Mutex, MutexGuard},
+};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    namespaces::{names::RoomId, rate_limit::SocketLimiter},
+    notifications::{UserId, hub::Subscription},
+    store::StreamId,
+};
+
+/// Most topics one socket may hold, so one client cannot grow the room maps
+/// without bound.
+pub const MAX_TOPICS_PER_SOCKET: usize = 100;
+
+pub struct NotificationSession {
+    pub user: UserId,
+    pub limiter: SocketLimiter,
+    topics: Mutex<BTreeSet<RoomId>>,
+    /// Set up by the connect middleware, taken by the delivery task once the
+    /// socket is connected.
+    pending: Mutex<Option<(Subscription, StreamId)>>,
+    /// Ends the delivery task when the socket goes.
+    pub closed: CancellationToken,
+}
+
+impl NotificationSession {
+    pub fn new(
+        user: UserId,
+        limiter: SocketLimiter,
+        subscription: Subscription,
+        cursor: StreamId,
+    ) -> Self {
+        Self {
+            user,
+            limiter,
+            topics: Mutex::new(BTreeSet::new()),
+            pending: Mutex::new(Some((subscription, cursor))),
+            closed: CancellationToken::new(),
+        }
+    }
+
+    /// The live subscription and the replay cursor, once.
+    pub fn take_pending(&self) -> Option<(Subscription, StreamId)> {
+        lock(&self.pending).take()
+    }
+
+    /// Adds topics; refuses (changing nothing) past [`MAX_TOPICS_PER_SOCKET`].
+    /// Returns all topics held afterwards.
+    pub fn subscribe(&self, topics: &[RoomId]) -> Result<Vec<RoomId>, ()> {
+        let mut held = lock(&self.topics);
+        let new = topics
+            .iter()
+            .filter(|t| !held.contains(*t))
+            .collect::<BTreeSet<_>>();
+        if held.len() + new.len() > MAX_TOPICS_PER_SOCKET {
+            return Err(());
+        }
+        held.extend(new.into_iter().cloned());
+        Ok(held.iter().cloned().collect())
+    }
+
+    /// Removes topics (unknown ones are ignored); returns the topics left.
+    pub fn unsubscribe(&self, topics: &[RoomId]) -> Vec<RoomId> {
+        let mut held = lock(&self.topics);
+        for topic in topics {
+            held.remove(topic);
+        }
+        held.iter().cloned().collect()
+    }
+}
+
+/// Each operation under these locks is a single collection call, so a
+/// poisoned lock cannot hold half-updated state and is still usable.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The adapter room of a topic.
+pub fn topic_room(topic: &RoomId) -> String {
+    format!("topic:{}", topic.as_str())
+}
