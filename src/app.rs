@@ -16,11 +16,13 @@ use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::{
     config::{CorsOrigin, ServeConfig},
+    game::Games,
     http::{self, HttpState},
     metrics::Metrics,
     namespaces::{
         chat::{self, ChatContext},
         echo,
+        game::{self as game_ns, GameContext},
         notifications::{self as notifications_ns, NotificationsContext},
         rate_limit::RateLimit,
     },
@@ -72,6 +74,15 @@ impl App {
             metrics: metrics.clone(),
             rate_limit,
         };
+        // Inputs come faster than chat messages (one per key change).
+        let game = GameContext {
+            games: Games::new(config.game_tick_rate),
+            metrics: metrics.clone(),
+            rate_limit: RateLimit::new(
+                config.rate_limit.saturating_mul(3),
+                config.rate_burst.saturating_mul(3),
+            ),
+        };
         let max_payload =
             usize::try_from(config.max_payload).context("max payload fits in memory")?;
 
@@ -88,6 +99,7 @@ impl App {
             .with_state(metrics.clone())
             .with_state(chat)
             .with_state(notifications)
+            .with_state(game)
             .build_layer();
         register_namespaces(&io, &config, &metrics);
 
@@ -218,6 +230,7 @@ fn register_namespaces<A: Adapter + DefinedAdapter>(
     }
     chat::register(io, metrics);
     notifications_ns::register(io, metrics);
+    game_ns::register(io, metrics);
 }
 
 /// Deletes expired `Idempotency-Key` records once an hour.

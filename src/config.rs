@@ -176,7 +176,8 @@ pub struct ServeConfig {
     )]
     pub database_url: DatabaseUrl,
 
-    /// Events per second one socket may send to `/chat` (sustained rate).
+    /// Events per second one socket may send to `/chat` or `/notifications`
+    /// (sustained rate).
     /// Excess events are answered `rate_limited`.
     #[arg(long, env = "SWITCHBOARD_RATE_LIMIT", default_value = "20", value_parser = parse_rate)]
     pub rate_limit: u32,
@@ -185,6 +186,10 @@ pub struct ServeConfig {
     /// whose refused events again exceed rate and burst is disconnected.
     #[arg(long, env = "SWITCHBOARD_RATE_BURST", default_value = "40", value_parser = parse_rate)]
     pub rate_burst: u32,
+
+    /// Ticks per second of every `/game` loop.
+    #[arg(long, env = "SWITCHBOARD_GAME_TICK_RATE", default_value = "20", value_parser = parse_tick_rate)]
+    pub game_tick_rate: u32,
 
     /// HS256 secret that signs `/notifications` tokens (at least 16 bytes).
     /// Unset on a loopback address: the public development secret; unset on
@@ -340,6 +345,13 @@ fn parse_rate(value: &str) -> Result<u32, String> {
     match value.trim().parse::<u32>() {
         Ok(n) if (1..=100_000).contains(&n) => Ok(n),
         _ => Err("expected a whole number of events from 1 to 100000".into()),
+    }
+}
+
+fn parse_tick_rate(value: &str) -> Result<u32, String> {
+    match value.trim().parse::<u32>() {
+        Ok(n) if (1..=120).contains(&n) => Ok(n),
+        _ => Err("expected a whole number of ticks per second from 1 to 120".into()),
     }
 }
 

@@ -9,12 +9,18 @@
 //! - [`telemetry`]: tracing set-up (text or JSON lines).
 //! - [`app`]: builds the axum router and the Socket.IO layer, binds, serves,
 //!   shuts down gracefully.
-//! - [`namespaces`]: one module per Socket.IO namespace (`echo`, `chat`), plus
+//! - [`namespaces`]: one module per Socket.IO namespace (`echo`, `chat`,
+//!   `notifications`, `game`), plus
 //!   the shared pieces every namespace uses (connection logging, names, the
 //!   contract's replies and error codes, the per-socket rate limit).
 //! - [`store`]: the durable store on sqlx (SQLite or PostgreSQL), written
 //!   through one group-committing writer task per stream.
-//! - [`http`]: plain HTTP routes: health, readiness, metrics, `/ws`.
+//! - [`notifications`]: tokens, API keys, and the live fan-out of stored
+//!   notifications to the sockets of their user.
+//! - [`game`]: the arena game's simulation (pure, deterministic) and the
+//!   registry of running games.
+//! - [`http`]: plain HTTP routes: health, readiness, metrics, `/ws`, the demo
+//!   pages, and the HTTP push API (`http::api`).
 //! - [`metrics`]: the Prometheus registry each app owns.
 //!
 //! Data flows one way: transport -> namespace handler (parses the payload into
@@ -22,6 +28,7 @@
 
 pub mod app;
 pub mod config;
+pub mod game;
 pub mod http;
 pub mod metrics;
 pub mod namespaces;

@@ -1,7 +1,9 @@
 //! The server's Prometheus metrics. Each [`Metrics`] owns its registry, so two
 //! apps in one process (as in the tests) never mix their counts.
 
-use prometheus::{Encoder, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 /// Counters and gauges shared by the namespaces and the HTTP layer.
 #[derive(Clone)]
@@ -15,6 +17,10 @@ pub struct Metrics {
     pub events_out: IntCounterVec,
     /// HTTP requests answered, by route (not raw path, to bound cardinality) and status.
     pub http_requests: IntCounterVec,
+    /// Games with a running loop now.
+    pub games_active: IntGauge,
+    /// Game ticks run, all games together.
+    pub game_ticks: IntCounter,
 }
 
 impl Metrics {
@@ -52,11 +58,23 @@ impl Metrics {
             &["route", "status"],
         )
         .expect("valid metric");
+        let games_active = IntGauge::new(
+            "switchboard_games_active",
+            "Games with players (and a running loop) now",
+        )
+        .expect("valid metric");
+        let game_ticks = IntCounter::new(
+            "switchboard_game_ticks_total",
+            "Game simulation ticks run, all games together",
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(sockets_connected.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(events_in.clone()),
             Box::new(events_out.clone()),
             Box::new(http_requests.clone()),
+            Box::new(games_active.clone()),
+            Box::new(game_ticks.clone()),
         ] {
             registry
                 .register(collector)
@@ -68,6 +86,8 @@ impl Metrics {
             events_in,
             events_out,
             http_requests,
+            games_active,
+            game_ticks,
         }
     }
 

@@ -37,6 +37,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/", get(pages::index))
         .route("/chat", get(pages::chat))
         .route("/notifications", get(pages::notifications))
+        .route("/game", get(pages::game))
         .route("/assets/socket.io.min.js", get(pages::socket_io_client))
         .route("/assets/demo.css", get(pages::demo_css))
         .route("/healthz", get(health::healthz))

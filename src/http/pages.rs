@@ -20,6 +20,10 @@ pub async fn notifications() -> Html<&'static str> {
     Html(include_str!("../../clients/web/notifications.html"))
 }
 
+pub async fn game() -> Html<&'static str> {
+    Html(include_str!("../../clients/web/game.html"))
+}
+
 pub async fn socket_io_client() -> impl IntoResponse {
     (
         [

@@ -7,6 +7,7 @@ pub mod args;
 pub mod chat;
 pub mod dispatch;
 pub mod echo;
+pub mod game;
 pub mod names;
 pub mod notifications;
 pub mod rate_limit;

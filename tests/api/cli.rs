@@ -25,6 +25,8 @@ const SETTINGS: &[(&str, &str, &str)] = &[
     ),
     ("--rate-limit", "SWITCHBOARD_RATE_LIMIT", "20"),
     ("--rate-burst", "SWITCHBOARD_RATE_BURST", "40"),
+    ("--jwt-secret", "SWITCHBOARD_JWT_SECRET", ""),
+    ("--api-keys", "SWITCHBOARD_API_KEYS", ""),
 ];
 
 fn switchboard(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
@@ -72,6 +74,14 @@ fn bad_settings_exit_2_naming_the_setting() {
             &[("SWITCHBOARD_ECHO_NAMESPACES", "/,chat")],
             "--echo-namespaces",
         ),
+        (&[], &[("SWITCHBOARD_JWT_SECRET", "short")], "--jwt-secret"),
+        (
+            &[],
+            &[("SWITCHBOARD_API_KEYS", "long-enough-key-0123,tiny")],
+            "--api-keys",
+        ),
+        (&["token", ""], &[], "<USER>"),
+        (&["token", "ann", "--ttl", "forever"], &[], "--ttl"),
     ] {
         let output = switchboard(args, env);
         assert_eq!(output.status.code(), Some(2), "{args:?} {env:?}");
@@ -91,4 +101,65 @@ fn an_address_in_use_is_a_clear_error() {
         stderr.contains(&format!("cannot listen on {addr}")),
         "{stderr}"
     );
+}
+
+const JWT_SECRET: &str = "cli-secret-value-0123456789";
+const API_KEY: &str = "cli-api-key-value-0123456789";
+
+#[test]
+fn secrets_never_appear_in_help() {
+    let env = [
+        ("SWITCHBOARD_JWT_SECRET", JWT_SECRET),
+        ("SWITCHBOARD_API_KEYS", API_KEY),
+    ];
+    for args in [&["--help"][..], &["serve", "--help"], &["token", "--help"]] {
+        let output = switchboard(args, &env);
+        assert!(output.status.success(), "{args:?}");
+        let shown = String::from_utf8_lossy(&output.stdout);
+        assert!(!shown.contains(JWT_SECRET), "{args:?} shows the JWT secret");
+        assert!(!shown.contains(API_KEY), "{args:?} shows an API key");
+    }
+}
+
+fn verify(token: &str, secret: &str) -> serde_json::Value {
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.leeway = 0;
+    jsonwebtoken::decode::<serde_json::Value>(
+        token,
+        &jsonwebtoken::DecodingKey::from_secret(secret.as_bytes()),
+        &validation,
+    )
+    .expect("a valid HS256 token")
+    .claims
+}
+
+#[test]
+fn token_prints_a_token_signed_with_the_configured_secret() {
+    let output = switchboard(
+        &["token", "ann@example.com", "--ttl", "10m"],
+        &[("SWITCHBOARD_JWT_SECRET", JWT_SECRET)],
+    );
+    assert!(output.status.success());
+    let token = String::from_utf8(output.stdout).unwrap();
+    let claims = verify(token.trim(), JWT_SECRET);
+    assert_eq!(claims["sub"], "ann@example.com");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let exp = claims["exp"].as_u64().unwrap();
+    assert!(
+        (now + 590..=now + 610).contains(&exp),
+        "exp {exp}, now {now}"
+    );
+
+    // Without a secret: the development one, said on stderr.
+    let output = switchboard(&["token", "ann"], &[]);
+    assert!(output.status.success());
+    let token = String::from_utf8(output.stdout).unwrap();
+    verify(
+        token.trim(),
+        switchboard::notifications::credentials::DEVELOPMENT_SECRET,
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("development secret"));
 }

@@ -100,3 +100,34 @@ async fn sqlite_killed_after_201_loses_nothing() {
 async fn postgres_killed_after_201_loses_nothing() {
     killed_after_201_loses_nothing(Engine::Postgres).await;
 }
+
+#[tokio::test]
+async fn secrets_never_appear_in_the_log() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", data_dir.path().join("sb.db").display());
+    let envs = [
+        ("SWITCHBOARD_JWT_SECRET", SECRET),
+        ("SWITCHBOARD_API_KEYS", API_KEY),
+        ("SWITCHBOARD_LOG_LEVEL", "debug"),
+    ];
+    let mut server = ServerProcess::start_on(&url, &[], &envs);
+    // A refused key and a refused token are logged without the values.
+    let http = reqwest::Client::new();
+    let status = http
+        .get(format!(
+            "http://{}/api/v1/users/u/notifications",
+            server.addr
+        ))
+        .bearer_auth(format!("{API_KEY}-wrong"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 401);
+    server.signal("TERM");
+    server.wait_exit();
+    for line in server.remaining_lines() {
+        assert!(!line.contains(SECRET), "JWT secret in the log: {line}");
+        assert!(!line.contains(API_KEY), "API key in the log: {line}");
+    }
+}

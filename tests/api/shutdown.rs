@@ -96,6 +96,12 @@ impl ServerProcess {
         }
     }
 
+    /// Every log line not read yet (after the process exited: all of them).
+    pub(crate) fn remaining_lines(&self) -> Vec<String> {
+        // After the process exited the reader thread ends at EOF, closing the channel.
+        self.lines.iter().collect()
+    }
+
     pub(crate) fn signal(&self, name: &str) {
         let status = Command::new("kill")
             .args([format!("-{name}"), self.child.id().to_string()])
