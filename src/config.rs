@@ -404,13 +404,26 @@ mod tests {
             DatabaseUrl::Sqlite("data/switchboard.db".into())
         );
         assert_eq!((config.rate_limit, config.rate_burst), (20, 40));
+        assert_eq!(config.game_tick_rate, 20);
+        assert!(config.jwt_secret.is_none() && config.api_keys.is_empty());
     }
 
     #[test]
     fn database_urls_pick_the_engine_and_hide_passwords() {
-        let pg = parse(&["--database-url", "postgres://u:secret@127.0.0.1/db"]).unwrap();
+        let pg = parse(&[
+            "--database-url",
+            "postgres://u:hunter2pw@127.0.0.1/db",
+            "--jwt-secret",
+            "jwt-value-0123456789",
+            "--api-keys",
+            "api-value-0123456789",
+        ])
+        .unwrap();
         assert!(matches!(pg.database_url, DatabaseUrl::Postgres(_)));
-        assert!(!format!("{pg:?}").contains("secret"));
+        let shown = format!("{pg:?}");
+        for secret in ["hunter2pw", "jwt-value-0123456789", "api-value-0123456789"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
         let file = parse(&["--database-url", "sqlite:/tmp/x.db"]).unwrap();
         assert_eq!(file.database_url, DatabaseUrl::Sqlite("/tmp/x.db".into()));
     }
@@ -456,6 +469,9 @@ mod tests {
             ("--database-url", "sqlite::memory:"),
             ("--rate-limit", "0"),
             ("--rate-burst", "many"),
+            ("--game-tick-rate", "0"),
+            ("--game-tick-rate", "121"),
+            ("--jwt-secret", "short"),
         ] {
             let err = parse(&[flag, value]).expect_err(flag);
             assert_eq!(err.exit_code(), 2, "{flag} {value}");

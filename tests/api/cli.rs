@@ -25,6 +25,7 @@ const SETTINGS: &[(&str, &str, &str)] = &[
     ),
     ("--rate-limit", "SWITCHBOARD_RATE_LIMIT", "20"),
     ("--rate-burst", "SWITCHBOARD_RATE_BURST", "40"),
+    ("--game-tick-rate", "SWITCHBOARD_GAME_TICK_RATE", "20"),
     ("--jwt-secret", "SWITCHBOARD_JWT_SECRET", ""),
     ("--api-keys", "SWITCHBOARD_API_KEYS", ""),
 ];
