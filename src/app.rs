@@ -107,6 +107,7 @@ impl App {
             io: io.clone(),
             store: store.notifications().clone(),
             keys: credentials.api_keys.clone(),
+            rate_limit: config.api_rate_limit,
             metrics: metrics.clone(),
             live_ids: Arc::new(LiveIds::default()),
             max_body: max_payload,

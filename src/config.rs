@@ -191,6 +191,11 @@ pub struct ServeConfig {
     #[arg(long, env = "SWITCHBOARD_GAME_TICK_RATE", default_value = "20", value_parser = parse_tick_rate)]
     pub game_tick_rate: u32,
 
+    /// Requests per second one API key may make to `/api/v1` (bursts of twice
+    /// that); excess requests get 429 `rate_limited`.
+    #[arg(long, env = "SWITCHBOARD_API_RATE_LIMIT", default_value = "1000", value_parser = parse_rate)]
+    pub api_rate_limit: u32,
+
     /// HS256 secret that signs `/notifications` tokens (at least 16 bytes).
     /// Unset on a loopback address: the public development secret; unset on
     /// any other address: every `/notifications` connection is refused.

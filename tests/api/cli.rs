@@ -26,6 +26,7 @@ const SETTINGS: &[(&str, &str, &str)] = &[
     ("--rate-limit", "SWITCHBOARD_RATE_LIMIT", "20"),
     ("--rate-burst", "SWITCHBOARD_RATE_BURST", "40"),
     ("--game-tick-rate", "SWITCHBOARD_GAME_TICK_RATE", "20"),
+    ("--api-rate-limit", "SWITCHBOARD_API_RATE_LIMIT", "1000"),
     ("--jwt-secret", "SWITCHBOARD_JWT_SECRET", ""),
     ("--api-keys", "SWITCHBOARD_API_KEYS", ""),
 ];

@@ -903,3 +903,31 @@ async fn development_mode_serves_demo_tokens_and_the_development_key() {
     assert_eq!(response.status(), 401);
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn each_api_key_has_its_own_request_rate() {
+    let mut config = notifications_config(test_config());
+    let other_key = "second-api-key-0123456789";
+    config.api_keys.push(Secret::from(other_key));
+    config.api_rate_limit = 2; // bursts of 4
+    let app = spawn_app(config).await;
+    let http = reqwest::Client::new();
+    let url = app.http_url("/api/v1/users/u/notifications");
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        let response = http.get(&url).bearer_auth(API_KEY).send().await.unwrap();
+        let status = response.status().as_u16();
+        if status == 429 {
+            assert_eq!(response.headers()["retry-after"], "1");
+            let error: Value = response.json().await.unwrap();
+            assert_eq!(error["error"]["code"], "rate_limited");
+        }
+        statuses.push(status);
+    }
+    assert_eq!(&statuses[..4], [200; 4], "the burst passes: {statuses:?}");
+    assert!(statuses.contains(&429), "then the rate holds: {statuses:?}");
+    // Another key is not held back by the first one's traffic.
+    let response = http.get(&url).bearer_auth(other_key).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    app.stop().await.unwrap();
+}

@@ -35,6 +35,8 @@ pub struct ApiState<A: Adapter> {
     pub io: SocketIo<A>,
     pub store: NotificationStore,
     pub keys: ApiKeys,
+    /// Requests per second per API key.
+    pub rate_limit: u32,
     pub metrics: Metrics,
     pub live_ids: Arc<LiveIds>,
     /// Largest request body (413 above).
@@ -47,6 +49,7 @@ impl<A: Adapter> Clone for ApiState<A> {
             io: self.io.clone(),
             store: self.store.clone(),
             keys: self.keys.clone(),
+            rate_limit: self.rate_limit,
             metrics: self.metrics.clone(),
             live_ids: self.live_ids.clone(),
             max_body: self.max_body,
@@ -61,7 +64,7 @@ pub fn router<A: Adapter>(state: ApiState<A>) -> Router {
         .route("/users/{user}/notifications", get(push::list::<A>))
         .route("/emit", post(emit::emit::<A>))
         .route_layer(middleware::from_fn_with_state(
-            state.keys.clone(),
+            auth::ApiGate::new(state.keys.clone(), state.rate_limit),
             auth::require_api_key,
         ));
     Router::new()
