@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of Switchboard. On a fresh Debian machine it first installs
 # what the tests need: apt packages when missing (Node.js and npm, Python's
-# venv), the npm clients (npm ci, into clients/js/node_modules) and the Python
-# clients (a venv inside the tree, clients/python/.venv). Then it runs the
+# venv, PostgreSQL, Redis, nginx, Chromium), the npm clients (npm ci, into
+# clients/js/node_modules) and the Python clients (a venv inside the tree,
+# clients/python/.venv). Then it runs the
 # whole cargo test suite, whose interop tests drive those real clients, and
 # prints how many Rust tests, JS checks and Python checks ran.
 set -euo pipefail
@@ -19,6 +20,8 @@ command -v python3 >/dev/null || apt_missing+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_missing+=(python3-venv)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || apt_missing+=(postgresql)
 [[ -x /usr/bin/chromium ]] || apt_missing+=(chromium)
+[[ -x /usr/bin/redis-server ]] || apt_missing+=(redis-server)
+[[ -x /usr/sbin/nginx ]] || apt_missing+=(nginx-light)
 if ((${#apt_missing[@]})); then
     log "installing apt packages: ${apt_missing[*]}"
     sudo_cmd=()
@@ -26,6 +29,11 @@ if ((${#apt_missing[@]})); then
     export DEBIAN_FRONTEND=noninteractive
     "${sudo_cmd[@]}" apt-get update -qq
     "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${apt_missing[@]}"
+    # The packages start system-wide daemons; the tests start their own on
+    # free loopback ports and need none of those.
+    for service in redis-server nginx; do
+        "${sudo_cmd[@]}" service "$service" stop >/dev/null 2>&1 || true
+    done
 fi
 
 # --- npm clients ----------------------------------------------------------------

@@ -8,14 +8,20 @@ use std::{future::IntoFuture, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use axum::{Router, middleware, serve::ListenerExt};
-use socketioxide::{SocketIo, adapter::Adapter};
+use futures_util::future::BoxFuture;
+use socketioxide::{
+    SocketIo, SocketIoBuilder,
+    adapter::{Adapter, Emitter},
+};
 use socketioxide_core::adapter::DefinedAdapter;
+use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::{
-    config::{CorsOrigin, ServeConfig},
+    cluster::{self, RedisDriver, fanout::ClusterFanout},
+    config::{CorsOrigin, DatabaseUrl, ServeConfig},
     game::Games,
     http::{self, HttpState},
     metrics::Metrics,
@@ -27,7 +33,7 @@ use crate::{
         rate_limit::RateLimit,
     },
     notifications::{Credentials, Hub, LiveIds},
-    store::Store,
+    store::{CommitListener, Store},
 };
 
 /// A built, bound server that is not serving yet.
@@ -35,9 +41,26 @@ pub struct App {
     listener: TcpListener,
     local_addr: SocketAddr,
     router: Router,
-    io: SocketIo,
+    closer: Closer,
     shutdown: ShutdownHandle,
     shutdown_timeout: Duration,
+}
+
+/// Closes every Engine.IO session and waits for the disconnect handlers,
+/// whatever the adapter type.
+type Closer = Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>;
+
+/// Everything the Socket.IO layer and the routes are built from, whichever
+/// adapter carries the broadcasts.
+struct Parts {
+    chat: ChatContext,
+    notifications: NotificationsContext,
+    game: GameContext,
+    metrics: Metrics,
+    store: Store,
+    credentials: Credentials,
+    redis: Option<RedisDriver>,
+    max_payload: usize,
 }
 
 /// Asks a running [`App`] to shut down gracefully. Cheap to clone.
@@ -58,72 +81,78 @@ impl App {
     pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
         let metrics = Metrics::new();
         let hub = Hub::new();
-        let store = Store::open(&config.database_url, Arc::new(hub.clone())).await?;
-        tracing::info!(engine = store.engine(), "store ready");
+        let redis = match &config.redis_url {
+            Some(url) => {
+                check_cluster_store(&config)?;
+                let driver = RedisDriver::connect(url.expose())
+                    .await
+                    .context("cannot connect to Redis (--redis-url)")?;
+                driver
+                    .ping()
+                    .await
+                    .context("Redis does not answer (--redis-url)")?;
+                Some(driver)
+            }
+            None => None,
+        };
+        let listener: Arc<dyn CommitListener> = match &redis {
+            Some(driver) => ClusterFanout::start(driver.clone(), hub.clone()).await?,
+            None => Arc::new(hub.clone()),
+        };
+        let store = Store::open(&config.database_url, listener).await?;
+        tracing::info!(
+            engine = store.engine(),
+            adapter = if redis.is_some() {
+                "redis"
+            } else {
+                "in-memory"
+            },
+            "store ready"
+        );
         let credentials = Credentials::resolve(&config);
         let rate_limit = RateLimit::new(config.rate_limit, config.rate_burst);
-        let chat = ChatContext {
-            store: store.chat().clone(),
-            metrics: metrics.clone(),
-            rate_limit,
-        };
-        let notifications = NotificationsContext {
-            store: store.notifications().clone(),
-            hub,
-            verifier: credentials.token_verifier(),
-            metrics: metrics.clone(),
-            rate_limit,
-        };
-        // Inputs come faster than chat messages (one per key change).
-        let game = GameContext {
-            games: Games::new(config.game_tick_rate),
-            metrics: metrics.clone(),
-            rate_limit: RateLimit::new(
-                config.rate_limit.saturating_mul(3),
-                config.rate_burst.saturating_mul(3),
-            ),
-        };
-        let max_payload =
-            usize::try_from(config.max_payload).context("max payload fits in memory")?;
-
-        let (socket_layer, io) = SocketIo::builder()
-            .ping_interval(config.ping_interval)
-            .ping_timeout(config.ping_timeout)
-            .connect_timeout(config.connect_timeout)
-            .ack_timeout(config.ack_timeout)
-            .max_payload(config.max_payload)
-            // The reference server applies its payload limit to WebSocket
-            // messages too; socketioxide's own WebSocket default is 64 MiB.
-            .ws_max_message_size(max_payload)
-            .ws_max_frame_size(max_payload)
-            .with_state(metrics.clone())
-            .with_state(chat)
-            .with_state(notifications)
-            .with_state(game)
-            .build_layer();
-        register_namespaces(&io, &config, &metrics);
-
-        let api = http::api::router(http::api::ApiState {
-            io: io.clone(),
-            store: store.notifications().clone(),
-            keys: credentials.api_keys.clone(),
-            rate_limit: config.api_rate_limit,
-            metrics: metrics.clone(),
-            live_ids: Arc::new(LiveIds::default()),
-            max_body: max_payload,
-        });
-        spawn_idempotency_purge(&store);
-        let state = HttpState {
+        let parts = Parts {
+            chat: ChatContext {
+                store: store.chat().clone(),
+                metrics: metrics.clone(),
+                rate_limit,
+            },
+            notifications: NotificationsContext {
+                store: store.notifications().clone(),
+                hub,
+                verifier: credentials.token_verifier(),
+                metrics: metrics.clone(),
+                rate_limit,
+                clustered: redis.is_some(),
+            },
+            // Inputs come faster than chat messages (one per key change).
+            game: GameContext {
+                games: Games::new(config.game_tick_rate),
+                metrics: metrics.clone(),
+                rate_limit: RateLimit::new(
+                    config.rate_limit.saturating_mul(3),
+                    config.rate_burst.saturating_mul(3),
+                ),
+            },
+            max_payload: usize::try_from(config.max_payload)
+                .context("max payload fits in memory")?,
             metrics,
-            max_payload,
             store,
             credentials,
+            redis: redis.clone(),
         };
-        let router = http::router(state.clone())
-            .nest("/api/v1", api)
-            .layer(socket_layer)
-            .layer(middleware::from_fn_with_state(state, http::track_requests))
-            .layer(cors_layer(&config.cors_origins));
+        let (router, closer) = match redis {
+            None => assemble(socket_io_builder(&config), parts, &config).await?,
+            Some(driver) => {
+                let adapter = RedisAdapterCtr::new_with_driver(
+                    driver,
+                    RedisAdapterConfig::new().with_request_timeout(cluster::REQUEST_TIMEOUT),
+                );
+                let builder = socket_io_builder(&config)
+                    .with_adapter::<CustomRedisAdapter<Emitter, RedisDriver>>(adapter);
+                assemble(builder, parts, &config).await?
+            }
+        };
 
         let listener = TcpListener::bind(config.listen)
             .await
@@ -134,7 +163,7 @@ impl App {
             listener,
             local_addr,
             router,
-            io,
+            closer,
             shutdown: ShutdownHandle::default(),
             shutdown_timeout: config.shutdown_timeout,
         })
@@ -157,7 +186,7 @@ impl App {
         let Self {
             listener,
             router,
-            io,
+            closer,
             shutdown,
             shutdown_timeout,
             local_addr,
@@ -191,8 +220,7 @@ impl App {
             // sees a transport close, so it reconnects (to this node once it is
             // back, or to another). A Socket.IO disconnect packet would instead
             // tell clients to stay away.
-            io.close().await;
-            disconnect_handlers_done(&io).await;
+            closer().await;
             server.await.context("server error during shutdown")
         };
         match tokio::time::timeout(shutdown_timeout, drain).await {
@@ -221,17 +249,114 @@ async fn disconnect_handlers_done<A: Adapter>(io: &SocketIo<A>) {
     }
 }
 
-fn register_namespaces<A: Adapter + DefinedAdapter>(
-    io: &SocketIo<A>,
+/// The Socket.IO settings every adapter shares.
+fn socket_io_builder(config: &ServeConfig) -> SocketIoBuilder {
+    let max_payload = usize::try_from(config.max_payload).unwrap_or(usize::MAX);
+    SocketIo::builder()
+        .ping_interval(config.ping_interval)
+        .ping_timeout(config.ping_timeout)
+        .connect_timeout(config.connect_timeout)
+        .ack_timeout(config.ack_timeout)
+        .max_payload(config.max_payload)
+        // The reference server applies its payload limit to WebSocket
+        // messages too; socketioxide's own WebSocket default is 64 MiB.
+        .ws_max_message_size(max_payload)
+        .ws_max_frame_size(max_payload)
+}
+
+/// Builds the Socket.IO layer on adapter `A`, registers the namespaces (on a
+/// cluster adapter: subscribed before the first client can connect), and
+/// the routes.
+async fn assemble<A>(
+    builder: SocketIoBuilder<A>,
+    parts: Parts,
     config: &ServeConfig,
-    metrics: &Metrics,
-) {
+) -> anyhow::Result<(Router, Closer)>
+where
+    A: Adapter + DefinedAdapter,
+    A::InitRes: NamespaceInit,
+{
+    let (socket_layer, io) = builder
+        .with_state(parts.metrics.clone())
+        .with_state(parts.chat)
+        .with_state(parts.notifications)
+        .with_state(parts.game)
+        .build_layer();
+    let metrics = &parts.metrics;
+    let mut registered = Vec::new();
     for path in &config.echo_namespaces {
-        echo::register(io, path, metrics);
+        registered.push(echo::register(&io, path, metrics));
     }
-    chat::register(io, metrics);
-    notifications_ns::register(io, metrics);
-    game_ns::register(io, metrics);
+    registered.push(chat::register(&io, metrics));
+    registered.push(notifications_ns::register(&io, metrics));
+    registered.push(game_ns::register(&io, metrics));
+    for init in registered {
+        init.finish().await?;
+    }
+
+    let api = http::api::router(http::api::ApiState {
+        io: io.clone(),
+        store: parts.store.notifications().clone(),
+        keys: parts.credentials.api_keys.clone(),
+        rate_limit: config.api_rate_limit,
+        metrics: parts.metrics.clone(),
+        live_ids: Arc::new(LiveIds::default()),
+        max_body: parts.max_payload,
+    });
+    spawn_idempotency_purge(&parts.store);
+    let state = HttpState {
+        metrics: parts.metrics,
+        max_payload: parts.max_payload,
+        store: parts.store,
+        credentials: parts.credentials,
+        redis: parts.redis,
+    };
+    let router = http::router(state.clone())
+        .nest("/api/v1", api)
+        .layer(socket_layer)
+        .layer(middleware::from_fn_with_state(state, http::track_requests))
+        .layer(cors_layer(&config.cors_origins));
+    let closer: Closer = Box::new(move || {
+        Box::pin(async move {
+            io.close().await;
+            disconnect_handlers_done(&io).await;
+        })
+    });
+    Ok((router, closer))
+}
+
+/// Several nodes need one store: refuse SQLite (each node would keep its own
+/// file) unless the operator says they know.
+fn check_cluster_store(config: &ServeConfig) -> anyhow::Result<()> {
+    if matches!(config.database_url, DatabaseUrl::Sqlite(_)) && !config.allow_sqlite_with_redis {
+        anyhow::bail!(
+            "--redis-url is set but the store is SQLite: every node would keep its own history and inbox. \
+             Use a shared PostgreSQL (--database-url postgres://...), or pass --allow-sqlite-with-redis \
+             if this is one node on purpose"
+        );
+    }
+    Ok(())
+}
+
+/// How a namespace registration finishes: nothing to do on the in-memory
+/// adapter; subscribing to its Redis channels on the cluster one.
+trait NamespaceInit {
+    fn finish(self) -> BoxFuture<'static, anyhow::Result<()>>;
+}
+
+impl NamespaceInit for () {
+    fn finish(self) -> BoxFuture<'static, anyhow::Result<()>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+impl<D: socketioxide_redis::drivers::Driver> NamespaceInit for socketioxide_redis::InitRes<D> {
+    fn finish(self) -> BoxFuture<'static, anyhow::Result<()>> {
+        Box::pin(async move {
+            self.await
+                .map_err(|e| anyhow::anyhow!("cannot subscribe a namespace to Redis: {e}"))
+        })
+    }
 }
 
 /// Deletes expired `Idempotency-Key` records once an hour.

@@ -187,6 +187,17 @@ pub struct ServeConfig {
     #[arg(long, env = "SWITCHBOARD_RATE_BURST", default_value = "40", value_parser = parse_rate)]
     pub rate_burst: u32,
 
+    /// Redis for several nodes: `redis://[:PASSWORD@]HOST:PORT[/DB]`. Every
+    /// broadcast, room query and notification then reaches every node. Unset:
+    /// one node, in-memory adapter.
+    #[arg(long, env = "SWITCHBOARD_REDIS_URL", hide_env_values = true, value_parser = parse_redis_url)]
+    pub redis_url: Option<Secret>,
+
+    /// Start with `--redis-url` on a SQLite store anyway (each node keeps its
+    /// own file: only for a single node on purpose).
+    #[arg(long, env = "SWITCHBOARD_ALLOW_SQLITE_WITH_REDIS")]
+    pub allow_sqlite_with_redis: bool,
+
     /// Ticks per second of every `/game` loop.
     #[arg(long, env = "SWITCHBOARD_GAME_TICK_RATE", default_value = "20", value_parser = parse_tick_rate)]
     pub game_tick_rate: u32,
@@ -351,6 +362,14 @@ fn parse_rate(value: &str) -> Result<u32, String> {
         Ok(n) if (1..=100_000).contains(&n) => Ok(n),
         _ => Err("expected a whole number of events from 1 to 100000".into()),
     }
+}
+
+fn parse_redis_url(value: &str) -> Result<Secret, String> {
+    let url = value.trim();
+    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+        return Err("expected `redis://HOST:PORT` (or `rediss://` for TLS)".into());
+    }
+    Ok(Secret(url.to_owned()))
 }
 
 fn parse_tick_rate(value: &str) -> Result<u32, String> {

@@ -27,6 +27,7 @@
 //! typed values) -> domain -> emit.
 
 pub mod app;
+pub mod cluster;
 pub mod config;
 pub mod game;
 pub mod http;

@@ -15,31 +15,59 @@ pub async fn healthz() -> impl IntoResponse {
 }
 
 /// Ready when every dependency answers in time; otherwise 503 naming the
-/// failing one, so a load balancer stops sending clients here.
+/// failing ones, so a load balancer stops sending clients here.
 pub async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
-    let store = match tokio::time::timeout(CHECK_TIMEOUT, state.store.ping()).await {
+    let engine = state.store.engine();
+    let mut checks = serde_json::Map::new();
+    let mut failing = Vec::new();
+    match answered(state.store.ping()).await {
+        Ok(()) => {
+            checks.insert("store".into(), json!({ "ok": true, "engine": engine }));
+        }
+        Err(error) => {
+            tracing::warn!(%error, "readiness: the store does not answer");
+            checks.insert(
+                "store".into(),
+                json!({ "ok": false, "engine": engine, "error": "the store does not answer" }),
+            );
+            failing.push("store");
+        }
+    }
+    if let Some(redis) = &state.redis {
+        match answered(redis.ping()).await {
+            Ok(()) => {
+                checks.insert("redis".into(), json!({ "ok": true }));
+            }
+            Err(error) => {
+                tracing::warn!(%error, "readiness: Redis does not answer");
+                checks.insert(
+                    "redis".into(),
+                    json!({ "ok": false, "error": "Redis does not answer" }),
+                );
+                failing.push("redis");
+            }
+        }
+    }
+    if failing.is_empty() {
+        (
+            StatusCode::OK,
+            Json(json!({ "status": "ready", "checks": checks })),
+        )
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unavailable", "failing": failing, "checks": checks })),
+        )
+    }
+}
+
+/// A check's outcome within [`CHECK_TIMEOUT`].
+async fn answered<E: std::fmt::Display>(
+    check: impl std::future::Future<Output = Result<(), E>>,
+) -> Result<(), String> {
+    match tokio::time::timeout(CHECK_TIMEOUT, check).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err("no answer within 2s".to_string()),
-    };
-    let engine = state.store.engine();
-    match store {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(
-                json!({ "status": "ready", "checks": { "store": { "ok": true, "engine": engine } } }),
-            ),
-        ),
-        Err(error) => {
-            tracing::warn!(%error, "readiness: the store does not answer");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({
-                    "status": "unavailable",
-                    "failing": ["store"],
-                    "checks": { "store": { "ok": false, "engine": engine, "error": "the store does not answer" } }
-                })),
-            )
-        }
     }
 }

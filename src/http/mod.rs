@@ -25,6 +25,8 @@ pub struct HttpState {
     pub store: Store,
     /// For `/demo/token` (development mode only).
     pub credentials: Credentials,
+    /// Checked by `/readyz` on a cluster node.
+    pub redis: Option<crate::cluster::RedisDriver>,
 }
 
 /// The plain HTTP routes. The caller adds the HTTP API, the Socket.IO layer

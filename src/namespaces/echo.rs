@@ -22,9 +22,13 @@ use super::{AckRequested, args::Args, socket_closed, socket_opened};
 use crate::metrics::Metrics;
 
 /// Mounts the echo behaviour on namespace `path`.
-pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, path: &str, metrics: &Metrics) {
+pub fn register<A: Adapter + DefinedAdapter>(
+    io: &SocketIo<A>,
+    path: &str,
+    metrics: &Metrics,
+) -> A::InitRes {
     metrics.register_namespace(path);
-    io.ns(path.to_string(), on_connect::<A>.with(prepare_socket::<A>));
+    io.ns(path.to_string(), on_connect::<A>.with(prepare_socket::<A>))
 }
 
 /// Registers the event handlers before the CONNECT packet goes out (a connect

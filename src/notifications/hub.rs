@@ -118,6 +118,11 @@ impl Subscription {
         self.queue.recv().await
     }
 
+    /// Drops whatever is queued now (the caller reads the store instead).
+    pub fn drain(&mut self) {
+        while self.queue.try_recv().is_ok() {}
+    }
+
     /// Whether notifications were left out since the last call (the queue was
     /// full): the owner must read the store from its last id.
     pub fn take_lagged(&self) -> bool {

@@ -13,6 +13,10 @@ use serde_json::Value;
 
 use super::{Db, StoreError, StreamId, batch::BatchWriter, now_ms};
 
+/// The PostgreSQL advisory lock key of notification writes (any constant
+/// unique to this use).
+const NOTIFICATION_WRITE_LOCK: i64 = 0x5357_4254_4e4f_5449; // "SWBTNOTI"
+
 /// How long an `Idempotency-Key` answers with its first response.
 pub const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 
@@ -359,8 +363,19 @@ async fn commit(
 ) -> Result<Vec<Outcome>, StoreError> {
     let ts = now_ms();
     let mut outcomes = Vec::with_capacity(batch.len());
+    let postgres = matches!(db, Db::Postgres(_));
     on_pool!(&db, |pool, sql| {
         let mut tx = pool.begin().await?;
+        if postgres {
+            // Several nodes may write at once. Holding this lock until commit
+            // makes ids (drawn after it) commit in id order across the
+            // cluster, so a reader that sees id N also sees every id below N:
+            // replay from a cursor never skips a late commit.
+            sqlx::query(sql("SELECT pg_advisory_xact_lock($1)"))
+                .bind(NOTIFICATION_WRITE_LOCK)
+                .execute(&mut *tx)
+                .await?;
+        }
         for write in batch {
             let outcome = match write {
                 Write::Push {

@@ -4,6 +4,7 @@ mod browser;
 mod chat;
 mod chat_clients;
 mod cli;
+mod cluster;
 mod echo_raw;
 mod engineio_raw;
 mod game;

@@ -251,7 +251,15 @@ async fn emit_live<A: Adapter>(
         Some(topic) => namespace.clone().within(topic_room_of(topic)),
         None => namespace.clone(),
     };
-    let online = recipients().sockets().len();
+    // Every node's sockets, through the adapter (this node's alone when
+    // the other nodes cannot be asked).
+    let online = match recipients().fetch_sockets().await {
+        Ok(sockets) => sockets.len(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot count the sockets of every node");
+            recipients().sockets().len()
+        }
+    };
     let view = live_view(state.live_ids.next(), kind, data, topic.map(RoomId::as_str));
     let acks = recipients()
         .emit_with_ack::<_, IgnoredAny>("notification", &view)

@@ -51,9 +51,9 @@ pub struct ChatContext {
     pub rate_limit: RateLimit,
 }
 
-pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, metrics: &Metrics) {
+pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, metrics: &Metrics) -> A::InitRes {
     metrics.register_namespace(NAMESPACE);
-    io.ns(NAMESPACE, on_connect::<A>.with(prepare_socket::<A>));
+    io.ns(NAMESPACE, on_connect::<A>.with(prepare_socket::<A>))
 }
 
 /// Runs before the CONNECT packet goes out (a connect middleware), so the
@@ -214,9 +214,16 @@ async fn join<A: Adapter>(
     // Join the room before reading history: a message sent meanwhile then
     // arrives live and may also be in the history (same id, clients
     // de-duplicate), but is never missed.
-    socket.join(join.room.as_str().to_owned());
+    let id = socket.id.to_string();
+    if let Some(previous) = &previous {
+        socket.leave(presence::marker(&join.room, &id, previous));
+    }
+    socket.join([
+        join.room.as_str().to_owned(),
+        presence::marker(&join.room, &id, &join.name),
+    ]);
     let history = read_history(&ctx, &join.room, None, payload::DEFAULT_HISTORY).await?;
-    let members = presence::members(&socket, &join.room, None);
+    let members = presence::members(&socket, &join.room, None).await;
     if previous.as_ref() != Some(&join.name) {
         let member = Member {
             id: socket.id.to_string(),
@@ -237,9 +244,13 @@ async fn leave<A: Adapter>(
 ) -> EventResult {
     let room = req.parse()?;
     let member = member_of(&socket.id.to_string(), &session, &room)?;
-    session.leave(&room);
-    socket.leave(room.as_str().to_owned());
-    let members = presence::members(&socket, &room, Some(&member.id));
+    if let Some(name) = session.leave(&room) {
+        socket.leave([
+            room.as_str().to_owned(),
+            presence::marker(&room, &member.id, &name),
+        ]);
+    }
+    let members = presence::members(&socket, &room, Some(&member.id)).await;
     broadcast_presence(&socket, &ctx, &room, "leave", &member, &members).await;
     Ok(fields(json!({})))
 }
@@ -314,7 +325,7 @@ async fn on_disconnect<A: Adapter>(
                 id: id.clone(),
                 name: name.as_str().to_owned(),
             };
-            let members = presence::members(&socket, &room, Some(&id));
+            let members = presence::members(&socket, &room, Some(&id)).await;
             broadcast_presence(&socket, &ctx, &room, "leave", &member, &members).await;
         }
     }

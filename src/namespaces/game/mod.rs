@@ -61,9 +61,9 @@ fn room_of(game: &str) -> String {
     format!("game:{game}")
 }
 
-pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, metrics: &Metrics) {
+pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, metrics: &Metrics) -> A::InitRes {
     metrics.register_namespace(NAMESPACE);
-    io.ns(NAMESPACE, on_connect::<A>.with(prepare_socket::<A>));
+    io.ns(NAMESPACE, on_connect::<A>.with(prepare_socket::<A>))
 }
 
 /// Registers the handlers before the CONNECT packet goes out (see `/chat`).

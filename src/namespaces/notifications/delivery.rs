@@ -7,6 +7,11 @@
 //! after a commit. A notification committed before the read is in the read; one
 //! committed after it is in the subscription queue. Whatever is in both is sent
 //! once (ids at or below the cursor are skipped).
+//!
+//! On a cluster, batches committed by different nodes may reach this node's
+//! hub out of order, so a live notification is only a wake-up: the task reads
+//! the store from its cursor instead (the store commits notifications in id
+//! order across nodes), and sends what it finds, in order.
 
 use std::time::Duration;
 
@@ -36,6 +41,8 @@ pub struct Delivery<A: Adapter> {
     pub store: NotificationStore,
     pub metrics: Metrics,
     pub closed: CancellationToken,
+    /// Read the store on every live notification instead of sending it as is.
+    pub live_is_wake_up: bool,
 }
 
 /// Why sending stopped.
@@ -72,6 +79,14 @@ impl<A: Adapter> Delivery<A> {
                     if self.subscription.take_lagged() {
                         // Some were left out of the queue: the store has them.
                         catch_up = true;
+                        continue;
+                    }
+                    if self.live_is_wake_up {
+                        if notification.id > self.cursor {
+                            // Whatever else is queued is covered by the same read.
+                            self.subscription.drain();
+                            catch_up = true;
+                        }
                         continue;
                     }
                     if notification.id <= self.cursor {

@@ -51,11 +51,14 @@ pub struct NotificationsContext {
     pub verifier: TokenVerifier,
     pub metrics: Metrics,
     pub rate_limit: RateLimit,
+    /// On a cluster, live notifications only wake delivery up (see
+    /// [`delivery`]).
+    pub clustered: bool,
 }
 
-pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, metrics: &Metrics) {
+pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, metrics: &Metrics) -> A::InitRes {
     metrics.register_namespace(NAMESPACE);
-    io.ns(NAMESPACE, on_connect::<A>.with(authenticate::<A>));
+    io.ns(NAMESPACE, on_connect::<A>.with(authenticate::<A>))
 }
 
 /// Why a connection was refused: the client's `connect_error` message is the
@@ -142,6 +145,7 @@ async fn on_connect<A: Adapter>(socket: SocketRef<A>, State(ctx): State<Notifica
         store: ctx.store.clone(),
         metrics: ctx.metrics.clone(),
         closed: session.closed.clone(),
+        live_is_wake_up: ctx.clustered,
     };
     tokio::spawn(delivery.run());
 }

@@ -1,0 +1,481 @@
+//! Several Switchboard nodes as separate processes on one PostgreSQL and one
+//! Redis (each test starts its own redis-server on a free loopback port):
+//! chat, presence, notifications, read state and `/api/v1/emit` across nodes;
+//! a Redis outage and its end; a node killed with SIGKILL.
+
+use std::{
+    net::SocketAddr,
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use serde_json::{Value, json};
+
+use crate::{
+    helpers::{WAIT, fresh_postgres_database},
+    interop::available,
+    notifications::{API_KEY, SECRET, token},
+    shutdown::ServerProcess,
+    sio::SioClient,
+};
+
+const REDIS_SERVER: &str = "/usr/bin/redis-server";
+
+/// A redis-server of the test's own, on a free loopback port, no persistence.
+pub struct RedisServer {
+    child: Option<Child>,
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    /// `None` outside CI when redis-server is not installed (a loud skip).
+    pub fn start() -> Option<Self> {
+        if !available(
+            "redis-server (apt-get install redis-server)",
+            Path::new(REDIS_SERVER).exists(),
+        ) {
+            return None;
+        }
+        let port = free_port();
+        let mut server = Self {
+            child: None,
+            port,
+            dir: tempfile::tempdir().unwrap(),
+        };
+        server.resume();
+        Some(server)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts (again) on the same port and waits until it answers.
+    pub fn resume(&mut self) {
+        let child = Command::new(REDIS_SERVER)
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + WAIT;
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops it (SIGKILL: an outage, not a maintenance).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().ok();
+            child.wait().ok();
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A cluster: one Redis, one fresh PostgreSQL database, `n` nodes.
+pub struct Cluster {
+    pub redis: RedisServer,
+    pub database_url: String,
+    pub nodes: Vec<ServerProcess>,
+}
+
+impl Cluster {
+    pub async fn start(n: usize) -> Option<Self> {
+        let redis = RedisServer::start()?;
+        let database_url = fresh_postgres_database().await?;
+        let mut cluster = Self {
+            redis,
+            database_url,
+            nodes: Vec::new(),
+        };
+        for _ in 0..n {
+            cluster.add_node();
+        }
+        Some(cluster)
+    }
+
+    pub fn add_node(&mut self) -> SocketAddr {
+        let node = ServerProcess::start_on(
+            &self.database_url,
+            &["--redis-url", &self.redis.url()],
+            &[
+                ("SWITCHBOARD_JWT_SECRET", SECRET),
+                ("SWITCHBOARD_API_KEYS", API_KEY),
+            ],
+        );
+        let addr = node.addr;
+        self.nodes.push(node);
+        addr
+    }
+
+    pub fn addr(&self, i: usize) -> SocketAddr {
+        self.nodes[i].addr
+    }
+}
+
+async fn api(addr: SocketAddr, path: &str, body: Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("http://{addr}/api/v1{path}"))
+        .bearer_auth(API_KEY)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn readiness(addr: SocketAddr) -> (u16, Value) {
+    let response = reqwest::get(format!("http://{addr}/readyz")).await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+async fn join(client: &mut SioClient, room: &str, name: &str) -> Value {
+    let ack = client
+        .request("join", json!({ "room": room, "name": name }))
+        .await;
+    assert_eq!(ack["ok"], true, "{ack}");
+    ack
+}
+
+async fn notifications_socket(addr: SocketAddr, user: &str, since: Option<&str>) -> SioClient {
+    let mut auth = json!({ "token": token(user) });
+    if let Some(since) = since {
+        auth["since"] = json!(since);
+    }
+    let mut socket = SioClient::connect_with_auth(addr, "/notifications", Some(auth))
+        .await
+        .expect("connects");
+    socket.request("list", json!({})).await;
+    socket
+}
+
+async fn receive(client: &mut SioClient) -> Value {
+    let (notification, ack) = client.next_event_with_ack("notification").await;
+    client
+        .answer(ack.expect("asks for an ack"), &[json!(true)])
+        .await;
+    notification
+}
+
+#[tokio::test]
+async fn chat_messages_typing_and_presence_cross_nodes() {
+    let Some(cluster) = Cluster::start(2).await else {
+        return;
+    };
+    let mut ada = SioClient::connect(cluster.addr(0), "/chat").await;
+    let mut bob = SioClient::connect(cluster.addr(1), "/chat").await;
+    join(&mut ada, "lobby", "Ada").await;
+    let joined = join(&mut bob, "lobby", "Bob").await;
+    let names: Vec<&str> = joined["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Ada", "Bob"], "members on both nodes: {joined}");
+    let presence = ada.next_event("presence").await;
+    assert_eq!(presence["event"], "join");
+    assert_eq!(presence["member"]["name"], "Bob");
+    assert_eq!(presence["members"].as_array().unwrap().len(), 2);
+
+    let ack = ada
+        .request(
+            "message",
+            json!({"room": "lobby", "text": "hello from node 1"}),
+        )
+        .await;
+    let message = bob.next_event("message").await;
+    assert_eq!(message, ack["message"]);
+    bob.request("typing", json!({"room": "lobby", "typing": true}))
+        .await;
+    assert_eq!(ada.next_event("typing").await["member"]["name"], "Bob");
+
+    // History comes from the shared store, whichever node answers.
+    let mut cy = SioClient::connect(cluster.addr(1), "/chat").await;
+    let joined = join(&mut cy, "lobby", "Cy").await;
+    assert_eq!(joined["history"][0]["text"], "hello from node 1");
+    assert_eq!(joined["members"].as_array().unwrap().len(), 3);
+
+    bob.close().await;
+    let left = ada.next_event("presence").await;
+    assert_eq!(
+        (left["event"].clone(), left["member"]["name"].clone()),
+        (json!("join"), json!("Cy"))
+    );
+    let left = ada.next_event("presence").await;
+    assert_eq!(
+        (left["event"].clone(), left["member"]["name"].clone()),
+        (json!("leave"), json!("Bob"))
+    );
+    let names: Vec<&str> = left["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Ada", "Cy"]);
+}
+
+#[tokio::test]
+async fn notifications_reach_every_node_and_read_state_follows() {
+    let Some(cluster) = Cluster::start(2).await else {
+        return;
+    };
+    let mut phone = notifications_socket(cluster.addr(1), "nora", None).await;
+    let mut laptop = notifications_socket(cluster.addr(0), "nora", None).await;
+
+    // Pushed through node 1: both sockets get it, in order, one per node.
+    let mut ids = Vec::new();
+    for kind in ["a", "b", "c"] {
+        let (status, body) = api(
+            cluster.addr(0),
+            "/notifications",
+            json!({"users": ["nora"], "kind": kind}),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        ids.push(body["notifications"][0]["id"].as_str().unwrap().to_owned());
+    }
+    for socket in [&mut phone, &mut laptop] {
+        for id in &ids {
+            assert_eq!(receive(socket).await["id"], id.as_str());
+        }
+    }
+
+    // Read on node 1: node 2's socket hears the new count.
+    let ack = laptop.request("read", json!({"ids": [ids[0]]})).await;
+    assert_eq!(ack["unread"], 2);
+    assert_eq!(phone.next_event("unread").await, json!({"count": 2}));
+
+    // A topic push through node 2 reaches a subscriber on node 1, and counts it.
+    laptop
+        .request("subscribe", json!({"topics": ["ops"]}))
+        .await;
+    let (_, body) = api(
+        cluster.addr(1),
+        "/notifications",
+        json!({"topic": "ops", "kind": "deploy"}),
+    )
+    .await;
+    assert_eq!(body["online"], 1, "{body}");
+    assert_eq!(receive(&mut laptop).await["topic"], "ops");
+
+    // /api/v1/emit through node 2 reaches a chat room member on node 1.
+    let mut member = SioClient::connect(cluster.addr(0), "/chat").await;
+    join(&mut member, "news", "Reader").await;
+    let (status, _) = api(
+        cluster.addr(1),
+        "/emit",
+        json!({"namespace": "/chat", "room": "news", "event": "flash", "data": 1}),
+    )
+    .await;
+    assert_eq!(status, 202);
+    assert_eq!(member.next_event("flash").await, json!(1));
+
+    // Replay with `since` on the other node.
+    phone.close().await;
+    let (_, body) = api(
+        cluster.addr(1),
+        "/notifications",
+        json!({"users": ["nora"], "kind": "d"}),
+    )
+    .await;
+    let missed = body["notifications"][0]["id"].as_str().unwrap().to_owned();
+    let mut phone = notifications_socket(cluster.addr(0), "nora", Some(&ids[2])).await;
+    assert_eq!(receive(&mut phone).await["id"], missed.as_str());
+}
+
+/// Pushes through both nodes at once to one user while a socket on a third
+/// listens: every id, once, in order (batches of different nodes interleave
+/// on the wire; the delivery reads the store in id order).
+#[tokio::test]
+async fn pushes_from_several_nodes_arrive_in_order_without_gaps() {
+    let Some(cluster) = Cluster::start(3).await else {
+        return;
+    };
+    let mut listener = notifications_socket(cluster.addr(2), "olga", None).await;
+    let push_many = |addr: SocketAddr| async move {
+        let mut ids = Vec::new();
+        for i in 0..40 {
+            let (status, body) = api(
+                addr,
+                "/notifications",
+                json!({"users": ["olga"], "kind": "k", "data": i}),
+            )
+            .await;
+            assert_eq!(status, 201);
+            ids.push(body["notifications"][0]["id"].as_str().unwrap().to_owned());
+        }
+        ids
+    };
+    let (a, b) = tokio::join!(push_many(cluster.addr(0)), push_many(cluster.addr(1)));
+    let mut expected: Vec<String> = a.into_iter().chain(b).collect();
+    expected.sort();
+    let mut received = Vec::new();
+    while received.len() < expected.len() {
+        received.push(
+            receive(&mut listener).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_eq!(received, expected);
+}
+
+#[tokio::test]
+async fn a_redis_outage_keeps_local_service_and_heals() {
+    let Some(mut cluster) = Cluster::start(2).await else {
+        return;
+    };
+    let (status, body) = readiness(cluster.addr(0)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["checks"]["redis"]["ok"], true);
+
+    cluster.redis.stop();
+    let (status, body) = readiness(cluster.addr(0)).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["failing"], json!(["redis"]));
+
+    // Sockets on one node still talk to each other.
+    let mut ada = SioClient::connect(cluster.addr(0), "/chat").await;
+    let mut bob = SioClient::connect(cluster.addr(0), "/chat").await;
+    join(&mut ada, "local", "Ada").await;
+    join(&mut bob, "local", "Bob").await;
+    ada.request("message", json!({"room": "local", "text": "still here"}))
+        .await;
+    assert_eq!(bob.next_event("message").await["text"], "still here");
+    // And pushes are still stored and delivered locally.
+    let mut inbox = notifications_socket(cluster.addr(0), "pia", None).await;
+    let (status, _) = api(
+        cluster.addr(0),
+        "/notifications",
+        json!({"users": ["pia"], "kind": "during-outage"}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(receive(&mut inbox).await["kind"], "during-outage");
+
+    cluster.redis.resume();
+    // Readiness comes back once the node reconnected (bounded).
+    let mut ready = false;
+    for _ in 0..100 {
+        if readiness(cluster.addr(0)).await.0 == 200 && readiness(cluster.addr(1)).await.0 == 200 {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "both nodes ready again after Redis came back");
+
+    // Cross-node delivery works again (the subscriptions were renewed).
+    let mut far = SioClient::connect(cluster.addr(1), "/chat").await;
+    let joined = join(&mut far, "local", "Far").await;
+    assert_eq!(joined["members"].as_array().unwrap().len(), 3, "{joined}");
+    assert_eq!(ada.next_event("presence").await["member"]["name"], "Bob");
+    assert_eq!(ada.next_event("presence").await["member"]["name"], "Far");
+    far.request("message", json!({"room": "local", "text": "back"}))
+        .await;
+    assert_eq!(ada.next_event("message").await["text"], "back");
+}
+
+#[tokio::test]
+async fn a_killed_node_loses_no_stored_notification() {
+    let Some(mut cluster) = Cluster::start(2).await else {
+        return;
+    };
+    let mut socket = notifications_socket(cluster.addr(0), "quin", None).await;
+    let (_, body) = api(
+        cluster.addr(0),
+        "/notifications",
+        json!({"users": ["quin"], "kind": "before"}),
+    )
+    .await;
+    let first = body["notifications"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(receive(&mut socket).await["id"], first.as_str());
+
+    cluster.nodes[0].signal("KILL");
+    cluster.nodes[0].wait_exit();
+    socket.until_disconnected().await;
+
+    // While the client is away, the surviving node takes pushes.
+    let mut missed = Vec::new();
+    for kind in ["x", "y"] {
+        let (status, body) = api(
+            cluster.addr(1),
+            "/notifications",
+            json!({"users": ["quin"], "kind": kind}),
+        )
+        .await;
+        assert_eq!(status, 201);
+        missed.push(body["notifications"][0]["id"].as_str().unwrap().to_owned());
+    }
+    // The client reconnects to the other node with its last id.
+    let mut socket = notifications_socket(cluster.addr(1), "quin", Some(&first)).await;
+    for id in &missed {
+        assert_eq!(receive(&mut socket).await["id"], id.as_str());
+    }
+}
+
+#[tokio::test]
+async fn redis_with_sqlite_is_refused_unless_allowed() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("x.db").display());
+    let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &db,
+            "--redis-url",
+            &redis.url(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--redis-url is set but the store is SQLite"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--allow-sqlite-with-redis"), "{stderr}");
+
+    let server = ServerProcess::start_on(
+        &db,
+        &["--redis-url", &redis.url(), "--allow-sqlite-with-redis"],
+        &[],
+    );
+    let (status, body) = readiness(server.addr).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["checks"]["redis"]["ok"], true);
+}
