@@ -302,6 +302,7 @@ where
         metrics: parts.metrics.clone(),
         live_ids: Arc::new(LiveIds::default()),
         max_body: parts.max_payload,
+        clustered: parts.redis.is_some(),
     });
     spawn_idempotency_purge(&parts.store);
     let state = HttpState {

@@ -95,7 +95,12 @@ impl RawSocket {
     }
 
     pub async fn connect_at(addr: SocketAddr) -> Self {
-        let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+        Self::connect_with_query(addr, "").await
+    }
+
+    /// Like [`Self::connect_at`] with extra query parameters (`&game=g1`).
+    pub async fn connect_with_query(addr: SocketAddr, query: &str) -> Self {
+        let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket{query}");
         let (ws, _) = tokio_tungstenite::connect_async(url)
             .await
             .expect("websocket opens");

@@ -11,6 +11,7 @@ mod game;
 mod helpers;
 mod http;
 mod interop;
+mod nginx;
 mod notifications;
 mod notifications_browser;
 mod notifications_clients;

@@ -38,7 +38,23 @@ impl SioClient {
         ns: &str,
         auth: Option<Value>,
     ) -> Result<Self, String> {
-        let mut raw = RawSocket::connect_at(addr).await;
+        Self::connect_full(addr, "", ns, auth).await
+    }
+
+    /// Connects to `ns` with extra handshake query parameters (`&game=g1`).
+    pub async fn connect_with_query(addr: SocketAddr, query: &str, ns: &str) -> Self {
+        Self::connect_full(addr, query, ns, None)
+            .await
+            .unwrap_or_else(|refusal| panic!("{ns} refused the connection: {refusal}"))
+    }
+
+    async fn connect_full(
+        addr: SocketAddr,
+        query: &str,
+        ns: &str,
+        auth: Option<Value>,
+    ) -> Result<Self, String> {
+        let mut raw = RawSocket::connect_with_query(addr, query).await;
         let prefix = ns_prefix(ns);
         let auth = auth.map(|a| a.to_string()).unwrap_or_default();
         raw.send_text(&format!("40{prefix}{auth}")).await;

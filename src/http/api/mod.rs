@@ -41,6 +41,8 @@ pub struct ApiState<A: Adapter> {
     pub live_ids: Arc<LiveIds>,
     /// Largest request body (413 above).
     pub max_body: usize,
+    /// Several nodes: counts of reached sockets ask every node.
+    pub clustered: bool,
 }
 
 impl<A: Adapter> Clone for ApiState<A> {
@@ -53,6 +55,7 @@ impl<A: Adapter> Clone for ApiState<A> {
             metrics: self.metrics.clone(),
             live_ids: self.live_ids.clone(),
             max_body: self.max_body,
+            clustered: self.clustered,
         }
     }
 }

@@ -175,6 +175,7 @@ pub async fn create<A: Adapter>(
 
     let (notifications, online) = match push.target {
         Target::Users(users) => {
+            let rooms: Vec<String> = users.iter().map(UserId::room).collect();
             let new = users
                 .into_iter()
                 .map(|user| NewNotification {
@@ -199,7 +200,14 @@ pub async fn create<A: Adapter>(
                         .iter()
                         .map(|n| json!({ "id": n.id, "user": n.user }))
                         .collect();
-                    (Value::Array(ids), online.iter().sum::<usize>())
+                    // This node's hub knows its own sockets only; a cluster
+                    // asks every node.
+                    let online = if state.clustered {
+                        sockets_in(&state, Some(rooms)).await?
+                    } else {
+                        online.iter().sum::<usize>()
+                    };
+                    (Value::Array(ids), online)
                 }
             }
         }
@@ -251,15 +259,7 @@ async fn emit_live<A: Adapter>(
         Some(topic) => namespace.clone().within(topic_room_of(topic)),
         None => namespace.clone(),
     };
-    // Every node's sockets, through the adapter (this node's alone when
-    // the other nodes cannot be asked).
-    let online = match recipients().fetch_sockets().await {
-        Ok(sockets) => sockets.len(),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot count the sockets of every node");
-            recipients().sockets().len()
-        }
-    };
+    let online = sockets_in(state, topic.map(|t| vec![topic_room_of(t)])).await?;
     let view = live_view(state.live_ids.next(), kind, data, topic.map(RoomId::as_str));
     let acks = recipients()
         .emit_with_ack::<_, IgnoredAny>("notification", &view)
@@ -270,6 +270,31 @@ async fn emit_live<A: Adapter>(
     // so the sockets forget them.
     tokio::spawn(acks.for_each(|_| std::future::ready(())));
     Ok(online)
+}
+
+/// Sockets of `/notifications` in any of `rooms` (all when `None`) on every
+/// node, through the adapter (this node's alone when the others cannot be
+/// asked).
+async fn sockets_in<A: Adapter>(
+    state: &ApiState<A>,
+    rooms: Option<Vec<String>>,
+) -> Result<usize, ApiError> {
+    let Some(namespace) = state.io.of(NAMESPACE) else {
+        return Err(ApiError::internal(
+            &"the /notifications namespace is not registered",
+        ));
+    };
+    let recipients = match rooms {
+        Some(rooms) => namespace.within(rooms),
+        None => namespace,
+    };
+    match recipients.clone().fetch_sockets().await {
+        Ok(sockets) => Ok(sockets.len()),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot count the sockets of every node");
+            Ok(recipients.sockets().len())
+        }
+    }
 }
 
 pub async fn list<A: Adapter>(

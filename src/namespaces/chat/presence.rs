@@ -69,9 +69,7 @@ mod tests {
         let room = RoomId::parse("room", "lobby").unwrap();
         let name = DisplayName::parse("name", "Ada L. 🙂").unwrap();
         let m = marker(&room, "abc", &name);
-        let rest = m
-            .strip_prefix("presence\u{1f}lobby\u{1f}")
-            .unwrap();
+        let rest = m.strip_prefix("presence\u{1f}lobby\u{1f}").unwrap();
         assert_eq!(rest.split_once(SEPARATOR), Some(("abc", "Ada L. 🙂")));
     }
 }
