@@ -8,6 +8,7 @@ mod cluster;
 mod echo_raw;
 mod engineio_raw;
 mod game;
+mod game_browser;
 mod helpers;
 mod http;
 mod interop;
