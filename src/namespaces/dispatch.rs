@@ -3,7 +3,7 @@
 //! the parsed payload to the event's own function, answer as the contract
 //! says, and disconnect a socket that keeps flooding.
 
-use std::future::Future;
+use std::{future::Future, sync::Arc};
 
 use socketioxide::{
     ParserError,
@@ -12,10 +12,72 @@ use socketioxide::{
 };
 
 use super::{
+    AckRequested,
     rate_limit::{SocketLimiter, Verdict},
     reply::{ErrorCode, EventError, EventResult, respond},
 };
 use crate::metrics::Metrics;
+
+/// A namespace's per-socket state, kept in the socket's extensions as `Arc<Self>`.
+pub trait Session: Send + Sync + 'static {
+    fn limiter(&self) -> &SocketLimiter;
+}
+
+/// A namespace's shared state (socketioxide state).
+pub trait Context: Clone + Send + Sync + 'static {
+    fn metrics(&self) -> &Metrics;
+}
+
+/// [`dispatch`] with the socket's session `S`: `body` gets the socket, the
+/// session, the parsed payload and the context. A socket without its session
+/// (never set up) is ignored.
+pub async fn handle<A, S, C, T, F, Fut>(
+    socket: SocketRef<A>,
+    payload: Result<T, ParserError>,
+    AckRequested(ack_requested): AckRequested,
+    ack: AckSender<A>,
+    ctx: C,
+    body: F,
+) where
+    A: Adapter,
+    S: Session,
+    C: Context,
+    F: FnOnce(SocketRef<A>, Arc<S>, T, C) -> Fut,
+    Fut: Future<Output = EventResult>,
+{
+    let Some(session) = socket.extensions.get::<Arc<S>>() else {
+        return;
+    };
+    let (event_socket, event_session, metrics) =
+        (socket.clone(), session.clone(), ctx.metrics().clone());
+    dispatch(
+        &socket,
+        session.limiter(),
+        &metrics,
+        payload,
+        (ack, ack_requested),
+        |payload| body(event_socket, event_session, payload, ctx),
+    )
+    .await;
+}
+
+/// The socketioxide handler of one event: extracts what [`handle`] needs and
+/// runs the event's own function (`$body`) through it.
+macro_rules! event_handler {
+    ($handler:ident, $request:ty, $context:ty, $body:ident) => {
+        async fn $handler<A: ::socketioxide::adapter::Adapter>(
+            socket: ::socketioxide::extract::SocketRef<A>,
+            ::socketioxide::extract::TryData(payload): ::socketioxide::extract::TryData<$request>,
+            asked: $crate::namespaces::AckRequested,
+            ack: ::socketioxide::extract::AckSender<A>,
+            ::socketioxide::extract::State(ctx): ::socketioxide::extract::State<$context>,
+        ) {
+            $crate::namespaces::dispatch::handle(socket, payload, asked, ack, ctx, $body::<A>)
+                .await;
+        }
+    };
+}
+pub(crate) use event_handler;
 
 /// One event, start to end. `body` runs only for an allowed, well-formed event.
 pub async fn dispatch<A, T, Fut>(

@@ -27,12 +27,15 @@ pub(crate) fn browser_ready() -> bool {
         )
 }
 
-#[tokio::test]
-async fn chat_page_works_in_chromium_for_two_people() {
+/// Runs a Playwright script (`clients/js/browser/<script>`) against a fresh
+/// development-mode server: it prints its checks, records its summary as
+/// `label`, and must leave a PNG at `target/tmp/screenshots/<shot>.png`.
+pub(crate) async fn run_page_check(script: &str, label: &str, shot: &str) {
     if !browser_ready() {
         return;
     }
-    let screenshot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots/chat.png");
+    let screenshot =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("screenshots/{shot}.png"));
     std::fs::create_dir_all(screenshot.parent().unwrap()).unwrap();
     // A screenshot left by an earlier run must not pass for this one's.
     std::fs::remove_file(&screenshot).ok();
@@ -41,7 +44,7 @@ async fn chat_page_works_in_chromium_for_two_people() {
     let stdout = run_client(
         &"node".into(),
         &[
-            "clients/js/browser/chat.browser.mjs",
+            &format!("clients/js/browser/{script}"),
             &app.http_url(""),
             screenshot.to_str().expect("UTF-8 target path"),
         ],
@@ -49,7 +52,7 @@ async fn chat_page_works_in_chromium_for_two_people() {
     )
     .await;
     println!("{stdout}");
-    record_summary(&stdout, "js-browser-chat");
+    record_summary(&stdout, label);
 
     let png = std::fs::read(&screenshot)
         .unwrap_or_else(|e| panic!("no screenshot at {}: {e}", screenshot.display()));
@@ -59,4 +62,9 @@ async fn chat_page_works_in_chromium_for_two_people() {
         screenshot.display()
     );
     app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn chat_page_works_in_chromium_for_two_people() {
+    run_page_check("chat.browser.mjs", "js-browser-chat", "chat").await;
 }

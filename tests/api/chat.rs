@@ -6,27 +6,6 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 use crate::sio::SioClient;
 
-/// Runs an `async fn(Engine)` test once per store engine.
-macro_rules! on_both_engines {
-    ($($test:ident),* $(,)?) => {
-        $(
-            mod $test {
-                use crate::helpers::Engine;
-
-                #[tokio::test]
-                async fn sqlite() {
-                    super::$test(Engine::Sqlite).await;
-                }
-
-                #[tokio::test]
-                async fn postgres() {
-                    super::$test(Engine::Postgres).await;
-                }
-            }
-        )*
-    };
-}
-
 on_both_engines!(
     join_lists_members_and_tells_the_others,
     messages_are_stored_then_sent_to_the_others,

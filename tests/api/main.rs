@@ -1,5 +1,26 @@
 //! One integration-test binary (one link, shared helpers); one module per feature.
 
+/// Runs an `async fn(Engine)` test once per store engine.
+macro_rules! on_both_engines {
+    ($($test:ident),* $(,)?) => {
+        $(
+            mod $test {
+                use crate::helpers::Engine;
+
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$test(Engine::Sqlite).await;
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    super::$test(Engine::Postgres).await;
+                }
+            }
+        )*
+    };
+}
+
 mod browser;
 mod chat;
 mod chat_clients;

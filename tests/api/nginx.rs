@@ -17,8 +17,9 @@ use serde_json::json;
 use crate::{
     cluster::Cluster,
     helpers::WAIT,
-    interop::{available, node_client_ready, project_path, python, record_summary, run_client},
+    interop::{available, project_path},
     notifications::{API_KEY, SECRET},
+    notifications_clients::{CheckProgram, run_notification_checks},
     sio::SioClient,
 };
 
@@ -117,54 +118,22 @@ async fn behind_nginx() -> Option<(Cluster, Nginx)> {
     Some((cluster, nginx))
 }
 
-async fn js_through_nginx(transport: &str) {
-    if !node_client_ready() {
-        return;
-    }
+async fn through_nginx(program: CheckProgram, transport: &str, label: &str) {
     let Some((_cluster, nginx)) = behind_nginx().await else {
         return;
     };
     let url = format!("http://{}", nginx.addr);
-    let stdout = run_client(
-        &"node".into(),
-        &[
-            "clients/js/notifications.test.mjs",
-            &url,
-            "--secret",
-            SECRET,
-            "--api-key",
-            API_KEY,
-            "--transport",
-            transport,
-        ],
-        &[],
-    )
-    .await;
-    record_summary(&stdout, &format!("js-nginx-notifications-{transport}"));
+    run_notification_checks(program, &url, (SECRET, API_KEY), transport, label).await;
+}
+
+async fn js_through_nginx(transport: &str) {
+    let label = format!("js-nginx-notifications-{transport}");
+    through_nginx(CheckProgram::Js, transport, &label).await;
 }
 
 async fn python_through_nginx(transport: &str) {
-    let Some(python) = python() else { return };
-    let Some((_cluster, nginx)) = behind_nginx().await else {
-        return;
-    };
-    let url = format!("http://{}", nginx.addr);
-    let stdout = run_client(
-        &python,
-        &[
-            "clients/python/notifications_check.py",
-            &url,
-            "--secret",
-            SECRET,
-            "--api-key",
-            API_KEY,
-            "--transport",
-            transport,
-        ],
-        &[],
-    )
-    .await;
-    record_summary(&stdout, &format!("python-nginx-notifications-{transport}"));
+    let label = format!("python-nginx-notifications-{transport}");
+    through_nginx(CheckProgram::Python, transport, &label).await;
 }
 
 #[tokio::test]

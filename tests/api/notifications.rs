@@ -18,26 +18,6 @@ use crate::sio::SioClient;
 pub const SECRET: &str = "test-secret-0123456789";
 pub const API_KEY: &str = "test-api-key-0123456789";
 
-macro_rules! on_both_engines {
-    ($($test:ident),* $(,)?) => {
-        $(
-            mod $test {
-                use crate::helpers::Engine;
-
-                #[tokio::test]
-                async fn sqlite() {
-                    super::$test(Engine::Sqlite).await;
-                }
-
-                #[tokio::test]
-                async fn postgres() {
-                    super::$test(Engine::Postgres).await;
-                }
-            }
-        )*
-    };
-}
-
 on_both_engines!(
     bad_tokens_are_refused_with_unauthorized,
     a_live_push_arrives_and_its_ack_is_the_delivery_receipt,

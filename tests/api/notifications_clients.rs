@@ -45,51 +45,76 @@ fn node_clients_ready() -> bool {
         )
 }
 
-async fn js_notifications(transport: &str) {
-    if !node_clients_ready() {
-        return;
-    }
-    let app = spawn_app(notifications_config()).await;
-    let url = app.http_url("");
+/// Which interop check program.
+#[derive(Clone, Copy)]
+pub(crate) enum CheckProgram {
+    Js,
+    Python,
+}
+
+/// Runs a notification check program against `url` (a server, or nginx in
+/// front of several) with the secret and key it was started with, and
+/// records its summary as `label`.
+pub(crate) async fn run_notification_checks(
+    program: CheckProgram,
+    url: &str,
+    (secret, api_key): (&str, &str),
+    transport: &str,
+    label: &str,
+) {
+    let (runner, script) = match program {
+        CheckProgram::Js => {
+            if !node_clients_ready() {
+                return;
+            }
+            (PathBuf::from("node"), "clients/js/notifications.test.mjs")
+        }
+        CheckProgram::Python => {
+            let Some(python) = python() else { return };
+            (python, "clients/python/notifications_check.py")
+        }
+    };
     let stdout = run_client(
-        &"node".into(),
+        &runner,
         &[
-            "clients/js/notifications.test.mjs",
-            &url,
+            script,
+            url,
             "--secret",
-            SECRET,
+            secret,
             "--api-key",
-            API_KEY,
+            api_key,
             "--transport",
             transport,
         ],
         &[],
     )
     .await;
-    record_summary(&stdout, &format!("js-notifications-{transport}"));
+    record_summary(&stdout, label);
+}
+
+async fn js_notifications(transport: &str) {
+    let app = spawn_app(notifications_config()).await;
+    run_notification_checks(
+        CheckProgram::Js,
+        &app.http_url(""),
+        (SECRET, API_KEY),
+        transport,
+        &format!("js-notifications-{transport}"),
+    )
+    .await;
     app.stop().await.unwrap();
 }
 
 async fn python_notifications(transport: &str) {
-    let Some(python) = python() else { return };
     let app = spawn_app(notifications_config()).await;
-    let url = app.http_url("");
-    let stdout = run_client(
-        &python,
-        &[
-            "clients/python/notifications_check.py",
-            &url,
-            "--secret",
-            SECRET,
-            "--api-key",
-            API_KEY,
-            "--transport",
-            transport,
-        ],
-        &[],
+    run_notification_checks(
+        CheckProgram::Python,
+        &app.http_url(""),
+        (SECRET, API_KEY),
+        transport,
+        &format!("python-notifications-{transport}"),
     )
     .await;
-    record_summary(&stdout, &format!("python-notifications-{transport}"));
     app.stop().await.unwrap();
 }
 

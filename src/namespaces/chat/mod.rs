@@ -11,13 +11,13 @@ mod presence;
 mod session;
 mod wire;
 
-use std::{future::Future, sync::Arc};
+use std::sync::Arc;
 
 use serde_json::json;
 use socketioxide::{
-    ParserError, SocketIo,
+    SocketIo,
     adapter::Adapter,
-    extract::{AckSender, SocketRef, State, TryData},
+    extract::{SocketRef, State},
     handler::ConnectHandler,
     socket::DisconnectReason,
 };
@@ -29,8 +29,7 @@ use self::{
     wire::{Member, Message, Presence, TypingNotice},
 };
 use super::{
-    AckRequested,
-    dispatch::dispatch,
+    dispatch::{Context, Session, event_handler},
     names::RoomId,
     rate_limit::RateLimit,
     reply::{EventError, EventResult, fields},
@@ -49,6 +48,18 @@ pub struct ChatContext {
     pub store: ChatStore,
     pub metrics: Metrics,
     pub rate_limit: RateLimit,
+}
+
+impl Context for ChatContext {
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+}
+
+impl Session for ChatSession {
+    fn limiter(&self) -> &crate::namespaces::rate_limit::SocketLimiter {
+        &self.limiter
+    }
 }
 
 pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, metrics: &Metrics) -> A::InitRes {
@@ -79,36 +90,6 @@ async fn prepare_socket<A: Adapter>(
 
 /// Everything happened in [`prepare_socket`]; `/chat` sends nothing on connect.
 async fn on_connect<A: Adapter>(_: SocketRef<A>) {}
-
-/// The common path of every event ([`dispatch`]) with this socket's session;
-/// `body` does the event's own work.
-async fn handle<A, T, F, Fut>(
-    socket: SocketRef<A>,
-    payload: Result<T, ParserError>,
-    AckRequested(ack_requested): AckRequested,
-    ack: AckSender<A>,
-    ctx: ChatContext,
-    body: F,
-) where
-    A: Adapter,
-    F: FnOnce(SocketRef<A>, Arc<ChatSession>, T, ChatContext) -> Fut,
-    Fut: Future<Output = EventResult>,
-{
-    let Some(session) = socket.extensions.get::<Arc<ChatSession>>() else {
-        return;
-    };
-    let (event_socket, event_session, metrics) =
-        (socket.clone(), session.clone(), ctx.metrics.clone());
-    dispatch(
-        &socket,
-        &session.limiter,
-        &metrics,
-        payload,
-        (ack, ack_requested),
-        |payload| body(event_socket, event_session, payload, ctx),
-    )
-    .await;
-}
 
 /// The member this socket is in `room`, or `forbidden`.
 fn member_of(socket_id: &str, session: &ChatSession, room: &RoomId) -> Result<Member, EventError> {
@@ -179,27 +160,11 @@ async fn read_history(
     Ok(messages.into_iter().map(Message::from).collect())
 }
 
-/// The socketioxide handler of one event: extracts what [`handle`] needs and
-/// runs the event's own function through it.
-macro_rules! event_handler {
-    ($handler:ident, $request:ty, $body:ident) => {
-        async fn $handler<A: Adapter>(
-            socket: SocketRef<A>,
-            TryData(payload): TryData<$request>,
-            asked: AckRequested,
-            ack: AckSender<A>,
-            State(ctx): State<ChatContext>,
-        ) {
-            handle(socket, payload, asked, ack, ctx, $body::<A>).await;
-        }
-    };
-}
-
-event_handler!(on_join, JoinRequest, join);
-event_handler!(on_leave, RoomRequest, leave);
-event_handler!(on_message, MessageRequest, message);
-event_handler!(on_typing, TypingRequest, typing);
-event_handler!(on_history, HistoryRequest, history);
+event_handler!(on_join, JoinRequest, ChatContext, join);
+event_handler!(on_leave, RoomRequest, ChatContext, leave);
+event_handler!(on_message, MessageRequest, ChatContext, message);
+event_handler!(on_typing, TypingRequest, ChatContext, typing);
+event_handler!(on_history, HistoryRequest, ChatContext, history);
 
 async fn join<A: Adapter>(
     socket: SocketRef<A>,

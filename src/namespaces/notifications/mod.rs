@@ -15,7 +15,7 @@ use serde_json::json;
 use socketioxide::{
     SocketIo,
     adapter::Adapter,
-    extract::{AckSender, SocketRef, State, TryData},
+    extract::{SocketRef, State, TryData},
     handler::ConnectHandler,
     socket::DisconnectReason,
 };
@@ -27,8 +27,7 @@ use self::{
     session::{NotificationSession, topic_room},
 };
 use super::{
-    AckRequested,
-    dispatch::dispatch,
+    dispatch::{Context, Session, event_handler},
     rate_limit::RateLimit,
     reply::{EventError, EventResult, fields},
     socket_closed, socket_opened,
@@ -54,6 +53,18 @@ pub struct NotificationsContext {
     /// On a cluster, live notifications only wake delivery up (see
     /// [`delivery`]).
     pub clustered: bool,
+}
+
+impl Context for NotificationsContext {
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+}
+
+impl Session for NotificationSession {
+    fn limiter(&self) -> &crate::namespaces::rate_limit::SocketLimiter {
+        &self.limiter
+    }
 }
 
 pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, metrics: &Metrics) -> A::InitRes {
@@ -150,53 +161,15 @@ async fn on_connect<A: Adapter>(socket: SocketRef<A>, State(ctx): State<Notifica
     tokio::spawn(delivery.run());
 }
 
-/// The common path of every event with this socket's session.
-async fn handle<A, T, F, Fut>(
-    socket: SocketRef<A>,
-    payload: Result<T, socketioxide::ParserError>,
-    AckRequested(ack_requested): AckRequested,
-    ack: AckSender<A>,
-    ctx: NotificationsContext,
-    body: F,
-) where
-    A: Adapter,
-    F: FnOnce(SocketRef<A>, Arc<NotificationSession>, T, NotificationsContext) -> Fut,
-    Fut: std::future::Future<Output = EventResult>,
-{
-    let Some(session) = socket.extensions.get::<Arc<NotificationSession>>() else {
-        return;
-    };
-    let (event_socket, event_session, metrics) =
-        (socket.clone(), session.clone(), ctx.metrics.clone());
-    dispatch(
-        &socket,
-        &session.limiter,
-        &metrics,
-        payload,
-        (ack, ack_requested),
-        |payload| body(event_socket, event_session, payload, ctx),
-    )
-    .await;
-}
-
-macro_rules! event_handler {
-    ($handler:ident, $request:ty, $body:ident) => {
-        async fn $handler<A: Adapter>(
-            socket: SocketRef<A>,
-            TryData(payload): TryData<$request>,
-            asked: AckRequested,
-            ack: AckSender<A>,
-            State(ctx): State<NotificationsContext>,
-        ) {
-            handle(socket, payload, asked, ack, ctx, $body::<A>).await;
-        }
-    };
-}
-
-event_handler!(on_list, Option<ListRequest>, list);
-event_handler!(on_read, ReadRequest, read);
-event_handler!(on_subscribe, TopicsRequest, subscribe);
-event_handler!(on_unsubscribe, TopicsRequest, unsubscribe);
+event_handler!(on_list, Option<ListRequest>, NotificationsContext, list);
+event_handler!(on_read, ReadRequest, NotificationsContext, read);
+event_handler!(on_subscribe, TopicsRequest, NotificationsContext, subscribe);
+event_handler!(
+    on_unsubscribe,
+    TopicsRequest,
+    NotificationsContext,
+    unsubscribe
+);
 
 fn store_failed(e: &dyn fmt::Display) -> EventError {
     tracing::error!(error = %e, "notification store failed");
