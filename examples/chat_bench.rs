@@ -6,6 +6,7 @@
 //! cargo run --release --example chat_bench -- --clients 1000 --room-size 10 --rate 20000
 //! cargo run --release --example chat_bench -- --database-url postgres://USER@127.0.0.1:5432/DB
 //! cargo run --release --example chat_bench -- --url http://127.0.0.1:3000   # an external server
+//! cargo run --release --example chat_bench -- --url http://127.0.0.1:3001,http://127.0.0.1:3002  # nodes of a cluster
 //! ```
 //!
 //! Without `--url` the server runs in this process (same tokio runtime, same
@@ -27,9 +28,11 @@ use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Parser, Debug)]
 struct Args {
-    /// Target an already running server instead of starting one in-process.
-    #[arg(long)]
-    url: Option<String>,
+    /// Target already running servers instead of starting one in-process;
+    /// several (comma separated, the nodes of a cluster) get the clients in
+    /// turn, so every room has members on every node.
+    #[arg(long, value_delimiter = ',')]
+    url: Vec<String>,
     /// Store of the in-process server (default: a temporary SQLite file).
     #[arg(long)]
     database_url: Option<String>,
@@ -72,14 +75,21 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let _data_dir;
-    let (addr, server) = match &args.url {
-        Some(url) => (
-            url.trim_start_matches("http://")
-                .trim_end_matches('/')
-                .to_string(),
-            None,
-        ),
-        None => {
+    let (addrs, server) = match args.url.as_slice() {
+        [_, ..] => {
+            let addrs: Vec<String> = args
+                .url
+                .iter()
+                .map(|url| {
+                    url.trim_start_matches("http://")
+                        .trim_end_matches('/')
+                        .to_string()
+                })
+                .collect();
+            println!("server: external, {} node(s)", addrs.len());
+            (addrs, None)
+        }
+        [] => {
             let mut config = ServeConfig::defaults();
             config.listen = "127.0.0.1:0".parse()?;
             // The benchmark measures throughput, not the per-socket limit.
@@ -106,7 +116,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             let addr = app.local_addr().to_string();
             let stop = app.shutdown_handle();
             let task = tokio::spawn(app.run_until_stopped());
-            (addr, Some((stop, task)))
+            (vec![addr], Some((stop, task)))
         }
     };
 
@@ -130,7 +140,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     // Connect everyone first (joined), then start sending together.
     let mut joined = Vec::new();
     for n in 0..clients {
-        joined.push(connect_and_join(&addr, &format!("room-{}", n % rooms), n).await?);
+        // Room r holds clients r, r + rooms, r + 2 rooms...: alternate their
+        // nodes so every room spans the cluster.
+        let addr = &addrs[(n / rooms) % addrs.len()];
+        joined.push(connect_and_join(addr, &format!("room-{}", n % rooms), n).await?);
     }
     println!(
         "connected and joined: {clients} clients in {:.1} s",
