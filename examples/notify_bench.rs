@@ -60,6 +60,10 @@ struct Args {
     /// `--api-rate-limit`, or pushes above 1,000/s get 429).
     #[arg(long)]
     url: Option<String>,
+    /// Send the HTTP pushes to this node instead of `--url` (the users stay
+    /// connected to `--url`): push delivery across the nodes of a cluster.
+    #[arg(long)]
+    push_url: Option<String>,
     /// Store of the in-process server (default: a temporary SQLite file).
     #[arg(long)]
     database_url: Option<String>,
@@ -93,13 +97,16 @@ struct Args {
 /// Where the server is and how to talk to it.
 struct Target {
     addr: String,
+    /// Where pushes go (`--push-url`), when not `addr`.
+    push_addr: Option<String>,
     api_key: String,
     jwt_secret: String,
 }
 
 impl Target {
     fn push_url(&self) -> String {
-        format!("http://{}/api/v1/notifications", self.addr)
+        let addr = self.push_addr.as_deref().unwrap_or(&self.addr);
+        format!("http://{addr}/api/v1/notifications")
     }
 }
 
@@ -129,8 +136,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 .trim_end_matches('/')
                 .to_string();
             println!("server: external, {addr}");
+            let push_addr = args
+                .push_url
+                .as_deref()
+                .map(|u| u.trim_start_matches("http://").trim_end_matches('/').to_string());
+            if let Some(push) = &push_addr {
+                println!("pushes through another node: {push}");
+            }
             let target = Target {
                 addr,
+                push_addr,
                 api_key: api_key.clone(),
                 jwt_secret: jwt_secret.clone(),
             };
@@ -165,6 +180,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             println!("server: in-process, store {store}");
             let app = App::build(config).await?;
             let target = Target {
+                push_addr: None,
                 addr: app.local_addr().to_string(),
                 api_key: BENCH_API_KEY.into(),
                 jwt_secret: BENCH_JWT_SECRET.into(),
