@@ -136,10 +136,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 .trim_end_matches('/')
                 .to_string();
             println!("server: external, {addr}");
-            let push_addr = args
-                .push_url
-                .as_deref()
-                .map(|u| u.trim_start_matches("http://").trim_end_matches('/').to_string());
+            let push_addr = args.push_url.as_deref().map(|u| {
+                u.trim_start_matches("http://")
+                    .trim_end_matches('/')
+                    .to_string()
+            });
             if let Some(push) = &push_addr {
                 println!("pushes through another node: {push}");
             }
