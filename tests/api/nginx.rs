@@ -106,8 +106,16 @@ impl Nginx {
 }
 
 impl Drop for Nginx {
+    /// SIGTERM, not SIGKILL: the master then stops its worker processes too
+    /// (killed outright, it would leave them running).
     fn drop(&mut self) {
-        self.child.kill().ok();
+        let stopped = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !stopped {
+            self.child.kill().ok();
+        }
         self.child.wait().ok();
     }
 }
