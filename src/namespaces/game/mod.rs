@@ -20,7 +20,7 @@ use socketioxide_core::adapter::DefinedAdapter;
 use self::payload::{InputRequest, JoinRequest, LeaveRequest};
 use super::{
     AckRequested,
-    dispatch::dispatch,
+    dispatch::{Context, Session, event_handler, handle},
     rate_limit::{RateLimit, SocketLimiter},
     reply::{EventError, EventResult, fields},
     socket_closed, socket_opened,
@@ -61,6 +61,18 @@ fn room_of(game: &str) -> String {
     format!("game:{game}")
 }
 
+impl Context for GameContext {
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+}
+
+impl Session for GameSession {
+    fn limiter(&self) -> &SocketLimiter {
+        &self.limiter
+    }
+}
+
 pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, metrics: &Metrics) -> A::InitRes {
     metrics.register_namespace(NAMESPACE);
     io.ns(NAMESPACE, on_connect::<A>.with(prepare_socket::<A>))
@@ -85,32 +97,8 @@ async fn prepare_socket<A: Adapter>(
 
 async fn on_connect<A: Adapter>(_: SocketRef<A>) {}
 
-async fn handle<A, T, Fut>(
-    socket: SocketRef<A>,
-    payload: Result<T, socketioxide::ParserError>,
-    AckRequested(ack_requested): AckRequested,
-    ack: AckSender<A>,
-    ctx: &GameContext,
-    body: impl FnOnce(T, Arc<GameSession>) -> Fut,
-) where
-    A: Adapter,
-    Fut: std::future::Future<Output = EventResult>,
-{
-    let Some(session) = socket.extensions.get::<Arc<GameSession>>() else {
-        return;
-    };
-    let event_session = session.clone();
-    dispatch(
-        &socket,
-        &session.limiter,
-        &ctx.metrics,
-        payload,
-        (ack, ack_requested),
-        |payload| body(payload, event_session),
-    )
-    .await;
-}
-
+/// `join` also needs the `SocketIo` handle (a new game's loop emits through
+/// it), so its handler is written out; the others use the shared macro.
 async fn on_join<A: Adapter>(
     socket: SocketRef<A>,
     io: SocketIo<A>,
@@ -119,46 +107,28 @@ async fn on_join<A: Adapter>(
     ack: AckSender<A>,
     State(ctx): State<GameContext>,
 ) {
-    let body_socket = socket.clone();
-    handle(socket, payload, asked, ack, &ctx.clone(), |req, session| {
-        join(body_socket, io, session, req, ctx)
-    })
-    .await;
-}
-
-async fn on_input<A: Adapter>(
-    socket: SocketRef<A>,
-    TryData(payload): TryData<InputRequest>,
-    asked: AckRequested,
-    ack: AckSender<A>,
-    State(ctx): State<GameContext>,
-) {
-    handle(socket, payload, asked, ack, &ctx.clone(), |req, session| {
-        input(session, req, ctx)
-    })
-    .await;
-}
-
-async fn on_leave<A: Adapter>(
-    socket: SocketRef<A>,
-    TryData(payload): TryData<Option<LeaveRequest>>,
-    asked: AckRequested,
-    ack: AckSender<A>,
-    State(ctx): State<GameContext>,
-) {
-    let body_socket = socket.clone();
     handle(
         socket,
         payload,
         asked,
         ack,
-        &ctx.clone(),
-        |_, session| async move {
-            leave_current(&body_socket, &session, &ctx).await;
-            Ok(fields(json!({})))
-        },
+        ctx,
+        |socket, session, req, ctx| join(socket, io, session, req, ctx),
     )
     .await;
+}
+
+event_handler!(on_input, InputRequest, GameContext, input);
+event_handler!(on_leave, Option<LeaveRequest>, GameContext, leave);
+
+async fn leave<A: Adapter>(
+    socket: SocketRef<A>,
+    session: Arc<GameSession>,
+    _: Option<LeaveRequest>,
+    ctx: GameContext,
+) -> EventResult {
+    leave_current(&socket, &session, &ctx).await;
+    Ok(fields(json!({})))
 }
 
 async fn join<A: Adapter>(
@@ -212,7 +182,12 @@ async fn join<A: Adapter>(
     })))
 }
 
-async fn input(session: Arc<GameSession>, req: InputRequest, ctx: GameContext) -> EventResult {
+async fn input<A: Adapter>(
+    _: SocketRef<A>,
+    session: Arc<GameSession>,
+    req: InputRequest,
+    ctx: GameContext,
+) -> EventResult {
     let input = req.parse()?;
     let seat = session
         .current()
