@@ -137,6 +137,16 @@ async fn receive(client: &mut SioClient) -> Value {
     notification
 }
 
+/// The ids of a `list` answer, in its order.
+fn listed_ids(answer: &Value) -> Vec<&str> {
+    answer["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect()
+}
+
 fn error_code(ack: &Value) -> &str {
     assert_eq!(ack["ok"], false, "expected a refusal, got {ack}");
     assert!(
@@ -456,12 +466,7 @@ async fn list_pages_newest_first_with_filters(engine: Engine) {
         .await;
 
     let listed = socket.request("list", json!({})).await;
-    let got: Vec<&str> = listed["notifications"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["id"].as_str().unwrap())
-        .collect();
+    let got = listed_ids(&listed);
     let newest_first: Vec<&str> = ids.iter().rev().map(String::as_str).collect();
     assert_eq!(got, newest_first);
     assert_eq!(listed["unread"], 3);
@@ -469,21 +474,11 @@ async fn list_pages_newest_first_with_filters(engine: Engine) {
     let page = socket
         .request("list", json!({ "before": ids[3], "limit": 2 }))
         .await;
-    let got: Vec<&str> = page["notifications"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["id"].as_str().unwrap())
-        .collect();
+    let got = listed_ids(&page);
     assert_eq!(got, [ids[2].as_str(), ids[1].as_str()]);
 
     let unread = socket.request("list", json!({ "unread_only": true })).await;
-    let got: Vec<&str> = unread["notifications"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["id"].as_str().unwrap())
-        .collect();
+    let got = listed_ids(&unread);
     assert_eq!(got, [ids[4].as_str(), ids[2].as_str(), ids[0].as_str()]);
 
     // The HTTP listing says the same.
