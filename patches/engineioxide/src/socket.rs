@@ -200,6 +200,12 @@ where
     /// Whether the socket is currently upgrading to a new transport.
     upgrading: AtomicBool,
 
+    /// SWITCHBOARD PATCH (no polling after upgrade): set once the upgrade probe was
+    /// answered (`3probe`); the client then owes nothing but the `5` upgrade packet.
+    probed: AtomicBool,
+    /// SWITCHBOARD PATCH (no polling after upgrade): woken when an upgrade ends.
+    upgrade_done: tokio::sync::Notify,
+
     /// Channel to send [`PacketBuf`] to the connection
     ///
     /// It is used and managed by the [`EngineIo`](crate::engine) struct depending on the transport type
@@ -264,6 +270,8 @@ where
             protocol,
             transport: AtomicU8::new(transport as u8),
             upgrading: AtomicBool::new(false),
+            probed: AtomicBool::new(false),
+            upgrade_done: tokio::sync::Notify::new(),
 
             internal_rx: Mutex::new(InternalRx::new(internal_rx, volatile_rx)),
             internal_tx,
@@ -301,6 +309,30 @@ where
     }
     pub(crate) fn start_upgrade(&self) {
         self.upgrading.store(true, Ordering::Relaxed);
+    }
+
+    /// SWITCHBOARD PATCH (no polling after upgrade): the probe was answered.
+    pub(crate) fn mark_probed(&self) {
+        self.probed.store(true, Ordering::Release);
+    }
+
+    /// SWITCHBOARD PATCH (no polling after upgrade): a polling request that arrives
+    /// after the probe was answered waits (at most `wait`) for the upgrade to end, and
+    /// returns whether the session is now on WebSocket. A client that sent `5` and then
+    /// polls is thus refused every time, not only when the WebSocket task happened to
+    /// read `5` first; a standard client, which polls no more once probed, is at most
+    /// delayed by `wait` when its last poll crossed the probe.
+    pub(crate) async fn upgraded_after_probe(&self, wait: Duration) -> bool {
+        if !self.probed.load(Ordering::Acquire) {
+            return false;
+        }
+        let done = self.upgrade_done.notified();
+        tokio::pin!(done);
+        done.as_mut().enable();
+        if self.is_upgrading() {
+            tokio::time::timeout(wait, done).await.ok();
+        }
+        self.is_ws()
     }
 
     /// Spawn the heartbeat job
@@ -430,9 +462,12 @@ where
     /// Sets the [`TransportType`] to WebSocket
     /// Used when the client upgrade the connection from HTTP to WebSocket
     pub(crate) fn upgrade_to_websocket(&self) {
-        self.upgrading.store(false, Ordering::Relaxed);
         self.transport
             .store(TransportType::Websocket as u8, Ordering::Relaxed);
+        self.upgrading.store(false, Ordering::Relaxed);
+        // SWITCHBOARD PATCH (no polling after upgrade): wake the waiting polls.
+        self.probed.store(false, Ordering::Release);
+        self.upgrade_done.notify_waiters();
     }
 
     /// Returns the current [`TransportType`] of the [`Socket`]
@@ -620,6 +655,10 @@ where
             protocol: ProtocolVersion::V4,
             transport: AtomicU8::new(TransportType::Websocket as u8),
             upgrading: AtomicBool::new(false),
+            probed: AtomicBool::new(false),
+            upgrade_done: tokio::sync::Notify::new(),
+            probed: AtomicBool::new(false),
+            upgrade_done: tokio::sync::Notify::new(),
 
             internal_rx: Mutex::new(InternalRx::new(internal_rx, volatile_rx)),
             internal_tx,

@@ -67,7 +67,8 @@ impl<A: Adapter> Client<A> {
         tracing::debug!("auth: {:?}", auth);
         let protocol: ProtocolVersion = esocket.protocol.into();
         let connect = async move |ns: Arc<Namespace<A>>, esocket: Arc<EIoSocket<SocketData<A>>>| {
-            if ns.connect(esocket.id, esocket.clone(), auth).await.is_ok() {
+            // SWITCHBOARD PATCH (socket ids): every namespace socket gets its own random id.
+            if ns.connect(Sid::new(), esocket.clone(), auth).await.is_ok() {
                 // cancel the connect timeout task for v5
                 if let Some(tx) = esocket.data.connect_recv_tx.lock().unwrap().take() {
                     tx.send(()).ok();
@@ -114,12 +115,21 @@ impl<A: Adapter> Client<A> {
     }
 
     /// Propagate a packet to its target namespace
-    fn sock_propagate_packet(&self, packet: Packet, sid: Sid) -> Result<(), Error> {
+    fn sock_propagate_packet(
+        &self,
+        packet: Packet,
+        esocket: &EIoSocket<SocketData<A>>,
+    ) -> Result<(), Error> {
         if let Some(ns) = self.get_ns(&packet.ns) {
+            // SWITCHBOARD PATCH (socket ids): the session's own socket in that namespace.
+            let sid = esocket
+                .data
+                .socket_id(&packet.ns)
+                .ok_or(Error::SocketGone(esocket.id))?;
             ns.recv(sid, packet.inner)
         } else {
             #[cfg(feature = "tracing")]
-            tracing::debug!(?sid, "invalid namespace requested: {}", packet.ns);
+            tracing::debug!(sid = ?esocket.id, "invalid namespace requested: {}", packet.ns);
             Ok(())
         }
     }
@@ -225,6 +235,32 @@ pub struct SocketData<A: Adapter> {
 
     /// Used to store the [`SocketIo`] instance so it can be accessed by any sockets
     pub io: OnceLock<SocketIo<A>>,
+
+    /// SWITCHBOARD PATCH (socket ids): the id of this session's socket in each namespace
+    /// it joined. Socket ids are random and distinct from the Engine.IO session id, so
+    /// incoming packets find their socket here rather than by the session id.
+    sockets: Mutex<Vec<(Str, Sid)>>,
+}
+impl<A: Adapter> SocketData<A> {
+    /// The id of this session's socket in the namespace `path`, if it has one.
+    pub(crate) fn socket_id(&self, path: &str) -> Option<Sid> {
+        let sockets = self.sockets.lock().unwrap();
+        sockets.iter().find(|(p, _)| p.as_str() == path).map(|(_, sid)| *sid)
+    }
+    /// The ids of this session's sockets, with their namespaces.
+    pub(crate) fn socket_ids(&self) -> Vec<(Str, Sid)> {
+        self.sockets.lock().unwrap().clone()
+    }
+    pub(crate) fn set_socket_id(&self, path: Str, sid: Sid) {
+        let mut sockets = self.sockets.lock().unwrap();
+        sockets.retain(|(p, _)| *p != path);
+        sockets.push((path, sid));
+    }
+    /// Forgets the socket `sid` of namespace `path` (not a newer socket of that namespace).
+    pub(crate) fn clear_socket_id(&self, path: &str, sid: Sid) {
+        let mut sockets = self.sockets.lock().unwrap();
+        sockets.retain(|(p, s)| !(p.as_str() == path && *s == sid));
+    }
 }
 impl<A: Adapter> Default for SocketData<A> {
     fn default() -> Self {
@@ -232,6 +268,7 @@ impl<A: Adapter> Default for SocketData<A> {
             parser_state: ParserState::default(),
             connect_recv_tx: Mutex::new(None),
             io: OnceLock::new(),
+            sockets: Mutex::new(Vec::new()),
         }
     }
 }
@@ -272,12 +309,12 @@ impl<A: Adapter> EngineIoHandler for Client<A> {
     fn on_disconnect(&self, socket: Arc<EIoSocket<SocketData<A>>>, reason: EIoDisconnectReason) {
         #[cfg(feature = "tracing")]
         tracing::debug!("eio socket disconnected");
-        let socks: Vec<_> = self
-            .nsps
-            .read()
-            .unwrap()
-            .values()
-            .filter_map(|ns| ns.get_socket(socket.id).ok())
+        // SWITCHBOARD PATCH (socket ids): the session's sockets, by their own ids.
+        let socks: Vec<_> = socket
+            .data
+            .socket_ids()
+            .into_iter()
+            .filter_map(|(path, sid)| self.get_ns(&path)?.get_socket(sid).ok())
             .collect();
 
         let _cnt = socks
@@ -314,7 +351,7 @@ impl<A: Adapter> EngineIoHandler for Client<A> {
                 self.sock_connect(auth, &packet.ns, &socket);
                 Ok(())
             }
-            _ => self.sock_propagate_packet(packet, socket.id),
+            _ => self.sock_propagate_packet(packet, &socket),
         };
         if let Err(ref err) = res {
             #[cfg(feature = "tracing")]
@@ -355,7 +392,7 @@ impl<A: Adapter> EngineIoHandler for Client<A> {
                 self.sock_connect(auth, &packet.ns, &socket);
                 Ok(())
             }
-            _ => self.sock_propagate_packet(packet, socket.id),
+            _ => self.sock_propagate_packet(packet, &socket),
         };
         if let Err(ref err) = res {
             #[cfg(feature = "tracing")]

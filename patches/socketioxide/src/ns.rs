@@ -33,31 +33,35 @@ pub struct Namespace<A: Adapter> {
     parser: Parser,
     handler: BoxedConnectHandler<A>,
     sockets: RwLock<HashMap<Sid, Arc<Socket<A>>>>,
-    /// The ids of the sockets that are connecting to this namespace, but which are not yet
-    /// in [`Self::sockets`] because their middlewares are still running.
+    /// The Engine.IO session ids of the sockets that are connecting to this namespace, but
+    /// which are not yet in [`Self::sockets`] because their middlewares are still running.
     connecting: Mutex<HashSet<Sid>>,
 }
 
-/// Marks a socket as connecting to a namespace until dropped.
+/// Marks an Engine.IO session as connecting to a namespace until dropped.
 struct ConnectingGuard<'a, A: Adapter> {
     ns: &'a Namespace<A>,
-    sid: Sid,
+    esid: Sid,
 }
 impl<'a, A: Adapter> ConnectingGuard<'a, A> {
-    /// Returns `None` if the socket is already connected or connecting to this namespace.
-    fn new(ns: &'a Namespace<A>, sid: Sid) -> Option<Self> {
+    /// Returns `None` if the session already has a socket in, or connecting to, this namespace.
+    fn new(ns: &'a Namespace<A>, esocket: &engineioxide::Socket<SocketData<A>>) -> Option<Self> {
         let mut connecting = ns.connecting.lock().unwrap();
-        // A socket is inserted in `sockets` before its guard is dropped, so it is
-        // always found in at least one of them when the connection is in progress or done.
-        if ns.sockets.read().unwrap().contains_key(&sid) || !connecting.insert(sid) {
+        // SWITCHBOARD PATCH (socket ids): the session's socket is recorded in its
+        // `SocketData` before the guard is dropped, so a connection in progress or done
+        // is always found in one of the two.
+        if esocket.data.socket_id(&ns.path).is_some() || !connecting.insert(esocket.id) {
             return None;
         }
-        Some(Self { ns, sid })
+        Some(Self {
+            ns,
+            esid: esocket.id,
+        })
     }
 }
 impl<A: Adapter> Drop for ConnectingGuard<'_, A> {
     fn drop(&mut self) {
-        self.ns.connecting.lock().unwrap().remove(&self.sid);
+        self.ns.connecting.lock().unwrap().remove(&self.esid);
     }
 }
 
@@ -126,16 +130,20 @@ impl<A: Adapter> Namespace<A> {
     /// * If the handler returns an error, a connect_error packet is sent to the client.
     /// * If the handler returns Ok, a connect packet is sent to the client and the handler `is` called.
     ///
-    /// A connect packet for a socket already connected or connecting to this namespace is ignored.
-    /// Otherwise it would run the handlers twice and replace (or remove, if the middlewares reject
-    /// it) the socket with the same id, without calling its disconnect handler.
+    /// A connect packet for a session already connected or connecting to this namespace is
+    /// ignored. Otherwise it would run the handlers twice and replace (or remove, if the
+    /// middlewares reject it) the session's socket, without calling its disconnect handler.
+    ///
+    /// SWITCHBOARD PATCH (socket ids): `sid` is the new socket's own id, which the caller
+    /// draws at random ([`Sid::new`]); it is not the Engine.IO session id, so knowing a
+    /// socket id (which other clients see) gives no hold on the session.
     pub(crate) async fn connect(
         self: Arc<Self>,
         sid: Sid,
         esocket: Arc<engineioxide::Socket<SocketData<A>>>,
         auth: Option<Value>,
     ) -> Result<(), ConnectFail> {
-        let Some(_guard) = ConnectingGuard::new(&self, sid) else {
+        let Some(_guard) = ConnectingGuard::new(&self, &esocket) else {
             #[cfg(feature = "tracing")]
             tracing::debug!(%sid, ?self.path, "ignoring duplicate connect packet");
             return Err(ConnectFail);
@@ -164,6 +172,7 @@ impl<A: Adapter> Namespace<A> {
         }
 
         self.sockets.write().unwrap().insert(sid, socket.clone());
+        esocket.data.set_socket_id(self.path.clone(), sid);
         #[cfg(feature = "tracing")]
         tracing::trace!(?socket.id, ?self.path, "socket added to namespace");
 
@@ -193,7 +202,10 @@ impl<A: Adapter> Namespace<A> {
         #[cfg(feature = "tracing")]
         tracing::trace!(?sid, ?self.path, "removing socket from namespace");
 
-        self.sockets.write().unwrap().remove(&sid);
+        let removed = self.sockets.write().unwrap().remove(&sid);
+        if let Some(socket) = removed {
+            socket.esocket.data.clear_socket_id(&self.path, sid);
+        }
         self.adapter.get_local().del_all(sid);
     }
 

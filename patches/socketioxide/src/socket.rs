@@ -305,7 +305,7 @@ pub struct Socket<A: Adapter = LocalAdapter> {
     /// If you want to extract extensions from the http request, you should use the [`HttpExtension`](crate::extract::HttpExtension) extractor.
     #[cfg(feature = "extensions")]
     pub extensions: Extensions,
-    esocket: Arc<engineioxide::Socket<SocketData<A>>>,
+    pub(crate) esocket: Arc<engineioxide::Socket<SocketData<A>>>,
 }
 
 impl<A: Adapter> Socket<A> {

@@ -78,6 +78,11 @@ where
 ///
 /// If there is packet in the socket buffer, it will be sent immediately
 /// Otherwise it will wait for the next packet to be sent from the socket
+///
+/// SWITCHBOARD PATCH (no polling after upgrade): how long a poll that arrives after the
+/// upgrade probe was answered waits for the upgrade to end.
+const PROBED_POLL_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+
 pub async fn polling_req<B, H>(
     engine: Arc<EngineIo<H>>,
     protocol: ProtocolVersion,
@@ -93,6 +98,11 @@ where
     }
 
     if socket.is_upgrading() {
+        // SWITCHBOARD PATCH (no polling after upgrade): once probed, see how the
+        // upgrade ends before answering.
+        if socket.upgraded_after_probe(PROBED_POLL_WAIT).await {
+            return Err(Error::TransportMismatch);
+        }
         #[cfg(feature = "tracing")]
         tracing::debug!(?sid, "socket is upgrading, sending NOOP packet");
 

@@ -65,6 +65,18 @@ pub fn new_req<R: Send + 'static, B, H: EngineIoHandler>(
         .ok_or(Error::InvalidWebSocketKey)?
         .clone();
 
+    // SWITCHBOARD PATCH (refuse unknown sids before upgrading): an upgrade naming a
+    // session that does not exist, or one already on WebSocket, gets 400 here. The
+    // release answered 101 and only then closed the connection, so a client could not
+    // tell a refused upgrade from a working one. `on_init` checks again for races.
+    if let Some(sid) = sid {
+        match engine.get_socket(sid) {
+            None => return Err(Error::UnknownSessionID(sid)),
+            Some(socket) if !socket.is_http() => return Err(Error::TransportMismatch),
+            Some(_) => {}
+        }
+    }
+
     tokio::spawn(async move {
         let conn = hyper::upgrade::on(req)
             .await
@@ -428,6 +440,8 @@ where
             // Respond with a PongUpgrade packet
             ws.send(Message::Text(String::from(Packet::PongUpgrade).into()))
                 .await?;
+            // SWITCHBOARD PATCH (no polling after upgrade)
+            socket.mark_probed();
         }
         p => Err(Error::BadPacket(p))?,
     };
