@@ -23,7 +23,7 @@
 // check and, last, `interop: echo.mjs <transport>: <P> checks ok, <F> failed`.
 // Exit code 0 only when nothing failed and something passed.
 
-import { io } from "socket.io-client";
+import { Manager, io } from "socket.io-client";
 
 import {
   CONNECT_TIMEOUT_MS,
@@ -312,6 +312,34 @@ async function unknownNamespace(url, transport) {
   }
 }
 
+/**
+ * One connection (Manager) multiplexing two namespaces: each socket has an id
+ * of its own, and neither is the Engine.IO session id (which grants the
+ * session, so only this client may know it).
+ */
+async function socketIdsAreNotTheSessionId(url, transport, namespaces) {
+  const manager = new Manager(url, clientOptions(transport));
+  const sockets = namespaces.map((ns) => manager.socket(ns));
+  try {
+    await Promise.all(
+      sockets.map((socket) => {
+        const connected = onceEvent(socket, "connect", `a connect to ${socket.nsp}`, CONNECT_TIMEOUT_MS);
+        socket.connect();
+        return connected;
+      }),
+    );
+    const engineId = manager.engine.id;
+    const ids = sockets.map((socket) => socket.id);
+    expectTrue(new Set([engineId, ...ids]).size === ids.length + 1, "distinct ids per namespace and session", show({ engineId, ids }));
+    for (const id of [engineId, ...ids]) {
+      expectTrue(/^[A-Za-z0-9_-]{20,}$/.test(id), "ids of at least 20 URL-safe characters (120 bits)", show(id));
+    }
+  } finally {
+    sockets.forEach((socket) => socket.disconnect());
+    manager.engine?.close();
+  }
+}
+
 async function run() {
   const opts = parseCli(PROGRAM, "Interop checks of Switchboard's echo namespaces with socket.io-client.", {
     namespace: { type: "string", multiple: true, hint: "/NS" },
@@ -326,6 +354,11 @@ async function run() {
   const checker = new Checker(PROGRAM, opts.transport);
   for (const ns of namespaces) {
     await new Session(opts.url, ns, opts.transport, checker).run();
+  }
+  if (namespaces.length > 1) {
+    await checker.run("socket ids: one per namespace, none is the engine id", () =>
+      socketIdsAreNotTheSessionId(opts.url, opts.transport, namespaces),
+    );
   }
   await checker.run(`unknown namespace ${UNKNOWN_NAMESPACE} refused: Invalid namespace`, () =>
     unknownNamespace(opts.url, opts.transport),

@@ -306,6 +306,31 @@ async def unknown_namespace(url: str, transports: list[str]) -> None:
            "connect_error message")
 
 
+async def socket_ids_are_not_the_session_id(url: str, transports: list[str],
+                                            namespaces: list[str]) -> None:
+    """One connection multiplexing several namespaces: each socket has an id
+    of its own, and none is the Engine.IO session id (which grants the
+    session, so only this client may know it)."""
+    client = RecordingClient()
+    try:
+        await asyncio.wait_for(
+            client.connect(url, transports=transports, namespaces=namespaces,
+                           wait_timeout=TIMEOUT),
+            CONNECT_TIMEOUT)
+        session_id = client.eio.sid
+        ids = [client.get_sid(ns) for ns in namespaces]
+        expect_true(len({session_id, *ids}) == len(ids) + 1,
+                    "distinct ids per namespace and session",
+                    show({"session": session_id, "sockets": ids}))
+        for sid in [session_id, *ids]:
+            expect_true(isinstance(sid, str) and len(sid) >= 20
+                        and all(ch.isalnum() or ch in "-_" for ch in sid),
+                        "ids of at least 20 URL-safe characters (120 bits)",
+                        show(sid))
+    finally:
+        await client.close()
+
+
 async def amain() -> int:
     p = parser("echo.py", "Interop checks of Switchboard's echo namespaces "
                "with python-socketio's AsyncClient.",
@@ -320,6 +345,11 @@ async def amain() -> int:
     checker = Checker("echo.py", opts.transport)
     for ns in namespaces:
         await Session(opts.url, ns, opts.transport, checker).run()
+    if len(namespaces) > 1:
+        await checker.run(
+            "socket ids: one per namespace, none is the engine id",
+            lambda: socket_ids_are_not_the_session_id(
+                opts.url, TRANSPORTS[opts.transport], namespaces))
     await checker.run(
         f"unknown namespace {UNKNOWN_NAMESPACE} refused: Invalid namespace",
         lambda: unknown_namespace(opts.url, TRANSPORTS[opts.transport]))

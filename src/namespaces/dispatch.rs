@@ -1,5 +1,6 @@
 //! The common path of every client event in the namespaces with a contract
-//! (`/chat`, `/notifications`): count it, apply the socket's rate limit, hand
+//! (`/chat`, `/notifications`, `/game`): wait for the socket's earlier events
+//! ([`order`](super::order)), count it, apply the socket's rate limit, hand
 //! the parsed payload to the event's own function, answer as the contract
 //! says, and disconnect a socket that keeps flooding.
 
@@ -13,6 +14,7 @@ use socketioxide::{
 
 use super::{
     AckRequested,
+    order::Turn,
     rate_limit::{SocketLimiter, Verdict},
     reply::{ErrorCode, EventError, EventResult, respond},
 };
@@ -33,6 +35,7 @@ pub trait Context: Clone + Send + Sync + 'static {
 /// (never set up) is ignored.
 pub async fn handle<A, S, C, T, F, Fut>(
     socket: SocketRef<A>,
+    turn: Turn,
     payload: Result<T, ParserError>,
     AckRequested(ack_requested): AckRequested,
     ack: AckSender<A>,
@@ -52,6 +55,7 @@ pub async fn handle<A, S, C, T, F, Fut>(
         (socket.clone(), session.clone(), ctx.metrics().clone());
     dispatch(
         &socket,
+        turn,
         session.limiter(),
         &metrics,
         payload,
@@ -67,21 +71,26 @@ macro_rules! event_handler {
     ($handler:ident, $request:ty, $context:ty, $body:ident) => {
         async fn $handler<A: ::socketioxide::adapter::Adapter>(
             socket: ::socketioxide::extract::SocketRef<A>,
+            turn: $crate::namespaces::order::Turn,
             ::socketioxide::extract::TryData(payload): ::socketioxide::extract::TryData<$request>,
             asked: $crate::namespaces::AckRequested,
             ack: ::socketioxide::extract::AckSender<A>,
             ::socketioxide::extract::State(ctx): ::socketioxide::extract::State<$context>,
         ) {
-            $crate::namespaces::dispatch::handle(socket, payload, asked, ack, ctx, $body::<A>)
-                .await;
+            $crate::namespaces::dispatch::handle(
+                socket, turn, payload, asked, ack, ctx, $body::<A>,
+            )
+            .await;
         }
     };
 }
 pub(crate) use event_handler;
 
-/// One event, start to end. `body` runs only for an allowed, well-formed event.
+/// One event, start to end. `body` runs only for an allowed, well-formed event,
+/// after every earlier event of the socket is done.
 pub async fn dispatch<A, T, Fut>(
     socket: &SocketRef<A>,
+    turn: Turn,
     limiter: &SocketLimiter,
     metrics: &Metrics,
     payload: Result<T, ParserError>,
@@ -92,6 +101,12 @@ pub async fn dispatch<A, T, Fut>(
     Fut: Future<Output = EventResult>,
 {
     metrics.event_in(socket.ns());
+    let Ok(_place) = turn.wait().await else {
+        let error = EventError::new(ErrorCode::RateLimited, "too many events queued, slow down");
+        respond(socket, ack, ack_requested, metrics, Err(error));
+        disconnect_flooding(socket, "its event queue is full");
+        return;
+    };
     let verdict = limiter.check();
     let result = match (verdict, payload) {
         (Verdict::Allow, Ok(payload)) => body(payload).await,
@@ -103,7 +118,12 @@ pub async fn dispatch<A, T, Fut>(
     };
     respond(socket, ack, ack_requested, metrics, result);
     if verdict == Verdict::Flooding {
-        tracing::warn!(namespace = socket.ns(), socket_id = %socket.id, "disconnecting a flooding socket");
-        socket.clone().disconnect().ok();
+        disconnect_flooding(socket, "it keeps sending past its rate limit");
     }
+}
+
+/// Disconnects a socket that sends more than it may.
+pub fn disconnect_flooding<A: Adapter>(socket: &SocketRef<A>, why: &str) {
+    tracing::warn!(namespace = socket.ns(), socket_id = %socket.id, "disconnecting a flooding socket: {why}");
+    socket.clone().disconnect().ok();
 }

@@ -7,6 +7,9 @@
 //! - `message-with-ack` -> ack with the same arguments;
 //! - `emit-with-ack` -> emit it back asking for an ack, then emit the ack's arguments;
 //! - any other event -> ack it if asked, else emit it back.
+//!
+//! A socket's events are answered in the order they arrived ([`Turn`]); one
+//! that queues more than the limit is disconnected.
 
 use socketioxide::{
     SocketIo,
@@ -18,7 +21,13 @@ use socketioxide::{
 
 use socketioxide_core::adapter::DefinedAdapter;
 
-use super::{AckRequested, args::Args, socket_closed, socket_opened};
+use super::{
+    AckRequested,
+    args::Args,
+    dispatch::disconnect_flooding,
+    order::{Place, Turn},
+    socket_closed, socket_opened,
+};
 use crate::metrics::Metrics;
 
 /// Mounts the echo behaviour on namespace `path`.
@@ -82,32 +91,60 @@ fn ack_counted<A: Adapter>(
     }
 }
 
+/// Counts the event and waits for the socket's earlier ones; `None` when the
+/// socket's queue was full (it is then disconnected).
+async fn in_turn<A: Adapter>(
+    socket: &SocketRef<A>,
+    metrics: &Metrics,
+    turn: Turn,
+) -> Option<Place> {
+    metrics.event_in(socket.ns());
+    let place = turn.wait().await.ok();
+    if place.is_none() {
+        disconnect_flooding(socket, "its event queue is full");
+    }
+    place
+}
+
 async fn on_message<A: Adapter>(
     socket: SocketRef<A>,
+    turn: Turn,
     Data(args): Data<Args>,
     State(metrics): State<Metrics>,
 ) {
-    metrics.event_in(socket.ns());
+    let Some(_place) = in_turn(&socket, &metrics, turn).await else {
+        return;
+    };
     emit_counted(&socket, &metrics, "message-back", &args);
 }
 
 async fn on_message_with_ack<A: Adapter>(
     socket: SocketRef<A>,
+    turn: Turn,
     Data(args): Data<Args>,
     ack: AckSender<A>,
     State(metrics): State<Metrics>,
 ) {
-    metrics.event_in(socket.ns());
+    let Some(_place) = in_turn(&socket, &metrics, turn).await else {
+        return;
+    };
     ack_counted(&socket, &metrics, ack, &args);
 }
 
 async fn on_emit_with_ack<A: Adapter>(
     socket: SocketRef<A>,
+    turn: Turn,
     Data(args): Data<Args>,
     State(metrics): State<Metrics>,
 ) {
-    metrics.event_in(socket.ns());
-    let pending = match socket.emit_with_ack::<_, Args>("emit-with-ack", &args) {
+    let Some(place) = in_turn(&socket, &metrics, turn).await else {
+        return;
+    };
+    let pending = socket.emit_with_ack::<_, Args>("emit-with-ack", &args);
+    // The event is handled once its emit is out; waiting for the client's ack
+    // must not hold up the socket's next events.
+    drop(place);
+    let pending = match pending {
         Ok(pending) => pending,
         Err(e) => {
             tracing::debug!(socket_id = %socket.id, "emit-with-ack not sent: {e}");
@@ -123,13 +160,16 @@ async fn on_emit_with_ack<A: Adapter>(
 
 async fn on_any_event<A: Adapter>(
     socket: SocketRef<A>,
+    turn: Turn,
     Event(event): Event,
     Data(args): Data<Args>,
     AckRequested(ack_requested): AckRequested,
     ack: AckSender<A>,
     State(metrics): State<Metrics>,
 ) {
-    metrics.event_in(socket.ns());
+    let Some(_place) = in_turn(&socket, &metrics, turn).await else {
+        return;
+    };
     if ack_requested {
         ack_counted(&socket, &metrics, ack, &args);
     } else {

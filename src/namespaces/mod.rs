@@ -10,6 +10,7 @@ pub mod echo;
 pub mod game;
 pub mod names;
 pub mod notifications;
+pub mod order;
 pub mod rate_limit;
 pub mod reply;
 

@@ -21,6 +21,7 @@ use self::payload::{InputRequest, JoinRequest, LeaveRequest};
 use super::{
     AckRequested,
     dispatch::{Context, Session, event_handler, handle},
+    order::Turn,
     rate_limit::{RateLimit, SocketLimiter},
     reply::{EventError, EventResult, fields},
     socket_closed, socket_opened,
@@ -101,6 +102,7 @@ async fn on_connect<A: Adapter>(_: SocketRef<A>) {}
 /// it), so its handler is written out; the others use the shared macro.
 async fn on_join<A: Adapter>(
     socket: SocketRef<A>,
+    turn: Turn,
     io: SocketIo<A>,
     TryData(payload): TryData<JoinRequest>,
     asked: AckRequested,
@@ -109,6 +111,7 @@ async fn on_join<A: Adapter>(
 ) {
     handle(
         socket,
+        turn,
         payload,
         asked,
         ack,
