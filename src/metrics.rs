@@ -21,6 +21,8 @@ pub struct Metrics {
     pub games_active: IntGauge,
     /// Game ticks run, all games together.
     pub game_ticks: IntCounter,
+    /// Requests refused by the origin policy (`--cors-origins`), by route.
+    pub origin_refused: IntCounterVec,
 }
 
 impl Metrics {
@@ -68,6 +70,17 @@ impl Metrics {
             "Game simulation ticks run, all games together",
         )
         .expect("valid metric");
+        let origin_refused = IntCounterVec::new(
+            Opts::new(
+                "switchboard_origin_refused_total",
+                "Socket.IO and /ws requests refused for their browser Origin, by route",
+            ),
+            &["route"],
+        )
+        .expect("valid metric");
+        for route in ["/socket.io/", "/ws"] {
+            origin_refused.with_label_values(&[route]);
+        }
         for collector in [
             Box::new(sockets_connected.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(events_in.clone()),
@@ -75,6 +88,7 @@ impl Metrics {
             Box::new(http_requests.clone()),
             Box::new(games_active.clone()),
             Box::new(game_ticks.clone()),
+            Box::new(origin_refused.clone()),
         ] {
             registry
                 .register(collector)
@@ -88,6 +102,7 @@ impl Metrics {
             http_requests,
             games_active,
             game_ticks,
+            origin_refused,
         }
     }
 

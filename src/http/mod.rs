@@ -1,10 +1,12 @@
 //! Plain HTTP: health, readiness, metrics, the bare WebSocket echo and the
-//! index page. Socket.IO itself is a tower layer added in [`crate::app`].
+//! index page. Socket.IO itself is a tower layer added in [`crate::app`];
+//! [`origin`] guards it and `/ws` against cross-site WebSocket hijacking.
 
 pub mod api;
 mod demo;
 mod health;
 mod metrics;
+pub mod origin;
 mod pages;
 mod request_metrics;
 mod ws_echo;
@@ -13,6 +15,7 @@ use axum::{Router, routing::get};
 
 use crate::{metrics::Metrics, notifications::Credentials, store::Store};
 
+pub use origin::OriginGuard;
 pub use request_metrics::track_requests;
 
 /// What the plain HTTP handlers share.
