@@ -48,14 +48,23 @@ pub struct IdempotencyClaim {
     pub body_hash: String,
 }
 
+/// The 201 of a push: what the first request answers and, when it claimed an
+/// `Idempotency-Key`, what was stored with the key (in the same transaction)
+/// for every retry to answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushResponse {
+    /// `[{"id", "user"}]`, one per stored notification.
+    pub notifications: Value,
+    /// Sockets the push reached, counted by the caller before the write.
+    pub online: i64,
+}
+
 /// What an earlier request with the same key recorded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IdempotencyRecord {
     pub body_hash: String,
-    /// `[{"id", "user"}]` of the first response.
-    pub notifications: Value,
-    /// Sockets the first push reached; `None` while it is still going out.
-    pub online: Option<i64>,
+    /// The first response, complete.
+    pub response: PushResponse,
 }
 
 /// Which notifications `read` marks.
@@ -71,15 +80,12 @@ enum Write {
     Push {
         notifications: Vec<NewNotification>,
         idempotency: Option<IdempotencyClaim>,
+        online: i64,
     },
     Delivered(StreamId),
     Read {
         user: String,
         target: ReadTarget,
-    },
-    Online {
-        scope_key: String,
-        online: i64,
     },
 }
 
@@ -94,17 +100,20 @@ enum Outcome {
 /// The result of a push.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PushOutcome {
-    /// Committed; `online[i]` sockets had `notifications[i]` queued for them.
+    /// Committed (and handed to the listener); `response` is the 201, the
+    /// very one recorded with the key if there was a claim.
     Stored {
         notifications: Vec<StoredNotification>,
-        online: Vec<usize>,
+        response: PushResponse,
     },
     /// The `Idempotency-Key` was used within the window: nothing was written.
     Duplicate(IdempotencyRecord),
 }
 
 /// Told about every committed notification, in commit order, before the
-/// writer answers; returns how many sockets each one was queued for.
+/// writer answers; returns how many sockets each one was queued for (the
+/// store does not use the count: a push's `online` is counted before its
+/// write, so that it can be recorded with its `Idempotency-Key`).
 pub trait CommitListener: Send + Sync + 'static {
     fn committed(&self, notifications: &[StoredNotification]) -> Vec<usize>;
 }
@@ -155,16 +164,20 @@ impl NotificationStore {
 
     /// Stores one notification per entry (or, with a claim whose key was
     /// already used, nothing); resolves after the commit and the fan-out.
+    /// `online` (the sockets the push reaches, counted before) goes into the
+    /// response, which a claim records complete in the same transaction.
     pub async fn push(
         &self,
         notifications: Vec<NewNotification>,
         idempotency: Option<IdempotencyClaim>,
+        online: i64,
     ) -> Result<PushOutcome, Arc<StoreError>> {
         match self
             .writer
             .submit(Write::Push {
                 notifications,
                 idempotency,
+                online,
             })
             .await?
         {
@@ -192,18 +205,6 @@ impl NotificationStore {
             Outcome::Read { unread } => Ok(unread),
             other => Err(unexpected(&other)),
         }
-    }
-
-    /// Completes an idempotency record with the number of sockets reached.
-    pub async fn record_online(
-        &self,
-        scope_key: String,
-        online: i64,
-    ) -> Result<(), Arc<StoreError>> {
-        self.writer
-            .submit(Write::Online { scope_key, online })
-            .await
-            .map(drop)
     }
 
     /// The earlier request's record, if `scope_key` was used within the window.
@@ -349,9 +350,21 @@ fn record_from_row(
 ) -> IdempotencyRecord {
     IdempotencyRecord {
         body_hash,
-        notifications: serde_json::from_str(&response).unwrap_or(Value::Array(Vec::new())),
-        online,
+        response: PushResponse {
+            notifications: serde_json::from_str(&response).unwrap_or(Value::Array(Vec::new())),
+            // Written with the claim; NULL only in a record of an older
+            // version, which completed it after answering.
+            online: online.unwrap_or(0),
+        },
     }
+}
+
+/// The `notifications` part of the 201.
+fn response_ids(stored: &[StoredNotification]) -> Value {
+    stored
+        .iter()
+        .map(|n| serde_json::json!({ "id": n.id, "user": n.user }))
+        .collect()
 }
 
 /// Commits one batch of writes in one transaction, then hands the new
@@ -381,19 +394,25 @@ async fn commit(
                 Write::Push {
                     notifications,
                     idempotency,
+                    online,
                 } => {
                     if let Some(claim) = &idempotency {
                         // Claims the key unless a live record holds it; an
-                        // expired record is taken over.
+                        // expired record is taken over. The response is
+                        // completed below, before this transaction commits:
+                        // whoever finds the key (a later write of this batch,
+                        // or another node's transaction, serialized by the
+                        // advisory lock and the row) reads all of it.
                         let claimed = sqlx::query(sql(
                             "INSERT INTO idempotency_keys (scope_key, body_hash, response, online, created_at) \
-                             VALUES ($1, $2, '[]', NULL, $3) \
+                             VALUES ($1, $2, '[]', $3, $4) \
                              ON CONFLICT (scope_key) DO UPDATE SET body_hash = excluded.body_hash, \
-                             response = '[]', online = NULL, created_at = excluded.created_at \
-                             WHERE idempotency_keys.created_at < $4",
+                             response = '[]', online = excluded.online, created_at = excluded.created_at \
+                             WHERE idempotency_keys.created_at < $5",
                         ))
                         .bind(&claim.scope_key)
                         .bind(&claim.body_hash)
+                        .bind(online)
                         .bind(ts)
                         .bind(ts - IDEMPOTENCY_WINDOW_MS)
                         .execute(&mut *tx)
@@ -433,22 +452,28 @@ async fn commit(
                             read: false,
                         });
                     }
+                    let ids = response_ids(&stored);
+                    let mut response = PushResponse {
+                        notifications: ids,
+                        online,
+                    };
                     if let Some(claim) = &idempotency {
-                        let response: Vec<Value> = stored
-                            .iter()
-                            .map(|n| serde_json::json!({ "id": n.id, "user": n.user }))
-                            .collect();
+                        let text = response.notifications.to_string();
                         sqlx::query(sql(
                             "UPDATE idempotency_keys SET response = $1 WHERE scope_key = $2",
                         ))
-                        .bind(Value::Array(response).to_string())
+                        .bind(&text)
                         .bind(&claim.scope_key)
                         .execute(&mut *tx)
                         .await?;
+                        // The first response is what a retry reads back:
+                        // built from the stored text, not beside it.
+                        response =
+                            record_from_row((claim.body_hash.clone(), text, Some(online))).response;
                     }
                     Outcome::Pushed(PushOutcome::Stored {
                         notifications: stored,
-                        online: Vec::new(),
+                        response,
                     })
                 }
                 Write::Delivered(id) => {
@@ -492,29 +517,15 @@ async fn commit(
                     .await?;
                     Outcome::Read { unread }
                 }
-                Write::Online { scope_key, online } => {
-                    sqlx::query(sql(
-                        "UPDATE idempotency_keys SET online = $1 WHERE scope_key = $2",
-                    ))
-                    .bind(online)
-                    .bind(&scope_key)
-                    .execute(&mut *tx)
-                    .await?;
-                    Outcome::Done
-                }
             };
             outcomes.push(outcome);
         }
         tx.commit().await?;
     });
     // Committed: publish, in commit order, before anyone is answered.
-    for outcome in &mut outcomes {
-        if let Outcome::Pushed(PushOutcome::Stored {
-            notifications,
-            online,
-        }) = outcome
-        {
-            *online = listener.committed(notifications);
+    for outcome in &outcomes {
+        if let Outcome::Pushed(PushOutcome::Stored { notifications, .. }) = outcome {
+            listener.committed(notifications);
         }
     }
     Ok(outcomes)

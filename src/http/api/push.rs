@@ -26,7 +26,9 @@ use crate::{
         notifications::{NAMESPACE, payload::ListRequest, topic_room_of},
     },
     notifications::{NotificationView, UserId, credentials::KeyId, wire::live_view},
-    store::notifications::{IdempotencyClaim, IdempotencyRecord, NewNotification, PushOutcome},
+    store::notifications::{
+        IdempotencyClaim, IdempotencyRecord, NewNotification, PushOutcome, PushResponse,
+    },
 };
 
 /// Most users one push may name.
@@ -143,10 +145,12 @@ fn idempotency_claim(
 
 type Created = (StatusCode, Json<Value>);
 
-fn created(notifications: Value, online: i64) -> Created {
+/// The 201 of `response`. The first answer and every replay are built here
+/// from the same stored record, so they are the same bytes.
+fn created(response: PushResponse) -> Created {
     (
         StatusCode::CREATED,
-        Json(json!({ "notifications": notifications, "online": online })),
+        Json(json!({ "notifications": response.notifications, "online": response.online })),
     )
 }
 
@@ -159,9 +163,12 @@ fn replay(record: IdempotencyRecord, claim: &IdempotencyClaim) -> Result<Created
             "this Idempotency-Key was already used within 24 hours for a different request body",
         ));
     }
-    Ok(created(record.notifications, record.online.unwrap_or(0)))
+    Ok(created(record.response))
 }
 
+/// The push, with `online` counted before the store write: the count is then
+/// part of the response recorded with the `Idempotency-Key` in the push's own
+/// transaction, and every retry answers exactly what the first request did.
 pub async fn create<A: Adapter>(
     State(state): State<ApiState<A>>,
     Extension(key): Extension<KeyId>,
@@ -171,11 +178,12 @@ pub async fn create<A: Adapter>(
     let body = body?;
     let push = parse_json::<PushRequest>(&body)?.parse()?;
     let claim = idempotency_claim(&headers, &key, &body)?;
-    let store = state.store.clone();
+    let store = &state.store;
 
-    let (notifications, online) = match push.target {
+    match push.target {
         Target::Users(users) => {
             let rooms: Vec<String> = users.iter().map(UserId::room).collect();
+            let online = count(sockets_in(&state, Some(rooms)).await?);
             let new = users
                 .into_iter()
                 .map(|user| NewNotification {
@@ -185,83 +193,66 @@ pub async fn create<A: Adapter>(
                 })
                 .collect();
             match store
-                .push(new, claim.clone())
+                .push(new, claim.clone(), online)
                 .await
                 .map_err(|e| ApiError::internal(&e))?
             {
                 PushOutcome::Duplicate(record) => {
-                    return replay(record, claim.as_ref().expect("a duplicate has a claim"));
+                    replay(record, claim.as_ref().expect("a duplicate has a claim"))
                 }
-                PushOutcome::Stored {
-                    notifications,
-                    online,
-                } => {
-                    let ids: Vec<Value> = notifications
-                        .iter()
-                        .map(|n| json!({ "id": n.id, "user": n.user }))
-                        .collect();
-                    // This node's hub knows its own sockets only; a cluster
-                    // asks every node.
-                    let online = if state.clustered {
-                        sockets_in(&state, Some(rooms)).await?
-                    } else {
-                        online.iter().sum::<usize>()
-                    };
-                    (Value::Array(ids), online)
-                }
+                PushOutcome::Stored { response, .. } => Ok(created(response)),
             }
         }
         target @ (Target::Topic(_) | Target::Broadcast) => {
-            if let Some(claim) = &claim {
-                // Record the key first: a concurrent retry then finds it.
-                if let PushOutcome::Duplicate(record) = store
-                    .push(Vec::new(), Some(claim.clone()))
-                    .await
-                    .map_err(|e| ApiError::internal(&e))?
-                {
-                    return replay(record, claim);
-                }
-            }
             let topic = match &target {
                 Target::Topic(topic) => Some(topic),
                 _ => None,
             };
-            let online = emit_live(&state, topic, &push.kind, &push.data).await?;
-            (Value::Array(Vec::new()), online)
+            let online = count(sockets_in(&state, topic.map(|t| vec![topic_room_of(t)])).await?);
+            let response = match &claim {
+                // Record the key (with the whole response) before sending: a
+                // concurrent retry then finds it and sends nothing.
+                Some(claim) => match store
+                    .push(Vec::new(), Some(claim.clone()), online)
+                    .await
+                    .map_err(|e| ApiError::internal(&e))?
+                {
+                    PushOutcome::Duplicate(record) => return replay(record, claim),
+                    PushOutcome::Stored { response, .. } => response,
+                },
+                None => PushResponse {
+                    notifications: Value::Array(Vec::new()),
+                    online,
+                },
+            };
+            emit_live(&state, topic, &push.kind, &push.data).await?;
+            Ok(created(response))
         }
-    };
-    let online = i64::try_from(online).unwrap_or(i64::MAX);
-    if let Some(claim) = claim {
-        // The response is already decided; completing the record need not hold it up.
-        tokio::spawn(async move {
-            if let Err(e) = store.record_online(claim.scope_key, online).await {
-                tracing::warn!(error = %e, "idempotency record not completed");
-            }
-        });
     }
-    Ok(created(notifications, online))
 }
 
-/// A live-only push to a topic's sockets or every socket of the namespace;
-/// answers how many sockets it was sent to.
+fn count(sockets: usize) -> i64 {
+    i64::try_from(sockets).unwrap_or(i64::MAX)
+}
+
+/// A live-only push to a topic's sockets or every socket of the namespace.
 async fn emit_live<A: Adapter>(
     state: &ApiState<A>,
     topic: Option<&RoomId>,
     kind: &str,
     data: &Value,
-) -> Result<usize, ApiError> {
+) -> Result<(), ApiError> {
     let Some(namespace) = state.io.of(NAMESPACE) else {
         return Err(ApiError::internal(
             &"the /notifications namespace is not registered",
         ));
     };
-    let recipients = || match topic {
-        Some(topic) => namespace.clone().within(topic_room_of(topic)),
-        None => namespace.clone(),
+    let recipients = match topic {
+        Some(topic) => namespace.within(topic_room_of(topic)),
+        None => namespace,
     };
-    let online = sockets_in(state, topic.map(|t| vec![topic_room_of(t)])).await?;
     let view = live_view(state.live_ids.next(), kind, data, topic.map(RoomId::as_str));
-    let acks = recipients()
+    let acks = recipients
         .emit_with_ack::<_, IgnoredAny>("notification", &view)
         .await
         .map_err(|e| ApiError::internal(&e))?;
@@ -269,12 +260,14 @@ async fn emit_live<A: Adapter>(
     // Live pushes keep no receipt, but the acks must be awaited (or time out)
     // so the sockets forget them.
     tokio::spawn(acks.for_each(|_| std::future::ready(())));
-    Ok(online)
+    Ok(())
 }
 
-/// Sockets of `/notifications` in any of `rooms` (all when `None`) on every
-/// node, through the adapter (this node's alone when the others cannot be
-/// asked).
+/// Sockets of `/notifications` in any of `rooms` (all when `None`): this
+/// node's on a single node, every node's through the adapter on a cluster
+/// (this node's alone when the others cannot be asked). A user's sockets
+/// join the user's room in the connect middleware that opens their live
+/// subscription (the hub), so the user rooms count the sockets a push reaches.
 async fn sockets_in<A: Adapter>(
     state: &ApiState<A>,
     rooms: Option<Vec<String>>,
@@ -288,6 +281,9 @@ async fn sockets_in<A: Adapter>(
         Some(rooms) => namespace.within(rooms),
         None => namespace,
     };
+    if !state.clustered {
+        return Ok(recipients.sockets().len());
+    }
     match recipients.clone().fetch_sockets().await {
         Ok(sockets) => Ok(sockets.len()),
         Err(e) => {
