@@ -10,7 +10,7 @@ use anyhow::Context;
 use axum::{Router, middleware, serve::ListenerExt};
 use futures_util::future::BoxFuture;
 use socketioxide::{
-    SocketIo, SocketIoBuilder,
+    ParserConfig, SocketIo, SocketIoBuilder,
     adapter::{Adapter, Emitter},
 };
 use socketioxide_core::adapter::DefinedAdapter;
@@ -30,6 +30,7 @@ use crate::{
         echo,
         game::{self as game_ns, GameContext},
         notifications::{self as notifications_ns, NotificationsContext},
+        order::EventOrder,
         rate_limit::RateLimit,
     },
     notifications::{Credentials, Hub, LiveIds},
@@ -262,6 +263,19 @@ fn socket_io_builder(config: &ServeConfig) -> SocketIoBuilder {
         // messages too; socketioxide's own WebSocket default is 64 MiB.
         .ws_max_message_size(max_payload)
         .ws_max_frame_size(max_payload)
+        // The limits on one binary packet's attachments; breaking one closes
+        // the connection (socketioxide's defaults: 10,000 attachments, 10 MB,
+        // 60 s). The timeout is checked when an attachment arrives, so a client
+        // that stops sending keeps its partial packet (within the byte limit)
+        // until its session ends.
+        .with_parser(
+            ParserConfig::common()
+                .max_incoming_binaries(config.max_attachments)
+                .max_incoming_binary_buf_size(
+                    usize::try_from(config.max_attachment_bytes).unwrap_or(usize::MAX),
+                )
+                .packet_completion_timeout(config.attachment_timeout),
+        )
 }
 
 /// Builds the Socket.IO layer on adapter `A`, registers the namespaces (on a
@@ -278,6 +292,9 @@ where
 {
     let (socket_layer, io) = builder
         .with_state(parts.metrics.clone())
+        .with_state(EventOrder {
+            limit: config.event_queue as usize,
+        })
         .with_state(parts.chat)
         .with_state(parts.notifications)
         .with_state(parts.game)
@@ -312,9 +329,17 @@ where
         credentials: parts.credentials,
         redis: parts.redis,
     };
+    // Outermost first: CORS (answers preflights), request metrics (counts
+    // refusals too), the origin policy (before any Engine.IO session or /ws
+    // upgrade exists), then Socket.IO and the routes.
+    let origin_guard = http::OriginGuard::new(&config.cors_origins, &state.metrics);
     let router = http::router(state.clone())
         .nest("/api/v1", api)
         .layer(socket_layer)
+        .layer(middleware::from_fn_with_state(
+            origin_guard,
+            http::origin::check,
+        ))
         .layer(middleware::from_fn_with_state(state, http::track_requests))
         .layer(cors_layer(&config.cors_origins));
     let closer: Closer = Box::new(move || {
@@ -376,7 +401,8 @@ fn spawn_idempotency_purge(store: &Store) {
     });
 }
 
-/// No origins: no CORS headers at all (same-origin and non-browser clients only).
+/// No origins: no CORS headers at all. Who may connect at all is
+/// [`http::origin`]'s policy, built from the same setting.
 fn cors_layer(origins: &[CorsOrigin]) -> CorsLayer {
     if origins.is_empty() {
         return CorsLayer::new();

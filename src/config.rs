@@ -132,6 +132,23 @@ pub struct ServeConfig {
     #[arg(long, env = "SWITCHBOARD_MAX_PAYLOAD", default_value = "1000000", value_parser = parse_max_payload)]
     pub max_payload: u64,
 
+    /// Most binary attachments one Socket.IO packet may declare (0 to 1000).
+    /// A packet declaring more closes the connection before anything is
+    /// buffered. The reference server allows 10.
+    #[arg(long, env = "SWITCHBOARD_MAX_ATTACHMENTS", default_value = "10", value_parser = parse_max_attachments)]
+    pub max_attachments: usize,
+
+    /// Largest total size in bytes of one packet's binary attachments
+    /// (1024 to 67108864). A packet whose attachments add up to more closes
+    /// the connection.
+    #[arg(long, env = "SWITCHBOARD_MAX_ATTACHMENT_BYTES", default_value = "1000000", value_parser = parse_max_payload)]
+    pub max_attachment_bytes: u64,
+
+    /// How long a packet's binary attachments may take to arrive after its
+    /// header; an attachment arriving later closes the connection.
+    #[arg(long, env = "SWITCHBOARD_ATTACHMENT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub attachment_timeout: Duration,
+
     /// Namespaces that run the echo behaviour, comma separated (each starts with `/`).
     #[arg(
         long,
@@ -142,9 +159,13 @@ pub struct ServeConfig {
     )]
     pub echo_namespaces: Vec<String>,
 
-    /// Browser origins allowed by CORS, comma separated (`https://app.example.com`),
-    /// or `*` for any. Unset (the default), no CORS headers are sent: only
-    /// same-origin pages and non-browser clients can connect.
+    /// Browser origins that may connect, comma separated
+    /// (`https://app.example.com`), or `*` for any. A Socket.IO or `/ws` request
+    /// whose `Origin` header is not listed gets 403; listed origins also get
+    /// CORS headers. Unset (the default): no CORS headers, and only pages of
+    /// the request's own host may connect (the `Origin`'s host[:port] equals the
+    /// `Host` header; behind a proxy, pass `Host` on). Requests without `Origin`
+    /// (non-browser clients) are always allowed.
     #[arg(
         long,
         env = "SWITCHBOARD_CORS_ORIGINS",
@@ -186,6 +207,12 @@ pub struct ServeConfig {
     /// whose refused events again exceed rate and burst is disconnected.
     #[arg(long, env = "SWITCHBOARD_RATE_BURST", default_value = "40", value_parser = parse_rate)]
     pub rate_burst: u32,
+
+    /// Events one socket may have waiting to be handled (a socket's events are
+    /// handled one after another, in the order they arrived; 1..65536). The
+    /// event past it is answered `rate_limited` and the socket is disconnected.
+    #[arg(long, env = "SWITCHBOARD_EVENT_QUEUE", default_value = "1024", value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub event_queue: u32,
 
     /// Redis for several nodes: `redis://[:PASSWORD@]HOST:PORT[/DB]`. Every
     /// broadcast, room query and notification then reaches every node. Unset:
@@ -301,6 +328,13 @@ fn parse_max_payload(value: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
+fn parse_max_attachments(value: &str) -> Result<usize, String> {
+    match value.trim().parse::<usize>() {
+        Ok(n) if n <= 1000 => Ok(n),
+        _ => Err("expected a whole number of attachments from 0 to 1000".into()),
+    }
+}
+
 fn parse_namespace(value: &str) -> Result<String, String> {
     let ns = value.trim();
     let valid = ns.starts_with('/')
@@ -317,7 +351,9 @@ fn parse_namespace(value: &str) -> Result<String, String> {
 }
 
 fn parse_origin(value: &str) -> Result<CorsOrigin, String> {
-    let origin = value.trim();
+    // Browsers send origins in lowercase; compared byte for byte.
+    let origin = value.trim().to_ascii_lowercase();
+    let origin = origin.as_str();
     if origin == "*" {
         return Ok(CorsOrigin::Any);
     }
@@ -420,6 +456,11 @@ mod tests {
         assert_eq!(config.ping_interval, Duration::from_secs(25));
         assert_eq!(config.ping_timeout, Duration::from_secs(20));
         assert_eq!(config.max_payload, 1_000_000);
+        assert_eq!(
+            (config.max_attachments, config.max_attachment_bytes),
+            (10, 1_000_000)
+        );
+        assert_eq!(config.attachment_timeout, Duration::from_secs(10));
         assert_eq!(config.echo_namespaces, vec!["/", "/echo"]);
         assert!(config.cors_origins.is_empty());
         assert_eq!(config.log_format, LogFormat::Text);
@@ -428,6 +469,7 @@ mod tests {
             DatabaseUrl::Sqlite("data/switchboard.db".into())
         );
         assert_eq!((config.rate_limit, config.rate_burst), (20, 40));
+        assert_eq!(config.event_queue, 1024);
         assert_eq!(config.game_tick_rate, 20);
         assert!(config.jwt_secret.is_none() && config.api_keys.is_empty());
     }
@@ -485,6 +527,11 @@ mod tests {
             ("--ping-timeout", "0s"),
             ("--max-payload", "12"),
             ("--max-payload", "1.5"),
+            ("--max-attachments", "1001"),
+            ("--max-attachments", "some"),
+            ("--max-attachment-bytes", "100"),
+            ("--max-attachment-bytes", "67108865"),
+            ("--attachment-timeout", "0s"),
             ("--echo-namespaces", "echo"),
             ("--cors-origins", "example.com"),
             ("--log-format", "xml"),

@@ -7,13 +7,17 @@
 //! parser for a tuple of unknown length and keeps each argument as an
 //! [`rmpv::Value`]: unlike `serde_json::Value` it has a binary variant (which
 //! the parser fills from the attachments and serializes back as attachments)
-//! and it keeps object keys in the order they arrived.
+//! and it keeps object keys in the order they arrived. Arguments that still
+//! hold a binary placeholder (more placeholders than attachments) are refused.
+//!
+//! Also here, [`object_payloads!`]: the payloads of the contract's
+//! namespaces, which must be JSON objects.
 
 use std::fmt;
 
 use serde::{
     Deserialize, Deserializer, Serialize, Serializer,
-    de::{SeqAccess, Visitor},
+    de::{Error as _, SeqAccess, Visitor},
     ser::SerializeTuple,
 };
 
@@ -47,6 +51,12 @@ impl<'de> Deserialize<'de> for Args {
             fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Args, S::Error> {
                 let mut args = Vec::with_capacity(seq.size_hint().unwrap_or(1));
                 while let Some(value) = seq.next_element()? {
+                    if holds_placeholder(&value) {
+                        return Err(S::Error::custom(format!(
+                            "argument {} holds a binary placeholder without its attachment",
+                            args.len() + 1
+                        )));
+                    }
                     args.push(value);
                 }
                 Ok(Args(args))
@@ -57,14 +67,137 @@ impl<'de> Deserialize<'de> for Args {
     }
 }
 
+/// Whether `value` still holds a binary placeholder (`{"_placeholder": true,
+/// ...}`) after the parser put the packet's attachments in place: one that
+/// points past the attachments the packet brought. Sent back, it would point
+/// at nothing, and the reference client refuses such a packet ("illegal
+/// attachments") and drops its connection.
+fn holds_placeholder(value: &rmpv::Value) -> bool {
+    let mut pending = vec![value];
+    while let Some(value) = pending.pop() {
+        match value {
+            rmpv::Value::Array(items) => pending.extend(items),
+            rmpv::Value::Map(entries) => {
+                if entries
+                    .iter()
+                    .any(|(k, v)| k.as_str() == Some("_placeholder") && v.as_bool() == Some(true))
+                {
+                    return true;
+                }
+                pending.extend(entries.iter().map(|(_, v)| v));
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Implements `Deserialize` for client payloads that the contract describes
+/// as an object: anything else (an array above all, which serde would
+/// otherwise accept for a struct, field by field in order) is refused before
+/// any field is read, so the event gets `bad_request`. Unknown fields stay
+/// allowed.
+///
+/// Each payload struct derives `Deserialize` with `#[serde(remote = "Self")]`
+/// (which makes the derived code an inherent `deserialize` function instead
+/// of the trait impl) and is listed here with the shape the error names:
+///
+/// ```ignore
+/// #[derive(Deserialize)]
+/// #[serde(remote = "Self")]
+/// pub struct JoinRequest { room: String, name: String }
+///
+/// object_payloads!(JoinRequest: "{room, name}");
+/// ```
+///
+/// The fields are read from the payload's own map, so binary attachments and
+/// the deserializer's own value types (a query string's text numbers) are
+/// unchanged.
+macro_rules! object_payloads {
+    ($($payload:ty: $shape:literal),+ $(,)?) => {$(
+        impl<'de> ::serde::Deserialize<'de> for $payload {
+            fn deserialize<D: ::serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> ::std::result::Result<Self, D::Error> {
+                struct Fields;
+
+                impl<'de> ::serde::de::Visitor<'de> for Fields {
+                    type Value = $payload;
+
+                    fn expecting(&self, f: &mut ::std::fmt::Formatter) -> ::std::fmt::Result {
+                        f.write_str(concat!("an object ", $shape))
+                    }
+
+                    fn visit_map<M: ::serde::de::MapAccess<'de>>(
+                        self,
+                        map: M,
+                    ) -> ::std::result::Result<$payload, M::Error> {
+                        // The derived (remote = "Self") inherent function.
+                        <$payload>::deserialize(::serde::de::value::MapAccessDeserializer::new(map))
+                    }
+                }
+
+                deserializer.deserialize_map(Fields)
+            }
+        }
+    )+};
+}
+pub(crate) use object_payloads;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(remote = "Self")]
+    struct Pair {
+        a: String,
+        #[serde(default)]
+        b: Option<u32>,
+    }
+
+    object_payloads!(Pair: "{a, b?}");
+
+    #[test]
+    fn object_payloads_take_objects_only() {
+        let pair: Pair = serde_json::from_str(r#"{"b":2,"extra":[1],"a":"x"}"#).unwrap();
+        assert_eq!(
+            pair,
+            Pair {
+                a: "x".into(),
+                b: Some(2)
+            }
+        );
+        for bad in [r#"["x",2]"#, r#""x""#, "7", "null", "true", "[]"] {
+            let err = serde_json::from_str::<Pair>(bad).unwrap_err().to_string();
+            assert!(err.contains("expected an object {a, b?}"), "{bad}: {err}");
+        }
+        // Through `Option` (an event sent without a payload), too.
+        assert_eq!(serde_json::from_str::<Option<Pair>>("null").unwrap(), None);
+        assert!(serde_json::from_str::<Option<Pair>>(r#"["x"]"#).is_err());
+        // Field errors are still the fields' own.
+        let err = serde_json::from_str::<Pair>(r#"{"a":1}"#).unwrap_err();
+        assert!(err.to_string().contains("invalid type: integer"), "{err}");
+    }
 
     #[test]
     fn is_a_tuple_for_socketioxide_in_both_directions() {
         assert!(socketioxide_core::parser::is_de_tuple::<Args>());
         assert!(socketioxide_core::parser::is_ser_tuple(&Args(vec![])));
+    }
+
+    #[test]
+    fn refuses_placeholders_left_without_an_attachment() {
+        for json in [
+            r#"[{"_placeholder":true,"num":0}]"#,
+            r#"[1,{"a":[{"num":5,"_placeholder":true}]}]"#,
+        ] {
+            let err = serde_json::from_str::<Args>(json).unwrap_err();
+            assert!(err.to_string().contains("placeholder"), "{json}: {err}");
+        }
+        // Only `_placeholder: true` marks one.
+        let json = r#"[{"_placeholder":false,"num":0},{"placeholder":true}]"#;
+        assert_eq!(serde_json::from_str::<Args>(json).unwrap().0.len(), 2);
     }
 
     #[test]

@@ -265,9 +265,12 @@ async fn leave_and_disconnect_tell_the_others(engine: Engine) {
 }
 
 async fn bad_input_is_refused_and_changes_nothing(engine: Engine) {
-    let Some(app) = engine.spawn().await else {
+    let Some(mut config) = engine.config().await else {
         return;
     };
+    // More refused events than the default burst allows in a second.
+    config.rate_burst = 1000;
+    let app = spawn_app(config).await;
     let mut ada = SioClient::connect(app.addr, "/chat").await;
     let mut bob = SioClient::connect(app.addr, "/chat").await;
     join(&mut bob, "lobby", "Bob").await;
@@ -284,6 +287,9 @@ async fn bad_input_is_refused_and_changes_nothing(engine: Engine) {
         json!({ "room": "lobby", "name": "bell\u{7}" }),
         json!("lobby"),
         json!(null),
+        // The fields in order, as an array: an object or nothing.
+        json!(["lobby", "Ada"]),
+        json!([["lobby", "Ada"]]),
     ];
     for bad in bad_joins {
         let ack = ada.request("join", bad.clone()).await;
@@ -309,6 +315,7 @@ async fn bad_input_is_refused_and_changes_nothing(engine: Engine) {
         json!({ "room": "lobby" }),
         json!({ "text": "hi" }),
         json!({ "room": "no such/room", "text": "hi" }),
+        json!(["lobby", "hi"]),
     ];
     for bad in bad_messages {
         let ack = ada.request("message", bad.clone()).await;
@@ -318,6 +325,7 @@ async fn bad_input_is_refused_and_changes_nothing(engine: Engine) {
         json!({ "room": "lobby", "typing": "yes" }),
         json!({ "room": "lobby" }),
         json!({ "typing": true }),
+        json!(["lobby", true]),
     ] {
         let ack = ada.request("typing", bad.clone()).await;
         assert_eq!(error_code(&ack), "bad_request", "typing {bad}");
@@ -330,11 +338,12 @@ async fn bad_input_is_refused_and_changes_nothing(engine: Engine) {
         json!({ "room": "lobby", "before": "not-an-id" }),
         json!({ "room": "lobby", "before": 5 }),
         json!({}),
+        json!(["lobby"]),
     ] {
         let ack = ada.request("history", bad.clone()).await;
         assert_eq!(error_code(&ack), "bad_request", "history {bad}");
     }
-    for bad in [json!({}), json!({ "room": "a b" })] {
+    for bad in [json!({}), json!({ "room": "a b" }), json!(["lobby"])] {
         let ack = ada.request("leave", bad.clone()).await;
         assert_eq!(error_code(&ack), "bad_request", "leave {bad}");
     }
@@ -344,6 +353,8 @@ async fn bad_input_is_refused_and_changes_nothing(engine: Engine) {
     let sent = say(&mut ada, "lobby", "still here").await;
     assert_eq!(bob.next_event("message").await, sent);
     assert_eq!(bob.pending("typing"), 0);
+    // Ada is still in, once: no presence for the refused joins and leaves.
+    assert_eq!(bob.pending("presence"), 0);
 
     // Without an ack the refusal arrives as an `error` event.
     ada.emit("message", &[json!({ "room": "lobby", "text": "" })])
@@ -356,6 +367,17 @@ async fn bad_input_is_refused_and_changes_nothing(engine: Engine) {
     );
     ada.emit_raw(r#"["join",{"room":"lobby","name":42}]"#).await;
     assert_eq!(ada.next_event("error").await["code"], "bad_request");
+    // An array is not read as the fields in order; the refusal says so.
+    ada.emit_raw(r#"["join",["lobby","Ada"]]"#).await;
+    let error = ada.next_event("error").await;
+    assert_eq!(error["code"], "bad_request");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("an object {room, name}"),
+        "{error}"
+    );
     app.stop().await.unwrap();
 }
 

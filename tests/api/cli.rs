@@ -9,6 +9,17 @@ const SETTINGS: &[(&str, &str, &str)] = &[
     ("--connect-timeout", "SWITCHBOARD_CONNECT_TIMEOUT", "45s"),
     ("--ack-timeout", "SWITCHBOARD_ACK_TIMEOUT", "5s"),
     ("--max-payload", "SWITCHBOARD_MAX_PAYLOAD", "1000000"),
+    ("--max-attachments", "SWITCHBOARD_MAX_ATTACHMENTS", "10"),
+    (
+        "--max-attachment-bytes",
+        "SWITCHBOARD_MAX_ATTACHMENT_BYTES",
+        "1000000",
+    ),
+    (
+        "--attachment-timeout",
+        "SWITCHBOARD_ATTACHMENT_TIMEOUT",
+        "10s",
+    ),
     (
         "--echo-namespaces",
         "SWITCHBOARD_ECHO_NAMESPACES",
@@ -71,6 +82,17 @@ fn bad_settings_exit_2_naming_the_setting() {
         (&["--listen", "localhost"], &[], "--listen"),
         (&[], &[("SWITCHBOARD_MAX_PAYLOAD", "lots")], "--max-payload"),
         (&[], &[("SWITCHBOARD_LOG_FORMAT", "xml")], "--log-format"),
+        (&["--max-attachments", "1001"], &[], "--max-attachments"),
+        (
+            &[],
+            &[("SWITCHBOARD_MAX_ATTACHMENT_BYTES", "10")],
+            "--max-attachment-bytes",
+        ),
+        (
+            &[],
+            &[("SWITCHBOARD_ATTACHMENT_TIMEOUT", "never")],
+            "--attachment-timeout",
+        ),
         (
             &[],
             &[("SWITCHBOARD_ECHO_NAMESPACES", "/,chat")],

@@ -147,6 +147,8 @@ async fn bad_input_is_refused_and_the_loop_keeps_ticking() {
         json!({"game": "has space", "name": "Ann"}),
         json!({"game": "g3", "name": ""}),
         json!({"game": "g3"}),
+        // The fields in order, as an array: an object or nothing.
+        json!(["g3", "Ann"]),
     ] {
         let ack = ann.request("join", bad.clone()).await;
         assert_eq!(ack["error"]["code"], "bad_request", "{bad}");
@@ -162,6 +164,17 @@ async fn bad_input_is_refused_and_the_loop_keeps_ticking() {
         json!({"seq": 1.5, "dx": 1, "dy": 0}),
         json!({"dx": 1, "dy": 0}),
         json!("up"),
+        // Outside -1..1 is refused, not clamped.
+        json!({"seq": 1, "dx": 1.5, "dy": 0}),
+        json!({"seq": 1, "dx": 0, "dy": -2}),
+        json!({"seq": 1, "dx": -1.0001, "dy": 1}),
+        json!({"seq": 1, "dx": "x", "dy": 0}),
+        json!({"seq": 1, "dx": null, "dy": 0}),
+        // `seq` within JavaScript's exact integers.
+        json!({"seq": 9_007_199_254_740_992_u64, "dx": 1, "dy": 0}),
+        json!({"seq": u64::MAX, "dx": 1, "dy": 0}),
+        json!([1, 1, 0]),
+        json!([{"seq": 1, "dx": 1, "dy": 0}]),
     ] {
         let ack = ann.request("input", bad.clone()).await;
         assert_eq!(ack["error"]["code"], "bad_request", "{bad}");
@@ -169,6 +182,22 @@ async fn bad_input_is_refused_and_the_loop_keeps_ticking() {
     // Without an ack callback the refusal is an `error` event.
     ann.emit("input", &[json!({"seq": "x"})]).await;
     assert_eq!(ann.next_event("error").await["code"], "bad_request");
+    for (bad, field) in [
+        (json!({"seq": 1, "dx": 1.5, "dy": 0}), "`dx`"),
+        (json!({"seq": 1, "dx": 0, "dy": -2}), "`dy`"),
+        (
+            json!({"seq": 9_007_199_254_740_992_u64, "dx": 0, "dy": 0}),
+            "`seq`",
+        ),
+    ] {
+        ann.emit("input", std::slice::from_ref(&bad)).await;
+        let error = ann.next_event("error").await;
+        assert_eq!(error["code"], "bad_request", "{bad}");
+        assert!(
+            error["message"].as_str().unwrap().contains(field),
+            "{bad}: {error}"
+        );
+    }
     // The loop kept ticking and nothing moved the player.
     let later = state_where(&mut ann, |s| {
         s["tick"].as_u64() >= first["tick"].as_u64().map(|t| t + 3)
@@ -179,9 +208,9 @@ async fn bad_input_is_refused_and_the_loop_keeps_ticking() {
         player(&first, &ann_id).unwrap()["x"]
     );
     assert!(later["acks"].get(&ann_id).is_none(), "no input was applied");
-    // Out-of-range directions are clamped, not refused.
+    // The edges of the range are fine.
     let ack = ann
-        .request("input", json!({"seq": 1, "dx": 5, "dy": 0}))
+        .request("input", json!({"seq": 1, "dx": -1, "dy": 1.0}))
         .await;
     assert_eq!(ack["applied"], true);
     app.stop().await.unwrap();

@@ -208,6 +208,8 @@ async fn bad_tokens_are_refused_with_unauthorized(engine: Engine) {
             "empty sub",
             Some(json!({ "token": sign(SECRET, json!({"sub": "", "exp": now + 60})) })),
         ),
+        // `{token, since?}` as an array is no auth payload at all.
+        ("auth as an array", Some(json!([token("u")]))),
     ];
     for (what, auth) in refused {
         let refusal = SioClient::connect_with_auth(app.addr, "/notifications", auth)
@@ -601,6 +603,13 @@ async fn bad_events_get_bad_request_and_change_nothing(engine: Engine) {
         ("subscribe", json!({ "topics": ["has space"] })),
         ("subscribe", json!({ "topics": too_many })),
         ("unsubscribe", json!({})),
+        // The fields in order, as an array: an object or nothing.
+        ("list", json!([true])),
+        ("list", json!([false, null, 10])),
+        ("read", json!([[id]])),
+        ("read", json!([null, true])),
+        ("subscribe", json!([["b"]])),
+        ("unsubscribe", json!([["a"]])),
     ] {
         let ack = socket.request(event, payload.clone()).await;
         assert_eq!(error_code(&ack), "bad_request", "{event} {payload}");
@@ -608,6 +617,13 @@ async fn bad_events_get_bad_request_and_change_nothing(engine: Engine) {
     // Without an ack callback the refusal is an `error` event.
     socket.emit("read", &[json!({})]).await;
     assert_eq!(socket.next_event("error").await["code"], "bad_request");
+    socket.emit("read", &[json!([null, true])]).await;
+    let error = socket.next_event("error").await;
+    assert_eq!(error["code"], "bad_request");
+    assert!(
+        error["message"].as_str().unwrap().contains("an object"),
+        "{error}"
+    );
 
     let listed = socket.request("list", json!({})).await;
     assert_eq!(listed["unread"], 1, "nothing was marked read");

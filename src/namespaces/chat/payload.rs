@@ -5,6 +5,7 @@
 use serde::Deserialize;
 
 use crate::namespaces::{
+    args::object_payloads,
     names::{DisplayName, RoomId},
     reply::EventError,
 };
@@ -16,7 +17,17 @@ pub const MAX_TEXT_CHARS: usize = 4000;
 pub const DEFAULT_HISTORY: u32 = 50;
 pub const MAX_HISTORY: u32 = 100;
 
+// Every payload is an object (an array is `bad_request`, not read in order).
+object_payloads!(
+    JoinRequest: "{room, name}",
+    RoomRequest: "{room}",
+    MessageRequest: "{room, text}",
+    TypingRequest: "{room, typing}",
+    HistoryRequest: "{room, before?, limit?}",
+);
+
 #[derive(Deserialize)]
+#[serde(remote = "Self")]
 pub struct JoinRequest {
     room: String,
     name: String,
@@ -38,6 +49,7 @@ impl JoinRequest {
 
 /// `leave {room}`.
 #[derive(Deserialize)]
+#[serde(remote = "Self")]
 pub struct RoomRequest {
     room: String,
 }
@@ -49,6 +61,7 @@ impl RoomRequest {
 }
 
 #[derive(Deserialize)]
+#[serde(remote = "Self")]
 pub struct MessageRequest {
     room: String,
     text: String,
@@ -76,6 +89,7 @@ impl MessageRequest {
 }
 
 #[derive(Deserialize)]
+#[serde(remote = "Self")]
 pub struct TypingRequest {
     room: String,
     typing: bool,
@@ -96,6 +110,7 @@ impl TypingRequest {
 }
 
 #[derive(Deserialize)]
+#[serde(remote = "Self")]
 pub struct HistoryRequest {
     room: String,
     before: Option<String>,

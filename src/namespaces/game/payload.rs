@@ -5,6 +5,7 @@ use serde::Deserialize;
 use crate::{
     game::sim::Input,
     namespaces::{
+        args::object_payloads,
         names::{DisplayName, RoomId},
         reply::EventError,
     },
@@ -12,6 +13,7 @@ use crate::{
 
 /// `join {game, name}`.
 #[derive(Deserialize)]
+#[serde(remote = "Self")]
 pub struct JoinRequest {
     game: String,
     name: String,
@@ -31,22 +33,35 @@ impl JoinRequest {
     }
 }
 
-/// `input {seq, dx, dy}`: `seq` a non-negative integer, `dx`/`dy` numbers
-/// (the simulation clamps them to -1..1).
+/// `input {seq, dx, dy}`: `seq` an integer from 0 to [`MAX_SEQ`], `dx`/`dy`
+/// numbers from -1 to 1 (PROTOCOL.md); anything else is `bad_request` and
+/// moves nobody.
 #[derive(Deserialize)]
+#[serde(remote = "Self")]
 pub struct InputRequest {
     seq: i64,
     dx: f64,
     dy: f64,
 }
 
+/// The largest `seq`: JavaScript's largest exact integer (2^53 - 1), which a
+/// browser client's counter reaches long after anyone stops playing.
+pub const MAX_SEQ: i64 = (1 << 53) - 1;
+
 impl InputRequest {
     pub fn parse(self) -> Result<Input, EventError> {
-        if self.seq < 0 {
-            return Err(EventError::bad_request("`seq` must be 0 or more"));
+        if !(0..=MAX_SEQ).contains(&self.seq) {
+            return Err(EventError::bad_request(format!(
+                "`seq` must be an integer from 0 to {MAX_SEQ}"
+            )));
         }
-        if !self.dx.is_finite() || !self.dy.is_finite() {
-            return Err(EventError::bad_request("`dx` and `dy` must be numbers"));
+        for (field, value) in [("dx", self.dx), ("dy", self.dy)] {
+            // Also false for NaN and the infinities.
+            if !(-1.0..=1.0).contains(&value) {
+                return Err(EventError::bad_request(format!(
+                    "`{field}` must be a number from -1 to 1"
+                )));
+            }
         }
         Ok(Input {
             seq: self.seq,
@@ -56,6 +71,54 @@ impl InputRequest {
     }
 }
 
-/// `leave {}` takes anything (or nothing).
+/// `leave {}`: an object with anything in it, or no payload at all.
 #[derive(Deserialize)]
+#[serde(remote = "Self")]
 pub struct LeaveRequest {}
+
+// Every payload is an object (an array is `bad_request`, not read in order).
+object_payloads!(
+    JoinRequest: "{game, name}",
+    InputRequest: "{seq, dx, dy}",
+    LeaveRequest: "{}",
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn input(value: Value) -> Result<Input, String> {
+        serde_json::from_value::<InputRequest>(value)
+            .map_err(|e| e.to_string())?
+            .parse()
+            .map_err(|e| e.message)
+    }
+
+    #[test]
+    fn inputs_are_checked_not_clamped() {
+        for good in [
+            json!({"seq": 0, "dx": 1, "dy": -1}),
+            json!({"seq": MAX_SEQ, "dx": -0.5, "dy": 0.0, "extra": true}),
+        ] {
+            assert!(input(good.clone()).is_ok(), "{good}");
+        }
+        for (bad, field) in [
+            (json!({"seq": 1, "dx": 1.5, "dy": 0}), "dx"),
+            (json!({"seq": 1, "dx": 0, "dy": -2}), "dy"),
+            (json!({"seq": -1, "dx": 0, "dy": 0}), "seq"),
+            (json!({"seq": MAX_SEQ + 1, "dx": 0, "dy": 0}), "seq"),
+        ] {
+            let message = input(bad.clone()).err().unwrap_or_else(|| panic!("{bad}"));
+            assert!(message.contains(&format!("`{field}`")), "{bad}: {message}");
+        }
+        for bad in [
+            json!({"seq": 1, "dx": "x", "dy": 0}),
+            json!({"seq": 1.5, "dx": 0, "dy": 0}),
+            json!({"seq": 1, "dx": 0}),
+            json!([1, 0, 0]),
+        ] {
+            assert!(input(bad.clone()).is_err(), "{bad}");
+        }
+    }
+}

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::{
-    namespaces::{names::RoomId, reply::EventError},
+    namespaces::{args::object_payloads, names::RoomId, reply::EventError},
     store::{
         StreamId,
         notifications::{ListQuery, ReadTarget},
@@ -21,8 +21,18 @@ pub const MAX_READ_IDS: usize = 1000;
 /// Most topics one `subscribe` / `unsubscribe` may name.
 pub const MAX_TOPICS_PER_REQUEST: usize = 100;
 
+// Every payload is an object (an array is `bad_request`, not read in order).
+// A non-object connect payload is as good as none: `unauthorized`.
+object_payloads!(
+    ConnectAuth: "{token, since?}",
+    ListRequest: "{unread_only?, before?, limit?}",
+    ReadRequest: "{ids} or {all: true}",
+    TopicsRequest: "{topics}",
+);
+
 /// The connect payload: `{token, since?}`.
 #[derive(Deserialize, Default)]
+#[serde(remote = "Self")]
 pub struct ConnectAuth {
     #[serde(default)]
     pub token: Option<Value>,
@@ -52,6 +62,7 @@ pub fn parse_since(since: Option<&Value>) -> Result<Option<StreamId>, EventError
 
 /// `list {unread_only?, before?, limit?}`; the HTTP API's query string too.
 #[derive(Deserialize, Default)]
+#[serde(remote = "Self")]
 pub struct ListRequest {
     #[serde(default)]
     pub unread_only: Option<bool>,
@@ -86,6 +97,7 @@ impl ListRequest {
 
 /// `read {ids: [id]}` or `read {all: true}`.
 #[derive(Deserialize)]
+#[serde(remote = "Self")]
 pub struct ReadRequest {
     #[serde(default)]
     ids: Option<Vec<String>>,
@@ -122,6 +134,7 @@ impl ReadRequest {
 
 /// `subscribe {topics}` / `unsubscribe {topics}`.
 #[derive(Deserialize)]
+#[serde(remote = "Self")]
 pub struct TopicsRequest {
     topics: Vec<String>,
 }
