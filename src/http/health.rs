@@ -14,21 +14,23 @@ pub async fn healthz() -> impl IntoResponse {
     (StatusCode::OK, Json(json!({ "status": "ok" })))
 }
 
-/// Ready when every dependency answers in time; otherwise 503 naming the
-/// failing ones, so a load balancer stops sending clients here.
+/// Ready when every dependency answers in time and the store takes writes
+/// (a test write, at most once a second, while no real write succeeded that
+/// recently; see `store::health`); otherwise 503 naming the failing ones, so
+/// a load balancer stops sending clients here.
 pub async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
     let engine = state.store.engine();
     let mut checks = serde_json::Map::new();
     let mut failing = Vec::new();
-    match answered(state.store.ping()).await {
+    match answered(state.store.check_writable()).await {
         Ok(()) => {
             checks.insert("store".into(), json!({ "ok": true, "engine": engine }));
         }
         Err(error) => {
-            tracing::warn!(%error, "readiness: the store does not answer");
+            tracing::warn!(%error, "readiness: the store cannot write");
             checks.insert(
                 "store".into(),
-                json!({ "ok": false, "engine": engine, "error": "the store does not answer" }),
+                json!({ "ok": false, "engine": engine, "error": "the store cannot write or does not answer" }),
             );
             failing.push("store");
         }

@@ -51,6 +51,17 @@ impl EventError {
     pub fn internal() -> Self {
         Self::new(ErrorCode::Internal, "internal error, try again")
     }
+
+    /// A store write failed: `internal`, saying so when the store cannot
+    /// write at all (disk full, read-only), so clients know to retry later.
+    /// The caller logs the details.
+    pub fn store_write(error: &crate::store::StoreError) -> Self {
+        if error.is_unwritable() {
+            Self::new(ErrorCode::Internal, crate::store::UNWRITABLE_MESSAGE)
+        } else {
+            Self::internal()
+        }
+    }
 }
 
 /// What a handler produced: the success body's fields (besides `ok`) or an error.

@@ -6,10 +6,18 @@
 //! that commits all waiting writes in one transaction, so a burst of messages
 //! costs one fsync, not one each. A write's future resolves only after its
 //! transaction committed: callers ack after that, never before.
+//!
+//! A write that fails leaves nothing behind: its transaction is rolled back
+//! or its connection closed ([`db::WriteTx`]), so the next "committed" is a
+//! real commit. A failure of the storage itself (disk full, read-only, I/O
+//! error, database unreachable) is [`StoreError::Unwritable`], refused to
+//! clients as such and tracked by [`health::Health`] for `/readyz` and
+//! `/metrics`; a failure caused by one item fails that item alone.
 
 pub mod batch;
 pub mod chat;
 mod db;
+pub mod health;
 mod id;
 pub mod notifications;
 
@@ -17,24 +25,57 @@ use std::sync::Arc;
 
 pub use chat::{ChatStore, MessageId, NewChatMessage, StoredChatMessage};
 pub use db::Db;
+pub use health::Health;
 pub use id::StreamId;
 pub use notifications::{CommitListener, NotificationStore, StoredNotification};
 
 use crate::config::DatabaseUrl;
+
+/// What clients are told when the store cannot write (HTTP 503, or an
+/// `internal` ack): nothing was stored, and a retry later may succeed.
+pub const UNWRITABLE_MESSAGE: &str = "the store cannot write (storage full, read-only or failing): nothing was stored, try again later";
 
 /// The store failed; clients see `internal`, the log gets the details.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The storage failed, not the data: disk full, read-only, I/O error,
+    /// the database unreachable or locked. Nothing of the write was stored.
+    #[error("the store cannot write: {0}")]
+    Unwritable(sqlx::Error),
     #[error("the store's writer has stopped")]
     WriterGone,
+}
+
+impl StoreError {
+    /// A failed write, classified: [`Self::Unwritable`] when the storage
+    /// failed, [`Self::Database`] when the statement or its data did.
+    pub(crate) fn from_write(error: sqlx::Error) -> Self {
+        if db::is_storage_failure(&error) {
+            Self::Unwritable(error)
+        } else {
+            Self::Database(error)
+        }
+    }
+
+    /// The storage cannot write (clients get [`UNWRITABLE_MESSAGE`]).
+    pub fn is_unwritable(&self) -> bool {
+        matches!(self, Self::Unwritable(_))
+    }
+
+    /// Caused by the written item itself (a value the engine refuses, a
+    /// constraint): the other items of its batch can still be stored.
+    pub fn is_item_failure(&self) -> bool {
+        matches!(self, Self::Database(_))
+    }
 }
 
 /// Everything durable, opened once per process and shared (cheap to clone).
 #[derive(Clone)]
 pub struct Store {
     db: Db,
+    health: Health,
     chat: ChatStore,
     notifications: NotificationStore,
 }
@@ -49,10 +90,12 @@ impl Store {
         listener: Arc<dyn CommitListener>,
     ) -> anyhow::Result<Self> {
         let db = Db::connect(url).await?;
-        let chat = ChatStore::new(db.clone());
-        let notifications = NotificationStore::new(db.clone(), listener);
+        let health = Health::new();
+        let chat = ChatStore::new(db.clone(), health.clone());
+        let notifications = NotificationStore::new(db.clone(), listener, health.clone());
         Ok(Self {
             db,
+            health,
             chat,
             notifications,
         })
@@ -66,9 +109,23 @@ impl Store {
         &self.notifications
     }
 
-    /// Answers when the database does (for `/readyz`).
+    /// Answers when the database does.
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.db.ping().await
+    }
+
+    /// Ready for `/readyz`: the database answers and takes writes. Fails
+    /// from the moment a write fails for a storage reason until a write
+    /// succeeds again. Cheap: the test write ([`Health::probe`]) runs at
+    /// most once per [`health::PROBE_INTERVAL`], and not at all while real
+    /// writes are succeeding.
+    pub async fn check_writable(&self) -> Result<(), health::NotWritable> {
+        self.health.check(&self.db).await
+    }
+
+    /// Write counters and state, for `/metrics` ([`Health::collectors`]).
+    pub fn health(&self) -> &Health {
+        &self.health
     }
 
     /// `sqlite` or `postgres`, for logs and readiness output.
@@ -82,4 +139,58 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Fresh databases for the store's own tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::config::DatabaseUrl;
+
+    pub struct TestDb {
+        pub url: DatabaseUrl,
+        _dir: Option<tempfile::TempDir>,
+    }
+
+    /// A SQLite file in a fresh directory (removed on drop).
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        TestDb {
+            url: DatabaseUrl::Sqlite(dir.path().join("store.db")),
+            _dir: Some(dir),
+        }
+    }
+
+    /// A fresh database on the server `SWITCHBOARD_TEST_POSTGRES` names;
+    /// `None` (a loud skip) when it is unset outside CI.
+    pub async fn postgres() -> Option<TestDb> {
+        use sqlx::Connection;
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let Ok(server) = std::env::var("SWITCHBOARD_TEST_POSTGRES") else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "SWITCHBOARD_TEST_POSTGRES is not set; the README's test command starts PostgreSQL"
+            );
+            eprintln!("SKIPPED: PostgreSQL store tests (SWITCHBOARD_TEST_POSTGRES not set)");
+            return None;
+        };
+        let server = server.trim_end_matches('/');
+        let name = format!(
+            "sb_unit_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+            .await
+            .expect("the test PostgreSQL server answers");
+        // `name` is made here from digits and underscores only.
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("create a test database");
+        Some(TestDb {
+            url: DatabaseUrl::Postgres(format!("{server}/{name}")),
+            _dir: None,
+        })
+    }
 }

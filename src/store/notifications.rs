@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{Db, StoreError, StreamId, batch::BatchWriter, now_ms};
+use super::{Db, Health, StoreError, StreamId, batch::BatchWriter, db::WriteTx, now_ms};
 
 /// The PostgreSQL advisory lock key of notification writes (any constant
 /// unique to this use).
@@ -155,10 +155,11 @@ type Row = (i64, String, String, String, i64, Option<i64>);
 const COLUMNS: &str = "id, user_id, kind, data, ts, read_at";
 
 impl NotificationStore {
-    pub(super) fn new(db: Db, listener: Arc<dyn CommitListener>) -> Self {
+    pub(super) fn new(db: Db, listener: Arc<dyn CommitListener>, health: Health) -> Self {
         let commit_db = db.clone();
-        let writer =
-            BatchWriter::spawn(move |batch| commit(commit_db.clone(), batch, listener.clone()));
+        let writer = BatchWriter::spawn("notifications", health, move |batch| {
+            Box::pin(commit(commit_db.clone(), batch, listener.clone()))
+        });
         Self { db, writer }
     }
 
@@ -367,160 +368,165 @@ fn response_ids(stored: &[StoredNotification]) -> Value {
         .collect()
 }
 
-/// Commits one batch of writes in one transaction, then hands the new
-/// notifications to the listener in commit order.
+/// Commits one batch of writes in one transaction (nothing of it when it
+/// fails), then hands the new notifications to the listener in commit order.
 async fn commit(
     db: Db,
-    batch: Vec<Write>,
+    batch: &[Write],
     listener: Arc<dyn CommitListener>,
 ) -> Result<Vec<Outcome>, StoreError> {
     let ts = now_ms();
-    let mut outcomes = Vec::with_capacity(batch.len());
     let postgres = matches!(db, Db::Postgres(_));
-    on_pool!(&db, |pool, sql| {
-        let mut tx = pool.begin().await?;
-        if postgres {
-            // Several nodes may write at once. Holding this lock until commit
-            // makes ids (drawn after it) commit in id order across the
-            // cluster, so a reader that sees id N also sees every id below N:
-            // replay from a cursor never skips a late commit.
-            sqlx::query(sql("SELECT pg_advisory_xact_lock($1)"))
-                .bind(NOTIFICATION_WRITE_LOCK)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for write in batch {
-            let outcome = match write {
-                Write::Push {
-                    notifications,
-                    idempotency,
-                    online,
-                } => {
-                    if let Some(claim) = &idempotency {
-                        // Claims the key unless a live record holds it; an
-                        // expired record is taken over. The response is
-                        // completed below, before this transaction commits:
-                        // whoever finds the key (a later write of this batch,
-                        // or another node's transaction, serialized by the
-                        // advisory lock and the row) reads all of it.
-                        let claimed = sqlx::query(sql(
-                            "INSERT INTO idempotency_keys (scope_key, body_hash, response, online, created_at) \
-                             VALUES ($1, $2, '[]', $3, $4) \
-                             ON CONFLICT (scope_key) DO UPDATE SET body_hash = excluded.body_hash, \
-                             response = '[]', online = excluded.online, created_at = excluded.created_at \
-                             WHERE idempotency_keys.created_at < $5",
-                        ))
-                        .bind(&claim.scope_key)
-                        .bind(&claim.body_hash)
-                        .bind(online)
-                        .bind(ts)
-                        .bind(ts - IDEMPOTENCY_WINDOW_MS)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                        if claimed == 0 {
-                            let row: (String, String, Option<i64>) = sqlx::query_as(sql(
-                                "SELECT body_hash, response, online FROM idempotency_keys WHERE scope_key = $1",
-                            ))
-                            .bind(&claim.scope_key)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                            outcomes.push(Outcome::Pushed(PushOutcome::Duplicate(
-                                record_from_row(row),
-                            )));
-                            continue;
-                        }
-                    }
-                    let mut stored = Vec::with_capacity(notifications.len());
-                    for n in notifications {
-                        let data = n.data.to_string();
-                        let (id,): (i64,) = sqlx::query_as(sql(
-                            "INSERT INTO notifications (user_id, kind, data, ts) VALUES ($1, $2, $3, $4) RETURNING id",
-                        ))
-                        .bind(&n.user)
-                        .bind(&n.kind)
-                        .bind(&data)
-                        .bind(ts)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                        stored.push(StoredNotification {
-                            id: StreamId(id),
-                            user: n.user,
-                            kind: n.kind,
-                            data: n.data,
-                            ts,
-                            read: false,
-                        });
-                    }
-                    let ids = response_ids(&stored);
-                    let mut response = PushResponse {
-                        notifications: ids,
-                        online,
-                    };
-                    if let Some(claim) = &idempotency {
-                        let text = response.notifications.to_string();
-                        sqlx::query(sql(
-                            "UPDATE idempotency_keys SET response = $1 WHERE scope_key = $2",
-                        ))
-                        .bind(&text)
-                        .bind(&claim.scope_key)
-                        .execute(&mut *tx)
-                        .await?;
-                        // The first response is what a retry reads back:
-                        // built from the stored text, not beside it.
-                        response =
-                            record_from_row((claim.body_hash.clone(), text, Some(online))).response;
-                    }
-                    Outcome::Pushed(PushOutcome::Stored {
-                        notifications: stored,
-                        response,
-                    })
-                }
-                Write::Delivered(id) => {
-                    sqlx::query(sql(
-                        "UPDATE notifications SET delivered_at = $1 WHERE id = $2 AND delivered_at IS NULL",
-                    ))
-                    .bind(ts)
-                    .bind(id.0)
+    let outcomes = on_pool!(&db, |pool, sql| {
+        let mut tx = WriteTx::begin(pool).await.map_err(StoreError::from_write)?;
+        let written = async {
+            let mut outcomes = Vec::with_capacity(batch.len());
+            if postgres {
+                // Several nodes may write at once. Holding this lock until commit
+                // makes ids (drawn after it) commit in id order across the
+                // cluster, so a reader that sees id N also sees every id below N:
+                // replay from a cursor never skips a late commit.
+                sqlx::query(sql("SELECT pg_advisory_xact_lock($1)"))
+                    .bind(NOTIFICATION_WRITE_LOCK)
                     .execute(&mut *tx)
                     .await?;
-                    Outcome::Done
-                }
-                Write::Read { user, target } => {
-                    match target {
-                        ReadTarget::All => {
-                            sqlx::query(sql(
-                                "UPDATE notifications SET read_at = $1 WHERE user_id = $2 AND read_at IS NULL",
+            }
+            for write in batch {
+                let outcome = match write {
+                    Write::Push {
+                        notifications,
+                        idempotency,
+                        online,
+                    } => {
+                        if let Some(claim) = &idempotency {
+                            // Claims the key unless a live record holds it; an
+                            // expired record is taken over. The response is
+                            // completed below, before this transaction commits:
+                            // whoever finds the key (a later write of this batch,
+                            // or another node's transaction, serialized by the
+                            // advisory lock and the row) reads all of it.
+                            let claimed = sqlx::query(sql(
+                                "INSERT INTO idempotency_keys (scope_key, body_hash, response, online, created_at) \
+                                 VALUES ($1, $2, '[]', $3, $4) \
+                                 ON CONFLICT (scope_key) DO UPDATE SET body_hash = excluded.body_hash, \
+                                 response = '[]', online = excluded.online, created_at = excluded.created_at \
+                                 WHERE idempotency_keys.created_at < $5",
                             ))
+                            .bind(&claim.scope_key)
+                            .bind(&claim.body_hash)
+                            .bind(*online)
                             .bind(ts)
-                            .bind(&user)
+                            .bind(ts - IDEMPOTENCY_WINDOW_MS)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                            if claimed == 0 {
+                                let row: (String, String, Option<i64>) = sqlx::query_as(sql(
+                                    "SELECT body_hash, response, online FROM idempotency_keys WHERE scope_key = $1",
+                                ))
+                                .bind(&claim.scope_key)
+                                .fetch_one(&mut *tx)
+                                .await?;
+                                outcomes.push(Outcome::Pushed(PushOutcome::Duplicate(
+                                    record_from_row(row),
+                                )));
+                                continue;
+                            }
+                        }
+                        let mut stored = Vec::with_capacity(notifications.len());
+                        for n in notifications {
+                            let n = n.clone();
+                            let data = n.data.to_string();
+                            let (id,): (i64,) = sqlx::query_as(sql(
+                                "INSERT INTO notifications (user_id, kind, data, ts) VALUES ($1, $2, $3, $4) RETURNING id",
+                            ))
+                            .bind(&n.user)
+                            .bind(&n.kind)
+                            .bind(&data)
+                            .bind(ts)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                            stored.push(StoredNotification {
+                                id: StreamId(id),
+                                user: n.user,
+                                kind: n.kind,
+                                data: n.data,
+                                ts,
+                                read: false,
+                            });
+                        }
+                        let ids = response_ids(&stored);
+                        let mut response = PushResponse {
+                            notifications: ids,
+                            online: *online,
+                        };
+                        if let Some(claim) = &idempotency {
+                            let text = response.notifications.to_string();
+                            sqlx::query(sql(
+                                "UPDATE idempotency_keys SET response = $1 WHERE scope_key = $2",
+                            ))
+                            .bind(&text)
+                            .bind(&claim.scope_key)
                             .execute(&mut *tx)
                             .await?;
+                            // The first response is what a retry reads back:
+                            // built from the stored text, not beside it.
+                            response =
+                                record_from_row((claim.body_hash.clone(), text, Some(*online))).response;
                         }
-                        ReadTarget::Ids(ids) => {
-                            for id in ids {
-                                sqlx::query(sql("UPDATE notifications SET read_at = $1 \
-                                     WHERE id = $2 AND user_id = $3 AND read_at IS NULL"))
+                        Outcome::Pushed(PushOutcome::Stored {
+                            notifications: stored,
+                            response,
+                        })
+                    }
+                    Write::Delivered(id) => {
+                        sqlx::query(sql(
+                            "UPDATE notifications SET delivered_at = $1 WHERE id = $2 AND delivered_at IS NULL",
+                        ))
+                        .bind(ts)
+                        .bind(id.0)
+                        .execute(&mut *tx)
+                        .await?;
+                        Outcome::Done
+                    }
+                    Write::Read { user, target } => {
+                        match target {
+                            ReadTarget::All => {
+                                sqlx::query(sql(
+                                    "UPDATE notifications SET read_at = $1 WHERE user_id = $2 AND read_at IS NULL",
+                                ))
                                 .bind(ts)
-                                .bind(id.0)
-                                .bind(&user)
+                                .bind(user)
                                 .execute(&mut *tx)
                                 .await?;
                             }
+                            ReadTarget::Ids(ids) => {
+                                for id in ids {
+                                    sqlx::query(sql("UPDATE notifications SET read_at = $1 \
+                                         WHERE id = $2 AND user_id = $3 AND read_at IS NULL"))
+                                    .bind(ts)
+                                    .bind(id.0)
+                                    .bind(user)
+                                    .execute(&mut *tx)
+                                    .await?;
+                                }
+                            }
                         }
+                        let (unread,): (i64,) = sqlx::query_as(sql(
+                            "SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL",
+                        ))
+                        .bind(user)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        Outcome::Read { unread }
                     }
-                    let (unread,): (i64,) = sqlx::query_as(sql(
-                        "SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL",
-                    ))
-                    .bind(&user)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    Outcome::Read { unread }
-                }
-            };
-            outcomes.push(outcome);
+                };
+                outcomes.push(outcome);
+            }
+            Ok(outcomes)
         }
-        tx.commit().await?;
+        .await;
+        tx.finish(written).await.map_err(StoreError::from_write)?
     });
     // Committed: publish, in commit order, before anyone is answered.
     for outcome in &outcomes {

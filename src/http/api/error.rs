@@ -39,6 +39,21 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message)
     }
 
+    /// A store write failed: 503 when the store cannot write at all (disk
+    /// full, read-only: nothing was stored, a retry later may succeed),
+    /// otherwise as [`Self::internal`]. The details go to the log.
+    pub fn store_write(error: &crate::store::StoreError) -> Self {
+        if error.is_unwritable() {
+            tracing::error!(%error, "HTTP API request refused: the store cannot write");
+            return Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Internal,
+                crate::store::UNWRITABLE_MESSAGE,
+            );
+        }
+        Self::internal(error)
+    }
+
     /// The details go to the log, not the caller.
     pub fn internal(error: &dyn std::fmt::Display) -> Self {
         tracing::error!(%error, "HTTP API request failed");
