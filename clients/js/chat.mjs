@@ -37,7 +37,8 @@ const HELP = [
   "TEXT                          send TEXT to the current room (//TEXT sends /TEXT)",
   "/typing on|off                tell the room you are (not) typing",
   "/history [LIMIT] [BEFORE-ID]  older messages of the current room, oldest first",
-  "/members                      who is in the current room",
+  "/members                      who is in the current room (as this client keeps it)",
+  "/who                          who is in the current room, asked of the server",
   "/join ROOM                    join ROOM; it becomes the current room",
   "/leave [ROOM]                 leave the current room (or ROOM)",
   "/quit                         disconnect and exit (so does end of input)",
@@ -92,6 +93,18 @@ function names(members) {
   return members.map((m) => m.name).join(", ") || "(nobody)";
 }
 
+/** Server order: by name, then id, comparing code points (as UTF-8 bytes do). */
+function byNameThenId(a, b) {
+  return Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)) || Buffer.compare(Buffer.from(a.id), Buffer.from(b.id));
+}
+
+/** The member list after a presence change: add or rename on join, remove on leave. */
+function applyPresence(members, presence) {
+  const others = members.filter((m) => m.id !== presence.member?.id);
+  if (presence.event === "join" && presence.member) others.push(presence.member);
+  return others.sort(byNameThenId);
+}
+
 function line(message) {
   return `[${clock(message.ts)}] #${message.room} ${message.from.name}: ${message.text}`;
 }
@@ -112,7 +125,7 @@ function readable(item) {
     case "sent":
       return line(item.message);
     case "presence":
-      return `* ${item.member.name} ${item.event === "join" ? "joined" : "left"} #${item.room} (members: ${names(item.members)})`;
+      return `* ${item.member.name} ${item.event === "join" ? "joined" : "left"} #${item.room} (${item.count} member${item.count === 1 ? "" : "s"})`;
     case "typing":
       return `* ${item.member.name} ${item.typing ? "is typing" : "stopped typing"} in #${item.room}`;
     case "typing_sent":
@@ -180,9 +193,26 @@ class ChatClient {
   }
 
   onPresence(presence) {
+    // Presence carries the one member who joined or left and the new count;
+    // the list is ours to keep (PROTOCOL.md), from the join ack on.
     const room = this.rooms.get(presence.room);
-    if (room) room.members = presence.members;
+    if (room) {
+      room.members = applyPresence(room.members, presence);
+      // A change we missed (one that came before our join ack): ask again, quietly.
+      if (Number.isInteger(presence.count) && presence.count !== room.members.length) this.resync(presence.room);
+    }
     this.print({ type: "presence", ...presence });
+  }
+
+  /** Replaces our list of `room` with the server's, printing nothing. */
+  async resync(room) {
+    try {
+      const ack = await this.socket.timeout(TIMEOUT_MS).emitWithAck("members", { room });
+      const joined = this.rooms.get(room);
+      if (ack?.ok === true && joined) joined.members = ack.members;
+    } catch {
+      // No answer: the next presence tries again.
+    }
   }
 
   /** Connects to /chat; resolves to null or to the connect_error's message. */
@@ -258,6 +288,16 @@ class ChatClient {
     if (ack) this.print({ type: "history", room: this.current, messages: ack.messages });
   }
 
+  /** The current room's members as the server has them (`members`); they replace ours. */
+  async who() {
+    const room = this.current;
+    const ack = await this.request("members", { room });
+    if (!ack) return;
+    const joined = this.rooms.get(room);
+    if (joined) joined.members = ack.members;
+    this.print({ type: "members", room, members: ack.members });
+  }
+
   /** Runs one input line; returns false when the client should quit. */
   async command(input) {
     const text = input.replace(/\r$/, "");
@@ -293,6 +333,10 @@ class ChatClient {
         else usage(`not in #${this.current}; /join ${this.current} first`);
         break;
       }
+      case "/who":
+        if (args.length === 0) await this.who();
+        else usage("/who");
+        break;
       case "/join":
         if (args.length === 1) await this.join(args[0]);
         else usage("/join ROOM");

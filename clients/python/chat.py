@@ -51,7 +51,8 @@ HELP = [
     "TEXT                          send TEXT to the current room (//TEXT sends /TEXT)",
     "/typing on|off                tell the room you are (not) typing",
     "/history [LIMIT] [BEFORE-ID]  older messages of the current room, oldest first",
-    "/members                      who is in the current room",
+    "/members                      who is in the current room (as this client keeps it)",
+    "/who                          who is in the current room, asked of the server",
     "/join ROOM                    join ROOM; it becomes the current room",
     "/leave [ROOM]                 leave the current room (or ROOM)",
     "/quit                         disconnect and exit (so does end of input)",
@@ -93,6 +94,20 @@ def names(members: list[dict]) -> str:
     return ", ".join(m["name"] for m in members) or "(nobody)"
 
 
+def by_name_then_id(member: dict) -> tuple[str, str]:
+    """Server order: by name, then id (Python compares code points, as the server)."""
+    return (member["name"], member["id"])
+
+
+def apply_presence(members: list[dict], presence: dict) -> list[dict]:
+    """The member list after a presence change: add or rename on join, remove on leave."""
+    member = presence.get("member") or {}
+    others = [m for m in members if m["id"] != member.get("id")]
+    if presence.get("event") == "join" and member:
+        others.append(member)
+    return sorted(others, key=by_name_then_id)
+
+
 def line(message: dict) -> str:
     return (f"[{clock(message['ts'])}] #{message['room']} "
             f"{message['from']['name']}: {message['text']}")
@@ -114,8 +129,9 @@ def readable(item: dict) -> str:
         return line(item["message"])
     if kind == "presence":
         did = "joined" if item["event"] == "join" else "left"
+        plural = "" if item["count"] == 1 else "s"
         return (f"* {item['member']['name']} {did} #{item['room']} "
-                f"(members: {names(item['members'])})")
+                f"({item['count']} member{plural})")
     if kind == "typing":
         doing = "is typing" if item["typing"] else "stopped typing"
         return f"* {item['member']['name']} {doing} in #{item['room']}"
@@ -186,6 +202,7 @@ class ChatClient:
         self.current = opts.room  # the room plain lines go to: the one last joined
         self.rooms: dict[str, dict[str, Any]] = {}  # joined room -> members, history ids
         self.quitting = False
+        self.tasks: set[asyncio.Future] = set()  # quiet member-list resyncs in flight
         self.closed = asyncio.Event()  # set when the connection ends for any reason
         self.lines: asyncio.Queue = asyncio.Queue()
         self.refusal: str | None = None  # the connect_error's message
@@ -224,10 +241,30 @@ class ChatClient:
         self.print({"type": "message", "message": message})
 
     async def on_presence(self, presence: dict) -> None:
+        # Presence carries the one member who joined or left and the new
+        # count; the list is ours to keep (PROTOCOL.md), from the join ack on.
         room = self.rooms.get(presence.get("room"))
         if room is not None:
-            room["members"] = presence.get("members", [])
+            room["members"] = apply_presence(room["members"], presence)
+            # A change we missed (one that came before our join ack): ask
+            # again, quietly, without holding up this handler.
+            count = presence.get("count")
+            if isinstance(count, int) and count != len(room["members"]):
+                task = asyncio.ensure_future(self.resync(presence["room"]))
+                self.tasks.add(task)  # keep a reference until it is done
+                task.add_done_callback(self.tasks.discard)
         self.print({"type": "presence", **presence})
+
+    async def resync(self, room: str) -> None:
+        """Replaces our list of `room` with the server's, printing nothing."""
+        try:
+            ack = await self.sio.call("members", {"room": room}, namespace=NAMESPACE,
+                                      timeout=TIMEOUT)
+        except Exception:  # noqa: BLE001 - the next presence tries again
+            return
+        joined = self.rooms.get(room)
+        if isinstance(ack, dict) and ack.get("ok") is True and joined is not None:
+            joined["members"] = ack["members"]
 
     async def on_typing(self, typing: dict) -> None:
         self.print({"type": "typing", **typing})
@@ -317,6 +354,18 @@ class ChatClient:
         if ack is not None:
             self.print({"type": "history", "room": self.current, "messages": ack["messages"]})
 
+    async def who(self) -> None:
+        """The current room's members as the server has them (`members`); they
+        replace ours."""
+        room = self.current
+        ack = await self.request("members", {"room": room})
+        if ack is None:
+            return
+        joined = self.rooms.get(room)
+        if joined is not None:
+            joined["members"] = ack["members"]
+        self.print({"type": "members", "room": room, "members": ack["members"]})
+
     async def command(self, text: str) -> bool:
         """Runs one input line; returns False when the client should quit."""
         if text == "":
@@ -351,6 +400,11 @@ class ChatClient:
                             "members": room["members"]})
             else:
                 usage(f"not in #{self.current}; /join {self.current} first")
+        elif cmd == "/who":
+            if args:
+                usage("/who")
+            else:
+                await self.who()
         elif cmd == "/join":
             if len(args) == 1:
                 await self.join(args[0])

@@ -15,6 +15,7 @@ on_both_engines!(
     bad_input_is_refused_and_changes_nothing,
     non_members_are_forbidden,
     history_survives_a_restart,
+    members_lists_the_room_on_request,
 );
 
 async fn join(client: &mut SioClient, room: &str, name: &str) -> Value {
@@ -68,10 +69,11 @@ async fn join_lists_members_and_tells_the_others(engine: Engine) {
     let both = json!([member(&ada, "Ada"), member(&bob, "Bob")]);
     assert_eq!(ack["members"], both);
 
+    // The others hear who joined and how many are in now, not the list.
     let presence = ada.next_event("presence").await;
     assert_eq!(
         presence,
-        json!({ "room": "lobby", "event": "join", "member": member(&bob, "Bob"), "members": both })
+        json!({ "room": "lobby", "event": "join", "member": member(&bob, "Bob"), "count": 2 })
     );
     // Bob is not told about his own join.
     say(&mut bob, "lobby", "sync").await;
@@ -234,8 +236,7 @@ async fn leave_and_disconnect_tell_the_others(engine: Engine) {
     let ack = ada.request("leave", json!({ "room": "lobby" })).await;
     assert_eq!(ack, json!({ "ok": true }));
     let left = json!({
-        "room": "lobby", "event": "leave", "member": member(&ada, "Ada"),
-        "members": [member(&bob, "Bob"), member(&cy, "Cy")],
+        "room": "lobby", "event": "leave", "member": member(&ada, "Ada"), "count": 2,
     });
     assert_eq!(bob.next_event("presence").await, left);
     assert_eq!(cy.next_event("presence").await, left);
@@ -255,8 +256,8 @@ async fn leave_and_disconnect_tell_the_others(engine: Engine) {
     assert_eq!(
         seen,
         vec![
-            json!({ "room": "lobby", "event": "leave", "member": { "id": seen[0]["member"]["id"], "name": "Bob" }, "members": [member(&cy, "Cy")] }),
-            json!({ "room": "side", "event": "leave", "member": { "id": seen[0]["member"]["id"], "name": "Bobby" }, "members": [member(&cy, "Cy")] }),
+            json!({ "room": "lobby", "event": "leave", "member": { "id": seen[0]["member"]["id"], "name": "Bob" }, "count": 1 }),
+            json!({ "room": "side", "event": "leave", "member": { "id": seen[0]["member"]["id"], "name": "Bobby" }, "count": 1 }),
         ]
     );
     say(&mut cy, "lobby", "alone").await;
@@ -395,6 +396,7 @@ async fn non_members_are_forbidden(engine: Engine) {
         ("typing", json!({ "room": "lobby", "typing": true })),
         ("history", json!({ "room": "lobby" })),
         ("leave", json!({ "room": "lobby" })),
+        ("members", json!({ "room": "lobby" })),
     ] {
         let ack = ada.request(event, payload).await;
         assert_eq!(error_code(&ack), "forbidden", "{event}");
@@ -407,6 +409,42 @@ async fn non_members_are_forbidden(engine: Engine) {
     let history = bob.request("history", json!({ "room": "lobby" })).await;
     assert_eq!(history["messages"], json!([sent]));
     assert_eq!(bob.pending("typing") + bob.pending("presence"), 0);
+    app.stop().await.unwrap();
+}
+
+/// `members {room}` answers the whole list (presence only carries changes):
+/// sorted by name, with the count, renames included; members only.
+async fn members_lists_the_room_on_request(engine: Engine) {
+    let Some(app) = engine.spawn().await else {
+        return;
+    };
+    let mut ada = SioClient::connect(app.addr, "/chat").await;
+    let mut bob = SioClient::connect(app.addr, "/chat").await;
+    join(&mut bob, "lobby", "Bob").await;
+    join(&mut ada, "lobby", "Ada").await;
+    let ack = bob.request("members", json!({ "room": "lobby" })).await;
+    assert_eq!(
+        ack,
+        json!({ "ok": true, "room": "lobby", "members": [member(&ada, "Ada"), member(&bob, "Bob")], "count": 2 })
+    );
+    // A member joining again under another name is one member, renamed: the
+    // others hear a `join` of the same id with the count unchanged.
+    join(&mut ada, "lobby", "Zoe").await;
+    assert_eq!(bob.next_event("presence").await["count"], 2);
+    let renamed = bob.next_event("presence").await;
+    assert_eq!(
+        renamed,
+        json!({ "room": "lobby", "event": "join", "member": member(&ada, "Zoe"), "count": 2 })
+    );
+    let ack = ada.request("members", json!({ "room": "lobby" })).await;
+    assert_eq!(
+        ack["members"],
+        json!([member(&bob, "Bob"), member(&ada, "Zoe")])
+    );
+    for bad in [json!({}), json!({ "room": "a b" }), json!(["lobby"])] {
+        let ack = ada.request("members", bad.clone()).await;
+        assert_eq!(error_code(&ack), "bad_request", "members {bad}");
+    }
     app.stop().await.unwrap();
 }
 

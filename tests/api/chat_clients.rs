@@ -63,14 +63,18 @@ async fn js_and_python_chat(transport: &str) {
         return;
     };
 
-    // Leaving and joining again: the other sees both, with the members.
+    // Leaving and joining again: the other sees both, with the count, and
+    // keeps its member list from these changes.
     js.send("/leave").await;
     js.expect_line("left", json!({ "room": ROOM })).await;
     py.expect_line(
         "presence",
-        json!({ "room": ROOM, "event": "leave", "member": js.member(), "members": [py.member()] }),
+        json!({ "room": ROOM, "event": "leave", "member": js.member(), "count": 1 }),
     )
     .await;
+    py.send("/members").await;
+    py.expect_line("members", json!({ "room": ROOM, "members": [py.member()] }))
+        .await;
     js.send("talking to a room I left").await;
     js.expect_error("forbidden", "message").await;
     js.send(&format!("/join {ROOM}")).await;
@@ -82,9 +86,18 @@ async fn js_and_python_chat(transport: &str) {
     );
     py.expect_line(
         "presence",
-        json!({ "room": ROOM, "event": "join", "member": js.member(), "members": [js.member(), py.member()] }),
+        json!({ "room": ROOM, "event": "join", "member": js.member(), "count": 2 }),
     )
     .await;
+    // The list kept from the changes is the server's (`/who` asks it).
+    for command in ["/members", "/who"] {
+        py.send(command).await;
+        py.expect_line(
+            "members",
+            json!({ "room": ROOM, "members": [js.member(), py.member()] }),
+        )
+        .await;
+    }
 
     // Messages: the sender's ack and the other's copy are the same message.
     let mut all = Vec::new();
@@ -122,19 +135,21 @@ async fn js_and_python_chat(transport: &str) {
         "history 3 before the 8th",
     );
 
-    js.send("/members").await;
-    js.expect_line(
-        "members",
-        json!({ "room": ROOM, "members": [js.member(), py.member()] }),
-    )
-    .await;
+    for command in ["/members", "/who"] {
+        js.send(command).await;
+        js.expect_line(
+            "members",
+            json!({ "room": ROOM, "members": [js.member(), py.member()] }),
+        )
+        .await;
+    }
 
     // The Python side leaves and comes back; its join history is the history.
     py.send("/leave").await;
     py.expect_line("left", json!({ "room": ROOM })).await;
     js.expect_line(
         "presence",
-        json!({ "room": ROOM, "event": "leave", "member": py.member(), "members": [js.member()] }),
+        json!({ "room": ROOM, "event": "leave", "member": py.member(), "count": 1 }),
     )
     .await;
     py.send(&format!("/join {ROOM}")).await;
@@ -142,7 +157,7 @@ async fn js_and_python_chat(transport: &str) {
     py.check_eq(&joined["history"], json!(history), "join history");
     js.expect_line(
         "presence",
-        json!({ "room": ROOM, "event": "join", "member": py.member(), "members": [js.member(), py.member()] }),
+        json!({ "room": ROOM, "event": "join", "member": py.member(), "count": 2 }),
     )
     .await;
 
@@ -155,13 +170,25 @@ async fn js_and_python_chat(transport: &str) {
     py2.check_eq(&joined["history"], json!(history), "join history");
     js.expect_line(
         "presence",
-        json!({ "room": ROOM, "event": "join", "member": py2.member(), "members": [js.member(), py2.member()] }),
+        json!({ "room": ROOM, "event": "join", "member": py2.member(), "count": 2 }),
+    )
+    .await;
+    js.send("/members").await;
+    js.expect_line(
+        "members",
+        json!({ "room": ROOM, "members": [js.member(), py2.member()] }),
     )
     .await;
     js.kill().await;
     py2.expect_line(
         "presence",
-        json!({ "room": ROOM, "event": "leave", "member": js.member(), "members": [py2.member()] }),
+        json!({ "room": ROOM, "event": "leave", "member": js.member(), "count": 1 }),
+    )
+    .await;
+    py2.send("/members").await;
+    py2.expect_line(
+        "members",
+        json!({ "room": ROOM, "members": [py2.member()] }),
     )
     .await;
     py2.quit_and_wait().await;
@@ -212,7 +239,7 @@ async fn ends_input_and_leaves(quitter: &mut ChatProcess, watcher: &mut ChatProc
     watcher
         .expect_line(
             "presence",
-            json!({ "room": ROOM, "event": "leave", "member": quitter.member(), "members": [watcher.member()] }),
+            json!({ "room": ROOM, "event": "leave", "member": quitter.member(), "count": 1 }),
         )
         .await;
     quitter.expect_end().await;
@@ -246,7 +273,7 @@ async fn start_pair(transport: &str) -> Option<(TestApp, ChatProcess, ChatProces
     py.expect_joined(&[js.member()]).await;
     js.expect_line(
         "presence",
-        json!({ "room": ROOM, "event": "join", "member": py.member(), "members": [js.member(), py.member()] }),
+        json!({ "room": ROOM, "event": "join", "member": py.member(), "count": 2 }),
     )
     .await;
     Some((app, js, py))

@@ -203,7 +203,7 @@ async fn chat_messages_typing_and_presence_cross_nodes() {
     let presence = ada.next_event("presence").await;
     assert_eq!(presence["event"], "join");
     assert_eq!(presence["member"]["name"], "Bob");
-    assert_eq!(presence["members"].as_array().unwrap().len(), 2);
+    assert_eq!(presence["count"], 2, "counted on both nodes");
 
     let ack = ada
         .request(
@@ -234,13 +234,15 @@ async fn chat_messages_typing_and_presence_cross_nodes() {
         (left["event"].clone(), left["member"]["name"].clone()),
         (json!("leave"), json!("Bob"))
     );
-    let names: Vec<&str> = left["members"]
+    assert_eq!(left["count"], 2);
+    let listed = ada.request("members", json!({"room": "lobby"})).await;
+    let names: Vec<&str> = listed["members"]
         .as_array()
         .unwrap()
         .iter()
         .map(|m| m["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["Ada", "Cy"]);
+    assert_eq!(names, ["Ada", "Cy"], "members on both nodes: {listed}");
 }
 
 #[tokio::test]

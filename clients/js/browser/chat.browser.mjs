@@ -7,7 +7,8 @@
 // Two isolated browser contexts (separate localStorage, like two people): A
 // on a desktop-sized window, B on a phone-sized one. Both join one room; the
 // checks follow the page through the /chat contract (PROTOCOL.md): member
-// lists from `presence`, the typing indicator, live messages both ways (own
+// lists from the join ack kept by `presence` changes (member and count,
+// never the list) and their counts, the typing indicator, live messages both ways (own
 // messages from the ack, shown once), escaping of user text, history after a
 // reload (oldest first), an over-long message answered `bad_request` and
 // shown on the page, a dropped connection (reconnecting, then rejoined), and
@@ -249,12 +250,15 @@ async function run() {
     });
     await check("A joins the room as Ada", () => joinAs(a, "Ada", room));
     await check("B joins the same room as Bob", () => joinAs(b, "Bob", room));
-    await check("A's member list shows Ada and Bob", () =>
-      waitForTexts(a, sel("member-name"), ["Ada", "Bob"], "A's members"),
-    );
-    await check("B's member list shows Ada and Bob", () =>
-      waitForTexts(b, sel("member-name"), ["Ada", "Bob"], "B's members"),
-    );
+    await check("A's member list shows Ada and Bob", async () => {
+      // Bob came by a presence change: Ada's list is the join ack's plus it.
+      await waitForTexts(a, sel("member-name"), ["Ada", "Bob"], "A's members");
+      await waitForText(a, sel("member-count"), "2", "A's member count");
+    });
+    await check("B's member list shows Ada and Bob", async () => {
+      await waitForTexts(b, sel("member-name"), ["Ada", "Bob"], "B's members");
+      await waitForText(b, sel("member-count"), "2", "B's member count");
+    });
     await check("A types: B shows \"Ada is typing…\"", async () => {
       await a.locator(sel("text")).pressSequentially(first, { delay: 15 });
       await waitForText(b, sel("typing"), "Ada is typing…", "B's typing indicator");
@@ -290,6 +294,7 @@ async function run() {
     await check("B sees Ada leave and join again (presence notices)", async () => {
       await waitForTexts(b, sel("notice"), ["Ada left", "Ada joined"], "B's notices");
       await waitForTexts(b, sel("member-name"), ["Ada", "Bob"], "B's members");
+      await waitForText(b, sel("member-count"), "2", "B's member count");
     });
     await check("A's connection drops: status reconnecting, then connected and rejoined", async () => {
       // Record every status change, so the short "reconnecting" phase cannot be missed.

@@ -41,6 +41,9 @@ pub struct ApiState<A: Adapter> {
     pub live_ids: Arc<LiveIds>,
     /// Largest request body (413 above).
     pub max_body: usize,
+    /// Most bytes one user push may store, payload times users
+    /// (`--api-max-stored-bytes`; 413 above).
+    pub max_stored_bytes: u64,
     /// Several nodes: counts of reached sockets ask every node.
     pub clustered: bool,
 }
@@ -55,6 +58,7 @@ impl<A: Adapter> Clone for ApiState<A> {
             metrics: self.metrics.clone(),
             live_ids: self.live_ids.clone(),
             max_body: self.max_body,
+            max_stored_bytes: self.max_stored_bytes,
             clustered: self.clustered,
         }
     }

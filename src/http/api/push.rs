@@ -87,12 +87,39 @@ impl PushRequest {
                 "`kind` must be 1 to {MAX_KIND_CHARS} characters without control characters"
             )));
         }
+        check_no_nul_in_data(&self.data)?;
         Ok(Push {
             target,
             kind: self.kind,
             data: self.data,
         })
     }
+}
+
+/// Refuses a NUL (U+0000) in any string or key of `data`, as everywhere a
+/// client's text may be stored (PostgreSQL cannot store one in `text`).
+fn check_no_nul_in_data(data: &Value) -> Result<(), ApiError> {
+    let mut values = vec![data];
+    while let Some(value) = values.pop() {
+        let nul = match value {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(items) => {
+                values.extend(items);
+                false
+            }
+            Value::Object(fields) => {
+                values.extend(fields.values());
+                fields.keys().any(|k| k.contains('\0'))
+            }
+            _ => false,
+        };
+        if nul {
+            return Err(ApiError::bad_request(
+                "`data` must not contain NUL (U+0000) characters in its strings or keys",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Checked and de-duplicated (in order): naming a user twice notifies once.
@@ -182,6 +209,7 @@ pub async fn create<A: Adapter>(
 
     match push.target {
         Target::Users(users) => {
+            check_stored_size(&state, &push.kind, &push.data, users.len())?;
             let rooms: Vec<String> = users.iter().map(UserId::room).collect();
             let online = count(sockets_in(&state, Some(rooms)).await?);
             let new = users
@@ -195,7 +223,7 @@ pub async fn create<A: Adapter>(
             match store
                 .push(new, claim.clone(), online)
                 .await
-                .map_err(|e| ApiError::internal(&e))?
+                .map_err(|e| ApiError::store_write(&e))?
             {
                 PushOutcome::Duplicate(record) => {
                     replay(record, claim.as_ref().expect("a duplicate has a claim"))
@@ -215,7 +243,7 @@ pub async fn create<A: Adapter>(
                 Some(claim) => match store
                     .push(Vec::new(), Some(claim.clone()), online)
                     .await
-                    .map_err(|e| ApiError::internal(&e))?
+                    .map_err(|e| ApiError::store_write(&e))?
                 {
                     PushOutcome::Duplicate(record) => return replay(record, claim),
                     PushOutcome::Stored { response, .. } => response,
@@ -229,6 +257,50 @@ pub async fn create<A: Adapter>(
             Ok(created(response))
         }
     }
+}
+
+/// Refuses a user push that would store more than `--api-max-stored-bytes`:
+/// each user gets its own copy of `kind` and `data`, so one request within
+/// the body limit could otherwise store the body a thousand times over.
+fn check_stored_size<A: Adapter>(
+    state: &ApiState<A>,
+    kind: &str,
+    data: &Value,
+    users: usize,
+) -> Result<(), ApiError> {
+    let payload = kind.len() + serialized_len(data);
+    let total = (payload as u64).saturating_mul(users as u64);
+    if total <= state.max_stored_bytes {
+        return Ok(());
+    }
+    state.metrics.limit_hit("api_stored_bytes");
+    Err(ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        crate::namespaces::reply::ErrorCode::TooLarge,
+        format!(
+            "this push would store {total} bytes (`kind` and `data`, {payload} bytes, for each of              {users} users); the limit is {} bytes (--api-max-stored-bytes): send a smaller `data`              or fewer users per request",
+            state.max_stored_bytes
+        ),
+    ))
+}
+
+/// The length of `value` as JSON, as the store keeps it, without building
+/// the text.
+fn serialized_len(value: &Value) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Writing a `Value` into a sink that never fails cannot fail.
+    serde_json::to_writer(&mut counter, value).ok();
+    counter.0
 }
 
 fn count(sockets: usize) -> i64 {

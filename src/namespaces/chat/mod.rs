@@ -1,6 +1,11 @@
 //! `/chat`: rooms, messages, typing, presence and durable history, as
 //! PROTOCOL.md says.
 //!
+//! Fan-out stays linear in the room size: `presence` carries the one member
+//! who joined or left and the count, a room holds at most `--room-limit`
+//! members (counted on every node), and the whole list goes only to the
+//! joiner (its `join` ack) or to whoever asks (`members`).
+//!
 //! Every event goes through [`handle`]: count it, apply the socket's rate
 //! limit, parse the payload into typed values, run the handler, answer as the
 //! contract says. A message is committed to the store before it is broadcast
@@ -31,7 +36,7 @@ use self::{
 use super::{
     dispatch::{Context, Session, event_handler},
     names::RoomId,
-    rate_limit::RateLimit,
+    rate_limit::{RateLimit, admit_connect},
     reply::{EventError, EventResult, fields},
     socket_closed, socket_opened,
 };
@@ -48,6 +53,8 @@ pub struct ChatContext {
     pub store: ChatStore,
     pub metrics: Metrics,
     pub rate_limit: RateLimit,
+    /// Most members one room may have, on every node together (`--room-limit`).
+    pub room_limit: usize,
 }
 
 impl Context for ChatContext {
@@ -64,7 +71,12 @@ impl Session for ChatSession {
 
 pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, metrics: &Metrics) -> A::InitRes {
     metrics.register_namespace(NAMESPACE);
-    io.ns(NAMESPACE, on_connect::<A>.with(prepare_socket::<A>))
+    io.ns(
+        NAMESPACE,
+        on_connect::<A>
+            .with(prepare_socket::<A>)
+            .with(admit_connect::<A>),
+    )
 }
 
 /// Runs before the CONNECT packet goes out (a connect middleware), so the
@@ -75,14 +87,15 @@ async fn prepare_socket<A: Adapter>(
     socket: SocketRef<A>,
     State(ctx): State<ChatContext>,
 ) -> Result<(), std::convert::Infallible> {
-    socket
-        .extensions
-        .insert(Arc::new(ChatSession::new(ctx.rate_limit.for_socket())));
+    socket.extensions.insert(Arc::new(ChatSession::new(
+        ctx.rate_limit.for_socket(&socket),
+    )));
     socket.on("join", on_join::<A>);
     socket.on("leave", on_leave::<A>);
     socket.on("message", on_message::<A>);
     socket.on("typing", on_typing::<A>);
     socket.on("history", on_history::<A>);
+    socket.on("members", on_members::<A>);
     socket.on_disconnect(on_disconnect::<A>);
     socket_opened(&socket, &ctx.metrics);
     Ok(())
@@ -124,21 +137,34 @@ async fn emit_to_others<A: Adapter, T: serde::Serialize + ?Sized>(
     }
 }
 
+/// `presence` to the others: who joined or left, and how many are in the
+/// room now (O(1) bytes per member, so filling a room of N costs O(N²), not
+/// the O(N³) a full list in every event cost).
 async fn broadcast_presence<A: Adapter>(
     socket: &SocketRef<A>,
     ctx: &ChatContext,
     room: &RoomId,
     event: &'static str,
     member: &Member,
-    members: &[Member],
+    count: usize,
 ) {
     let presence = Presence {
         room: room.as_str(),
         event,
         member,
-        members,
+        count,
     };
     emit_to_others(socket, ctx, room, "presence", &presence, false).await;
+}
+
+/// The refusal of a join to a full room, counted in `/metrics`.
+fn room_full(ctx: &ChatContext, room: &RoomId) -> EventError {
+    ctx.metrics.limit_hit("room_full");
+    EventError::forbidden(format!(
+        "room `{}` is full ({} members)",
+        room.as_str(),
+        ctx.room_limit
+    ))
 }
 
 /// A page of the room's history in wire form; a store failure is logged and
@@ -165,6 +191,7 @@ event_handler!(on_leave, RoomRequest, ChatContext, leave);
 event_handler!(on_message, MessageRequest, ChatContext, message);
 event_handler!(on_typing, TypingRequest, ChatContext, typing);
 event_handler!(on_history, HistoryRequest, ChatContext, history);
+event_handler!(on_members, RoomRequest, ChatContext, list_members);
 
 async fn join<A: Adapter>(
     socket: SocketRef<A>,
@@ -173,6 +200,11 @@ async fn join<A: Adapter>(
     ctx: ChatContext,
 ) -> EventResult {
     let join = req.parse()?;
+    // A member joining again (to change its name) does not grow the room.
+    let newcomer = session.name_in(&join.room).is_none();
+    if newcomer && presence::members(&socket, &join.room, None).await.len() >= ctx.room_limit {
+        return Err(room_full(&ctx, &join.room));
+    }
     let previous = session
         .join(join.room.clone(), join.name.clone())
         .map_err(|()| EventError::bad_request("in too many rooms, leave one first"))?;
@@ -180,21 +212,26 @@ async fn join<A: Adapter>(
     // arrives live and may also be in the history (same id, clients
     // de-duplicate), but is never missed.
     let id = socket.id.to_string();
+    let marker = presence::marker(&join.room, &id, &join.name);
     if let Some(previous) = &previous {
         socket.leave(presence::marker(&join.room, &id, previous));
     }
-    socket.join([
-        join.room.as_str().to_owned(),
-        presence::marker(&join.room, &id, &join.name),
-    ]);
-    let history = read_history(&ctx, &join.room, None, payload::DEFAULT_HISTORY).await?;
+    socket.join([join.room.as_str().to_owned(), marker.clone()]);
     let members = presence::members(&socket, &join.room, None).await;
+    if newcomer && members.len() > ctx.room_limit {
+        // Others took the last places meanwhile (on any node): undo before
+        // anyone was told, so the room never grows past the limit.
+        session.leave(&join.room);
+        socket.leave([join.room.as_str().to_owned(), marker]);
+        return Err(room_full(&ctx, &join.room));
+    }
+    let history = read_history(&ctx, &join.room, None, payload::DEFAULT_HISTORY).await?;
     if previous.as_ref() != Some(&join.name) {
         let member = Member {
             id: socket.id.to_string(),
             name: join.name.as_str().to_owned(),
         };
-        broadcast_presence(&socket, &ctx, &join.room, "join", &member, &members).await;
+        broadcast_presence(&socket, &ctx, &join.room, "join", &member, members.len()).await;
     }
     Ok(fields(
         json!({ "room": join.room.as_str(), "members": members, "history": history }),
@@ -215,8 +252,10 @@ async fn leave<A: Adapter>(
             presence::marker(&room, &member.id, &name),
         ]);
     }
-    let members = presence::members(&socket, &room, Some(&member.id)).await;
-    broadcast_presence(&socket, &ctx, &room, "leave", &member, &members).await;
+    let count = presence::members(&socket, &room, Some(&member.id))
+        .await
+        .len();
+    broadcast_presence(&socket, &ctx, &room, "leave", &member, count).await;
     Ok(fields(json!({})))
 }
 
@@ -239,7 +278,7 @@ async fn message<A: Adapter>(
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "message not stored");
-            EventError::internal()
+            EventError::store_write(&e)
         })?;
     let message = Message::from(stored);
     // Stored first: a message anyone saw is in the history.
@@ -277,6 +316,23 @@ async fn history<A: Adapter>(
     Ok(fields(json!({ "messages": messages })))
 }
 
+/// The room's members on every node, for a member that needs the whole list
+/// again (presence carries only changes). At most `--room-limit` of them.
+async fn list_members<A: Adapter>(
+    socket: SocketRef<A>,
+    session: Arc<ChatSession>,
+    req: RoomRequest,
+    _ctx: ChatContext,
+) -> EventResult {
+    let room = req.parse()?;
+    member_of(&socket.id.to_string(), &session, &room)?;
+    let members = presence::members(&socket, &room, None).await;
+    let count = members.len();
+    Ok(fields(
+        json!({ "room": room.as_str(), "members": members, "count": count }),
+    ))
+}
+
 /// Disconnecting leaves every room, with the same `presence` as `leave`.
 async fn on_disconnect<A: Adapter>(
     socket: SocketRef<A>,
@@ -290,8 +346,8 @@ async fn on_disconnect<A: Adapter>(
                 id: id.clone(),
                 name: name.as_str().to_owned(),
             };
-            let members = presence::members(&socket, &room, Some(&id)).await;
-            broadcast_presence(&socket, &ctx, &room, "leave", &member, &members).await;
+            let count = presence::members(&socket, &room, Some(&id)).await.len();
+            broadcast_presence(&socket, &ctx, &room, "leave", &member, count).await;
         }
     }
     socket_closed(&socket, &ctx.metrics, reason);

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use crate::namespaces::{
     args::object_payloads,
-    names::{DisplayName, RoomId},
+    names::{DisplayName, RoomId, check_no_nul},
     reply::EventError,
 };
 use crate::store::MessageId;
@@ -81,6 +81,7 @@ impl MessageRequest {
                 "`text` must be 1 to {MAX_TEXT_CHARS} characters and not only spaces"
             )));
         }
+        check_no_nul("text", &self.text)?;
         Ok(SendMessage {
             room,
             text: self.text,

@@ -34,13 +34,16 @@ impl From<StoredChatMessage> for Message {
     }
 }
 
-/// `presence` to the others in a room.
+/// `presence` to the others in a room: the member who joined or left and the
+/// room's member count after it, never the whole list (which made every join
+/// cost O(N²) bytes in a room of N). Clients keep their own list from the
+/// `join` ack and these deltas, or ask with `members`.
 #[derive(Debug, Serialize)]
 pub struct Presence<'a> {
     pub room: &'a str,
     pub event: &'static str,
     pub member: &'a Member,
-    pub members: &'a [Member],
+    pub count: usize,
 }
 
 /// `typing` to the others in a room.
