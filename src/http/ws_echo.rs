@@ -1,5 +1,9 @@
 //! `/ws`: a bare RFC 6455 WebSocket echo for clients that do not speak
 //! Socket.IO. Text comes back as `Server received: <text>`, binary unchanged.
+//! A WebSocket with no message from the client (pings and pongs count) for
+//! `--ws-idle-timeout` is closed with 1001 `idle timeout`.
+
+use std::time::Duration;
 
 use axum::{
     extract::{
@@ -14,12 +18,25 @@ use super::HttpState;
 pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<HttpState>) -> Response {
     ws.max_message_size(state.max_payload)
         .max_frame_size(state.max_payload)
-        .on_upgrade(echo)
+        .on_upgrade(move |socket| echo(socket, state))
 }
 
-async fn echo(mut socket: WebSocket) {
+/// The `limit` label of an idle close in `switchboard_limit_hits_total`.
+const IDLE_LIMIT: &str = "ws_idle_timeout";
+
+async fn echo(mut socket: WebSocket, state: HttpState) {
+    let idle: Duration = state.ws_idle_timeout;
     loop {
-        let reply = match socket.recv().await {
+        let Ok(received) = tokio::time::timeout(idle, socket.recv()).await else {
+            state.metrics.limit_hit(IDLE_LIMIT);
+            let frame = CloseFrame {
+                code: close_code::AWAY,
+                reason: "idle timeout".into(),
+            };
+            socket.send(Message::Close(Some(frame))).await.ok();
+            return;
+        };
+        let reply = match received {
             Some(Ok(Message::Text(text))) => {
                 Message::Text(format!("Server received: {}", text.as_str()).into())
             }
