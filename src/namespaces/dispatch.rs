@@ -122,8 +122,14 @@ pub async fn dispatch<A, T, Fut>(
     }
 }
 
-/// Disconnects a socket that sends more than it may.
+/// Disconnects a socket that sends more than it may. Its events already
+/// received are still handled (and refused) after that; they do not send the
+/// client another DISCONNECT, which it would take for one of a socket it
+/// connected since on the same session.
 pub fn disconnect_flooding<A: Adapter>(socket: &SocketRef<A>, why: &str) {
+    if !socket.connected() {
+        return;
+    }
     tracing::warn!(namespace = socket.ns(), socket_id = %socket.id, "disconnecting a flooding socket: {why}");
     socket.clone().disconnect().ok();
 }

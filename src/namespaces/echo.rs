@@ -10,6 +10,13 @@
 //!
 //! A socket's events are answered in the order they arrived ([`Turn`]); one
 //! that queues more than the limit is disconnected.
+//!
+//! Echo has its own, generous rate limit (`--echo-rate-limit`, per socket and
+//! per client address as in [`rate_limit`](super::rate_limit)). Echo has no
+//! error contract, so an event past it is dropped unanswered, and a socket
+//! that keeps flooding is disconnected.
+
+use std::sync::Arc;
 
 use socketioxide::{
     SocketIo,
@@ -26,9 +33,16 @@ use super::{
     args::Args,
     dispatch::disconnect_flooding,
     order::{Place, Turn},
+    rate_limit::{RateLimit, SocketLimiter, Verdict, admit_connect},
     socket_closed, socket_opened,
 };
 use crate::metrics::Metrics;
+
+/// What the echo namespaces share (socketioxide state).
+#[derive(Clone)]
+pub struct EchoContext {
+    pub rate_limit: RateLimit,
+}
 
 /// Mounts the echo behaviour on namespace `path`.
 pub fn register<A: Adapter + DefinedAdapter>(
@@ -37,7 +51,12 @@ pub fn register<A: Adapter + DefinedAdapter>(
     metrics: &Metrics,
 ) -> A::InitRes {
     metrics.register_namespace(path);
-    io.ns(path.to_string(), on_connect::<A>.with(prepare_socket::<A>))
+    io.ns(
+        path.to_string(),
+        on_connect::<A>
+            .with(prepare_socket::<A>)
+            .with(admit_connect::<A>),
+    )
 }
 
 /// Registers the event handlers before the CONNECT packet goes out (a connect
@@ -47,7 +66,11 @@ pub fn register<A: Adapter + DefinedAdapter>(
 async fn prepare_socket<A: Adapter>(
     socket: SocketRef<A>,
     State(metrics): State<Metrics>,
+    State(echo): State<EchoContext>,
 ) -> Result<(), std::convert::Infallible> {
+    socket
+        .extensions
+        .insert(Arc::new(echo.rate_limit.for_socket(&socket)));
     socket_opened(&socket, &metrics);
     socket.on("message", on_message::<A>);
     socket.on("message-with-ack", on_message_with_ack::<A>);
@@ -91,19 +114,31 @@ fn ack_counted<A: Adapter>(
     }
 }
 
-/// Counts the event and waits for the socket's earlier ones; `None` when the
-/// socket's queue was full (it is then disconnected).
+/// Counts the event, waits for the socket's earlier ones and applies the
+/// rate limit; `None` when the event is dropped: past the rate limit, or the
+/// socket's queue was full or it keeps flooding (it is then disconnected).
 async fn in_turn<A: Adapter>(
     socket: &SocketRef<A>,
     metrics: &Metrics,
     turn: Turn,
 ) -> Option<Place> {
     metrics.event_in(socket.ns());
-    let place = turn.wait().await.ok();
-    if place.is_none() {
+    let Ok(place) = turn.wait().await else {
         disconnect_flooding(socket, "its event queue is full");
+        return None;
+    };
+    let verdict = socket
+        .extensions
+        .get::<Arc<SocketLimiter>>()
+        .map_or(Verdict::Allow, |limiter| limiter.check());
+    match verdict {
+        Verdict::Allow => Some(place),
+        Verdict::Refuse => None,
+        Verdict::Flooding => {
+            disconnect_flooding(socket, "it keeps sending past its rate limit");
+            None
+        }
     }
-    place
 }
 
 async fn on_message<A: Adapter>(

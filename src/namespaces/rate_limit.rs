@@ -1,35 +1,155 @@
-//! Per-socket event rate limit (governor's token bucket).
+//! Event and connect rate limits (governor token buckets) that reconnecting
+//! cannot renew.
 //!
-//! Each socket may send `rate` events per second with bursts of `burst`;
-//! excess events are refused with `rate_limited`. A socket that keeps sending
-//! after being refused is flooding: refused events are themselves counted
-//! against a second bucket of the same size, and when that one is empty too the
-//! socket is disconnected. A client that slows down when told never is.
+//! An event is counted against two buckets, the narrower first:
+//!
+//! - **The socket's**, kept across reconnects: each Engine.IO session holds
+//!   one pair of buckets per namespace ([`SessionTag`], which
+//!   [`tag_sessions`] puts on the handshake request, the one socketioxide
+//!   keeps for the whole session, whatever the transport). A socket that
+//!   sends DISCONNECT then CONNECT on the same session gets the same buckets
+//!   back, not fresh ones.
+//! - **Its client address's**: every session of one address (IPv6: its /64;
+//!   behind `--trusted-proxies`, the `X-Forwarded-For` client) draws from
+//!   one bucket per namespace, `--address-rate-multiplier` times the
+//!   socket's rate and burst. New connections do not renew it.
+//!
+//! Past either, the event is refused (`rate_limited`; echo drops it).
+//! Refused events are counted against the socket's second bucket of the same
+//! size, and when that is empty too the socket is flooding and disconnected:
+//! a client that slows down when told never is. The socket's own bucket is
+//! checked first, so one flooding socket takes no more of its address's
+//! budget than its own rate.
+//!
+//! Namespace connects are limited per client address ([`ConnectLimit`],
+//! `--connect-rate-limit`, every namespace together): past it the connect
+//! gets `connect_error` `rate_limited`. A session whose refused connects
+//! again exceed that rate and burst is refused every connect from then on.
+//!
+//! The limits are per node. Idle per-address buckets are dropped every
+//! [`SWEEP_EVERY`], so memory follows the addresses seen recently.
 
-use std::num::NonZeroU32;
+use std::{
+    collections::HashMap,
+    fmt,
+    net::IpAddr,
+    num::NonZeroU32,
+    sync::{
+        Arc, Mutex, Once, OnceLock,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use axum::{extract::Request, middleware::Next, response::Response};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use ipnet::IpNet;
+use socketioxide::{
+    adapter::Adapter,
+    extract::{SocketRef, State},
+};
 
-/// The configured limit, shared by every socket of a namespace.
-#[derive(Debug, Clone, Copy)]
+use crate::{
+    http::client_addr::{address_key, client_ip, peer},
+    metrics::Metrics,
+};
+
+/// How often idle per-address buckets are dropped.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// The `limit` label, in `switchboard_limit_hits_total`, of an event refused
+/// by its address's bucket.
+pub const ADDRESS_LIMIT: &str = "address_rate";
+/// The `limit` label of a refused namespace connect.
+pub const CONNECT_LIMIT: &str = "connect_rate";
+
+/// A quota of `per_second` with bursts of `burst` (at least the rate).
+fn quota(per_second: u32, burst: u32) -> Quota {
+    let per_second = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(burst).unwrap_or(per_second).max(per_second);
+    Quota::per_second(per_second).allow_burst(burst)
+}
+
+/// A keyed limiter whose idle keys are dropped every [`SWEEP_EVERY`] (by a
+/// task that ends with the limiter).
+fn keyed(quota: Quota) -> Arc<DefaultKeyedRateLimiter<IpAddr>> {
+    let limiter = Arc::new(RateLimiter::keyed(quota));
+    let weak = Arc::downgrade(&limiter);
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(async move {
+            let mut every = tokio::time::interval(SWEEP_EVERY);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                let Some(limiter) = weak.upgrade() else {
+                    return;
+                };
+                limiter.retain_recent();
+                limiter.shrink_to_fit();
+            }
+        });
+    }
+    limiter
+}
+
+/// One namespace's event limit (cheap to clone): the quota of each socket,
+/// the label its refusals count under, and the per-address buckets.
+#[derive(Clone)]
 pub struct RateLimit {
+    inner: Arc<RateLimitInner>,
+}
+
+struct RateLimitInner {
+    label: &'static str,
     quota: Quota,
+    per_address: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    metrics: Metrics,
 }
 
 impl RateLimit {
-    pub fn new(per_second: u32, burst: u32) -> Self {
-        let per_second = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
-        let burst = NonZeroU32::new(burst).unwrap_or(per_second).max(per_second);
+    /// `per_second` events per socket with bursts of `burst`, and
+    /// `address_multiplier` times both per client address. Refusals by the
+    /// socket's own bucket count under `label` in
+    /// `switchboard_limit_hits_total`, by the address's under
+    /// [`ADDRESS_LIMIT`].
+    pub fn new(
+        label: &'static str,
+        per_second: u32,
+        burst: u32,
+        address_multiplier: u32,
+        metrics: &Metrics,
+    ) -> Self {
+        let multiplier = address_multiplier.max(1);
+        for limit in [label, ADDRESS_LIMIT] {
+            metrics.limit_hits.with_label_values(&[limit]);
+        }
         Self {
-            quota: Quota::per_second(per_second).allow_burst(burst),
+            inner: Arc::new(RateLimitInner {
+                label,
+                quota: quota(per_second, burst),
+                per_address: keyed(quota(
+                    per_second.saturating_mul(multiplier),
+                    burst.saturating_mul(multiplier),
+                )),
+                metrics: metrics.clone(),
+            }),
         }
     }
 
-    /// A fresh pair of buckets for one socket.
-    pub fn for_socket(&self) -> SocketLimiter {
+    /// The limiter of a socket: its session's buckets for the socket's
+    /// namespace (fresh ones the first time, or when the socket has no
+    /// session tag) and its address's bucket (none when the address is
+    /// unknown). [`admit_connect`] found both.
+    pub fn for_socket<A: Adapter>(&self, socket: &SocketRef<A>) -> SocketLimiter {
+        let client = socket.extensions.get::<Client>().unwrap_or_default();
+        let own = match &client.session {
+            Some(session) => session.0.buckets(socket.ns(), self.inner.quota),
+            None => Arc::new(Buckets::new(self.inner.quota)),
+        };
         SocketLimiter {
-            events: RateLimiter::direct(self.quota),
-            refusals: RateLimiter::direct(self.quota),
+            limit: self.clone(),
+            own,
+            address: client.address,
         }
     }
 }
@@ -38,23 +158,54 @@ impl RateLimit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Allow,
-    /// Answer `rate_limited`.
+    /// Answer `rate_limited` (echo: drop it).
     Refuse,
     /// Refuse and disconnect the socket.
     Flooding,
 }
 
-/// One socket's buckets.
-pub struct SocketLimiter {
+/// One socket's (session's, per namespace) pair of buckets.
+struct Buckets {
     events: DefaultDirectRateLimiter,
     refusals: DefaultDirectRateLimiter,
 }
 
+impl Buckets {
+    fn new(quota: Quota) -> Self {
+        Self {
+            events: RateLimiter::direct(quota),
+            refusals: RateLimiter::direct(quota),
+        }
+    }
+}
+
+/// One socket's limiter: its own buckets and its address's.
+pub struct SocketLimiter {
+    limit: RateLimit,
+    own: Arc<Buckets>,
+    address: Option<IpAddr>,
+}
+
 impl SocketLimiter {
+    /// Takes one event from the socket's bucket, then its address's; a
+    /// refusal is counted in `/metrics`.
     pub fn check(&self) -> Verdict {
-        if self.events.check().is_ok() {
-            Verdict::Allow
-        } else if self.refusals.check().is_ok() {
+        let inner = &self.limit.inner;
+        let refused_by = if self.own.events.check().is_err() {
+            Some(inner.label)
+        } else if self
+            .address
+            .is_some_and(|ip| inner.per_address.check_key(&ip).is_err())
+        {
+            Some(ADDRESS_LIMIT)
+        } else {
+            None
+        };
+        let Some(limit) = refused_by else {
+            return Verdict::Allow;
+        };
+        inner.metrics.limit_hit(limit);
+        if self.own.refusals.check().is_ok() {
             Verdict::Refuse
         } else {
             Verdict::Flooding
@@ -62,13 +213,184 @@ impl SocketLimiter {
     }
 }
 
+/// One Engine.IO session's limit state, shared by all its namespace sockets
+/// and kept across their reconnects.
+#[derive(Default)]
+pub struct SessionState {
+    /// Per namespace path (a fixed, small set).
+    buckets: Mutex<HashMap<String, Arc<Buckets>>>,
+    /// Refused connects, made on the first refusal.
+    connect_refusals: OnceLock<DefaultDirectRateLimiter>,
+    /// Refused every connect from now on.
+    banned: AtomicBool,
+}
+
+impl SessionState {
+    fn buckets(&self, ns: &str, quota: Quota) -> Arc<Buckets> {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        buckets
+            .entry(ns.to_owned())
+            .or_insert_with(|| Arc::new(Buckets::new(quota)))
+            .clone()
+    }
+}
+
+/// The request extension that carries a session's [`SessionState`]: put on
+/// every handshake request by [`tag_sessions`]; socketioxide keeps the
+/// handshake request's parts for the session's whole life.
+#[derive(Clone, Default)]
+pub struct SessionTag(Arc<SessionState>);
+
+/// Tower middleware before the Socket.IO layer: a fresh [`SessionTag`] on
+/// every request that can open an Engine.IO session (one without `sid`).
+/// Requests of an existing session (polls, posts, the upgrade) keep none:
+/// the session has its handshake's.
+pub async fn tag_sessions(mut request: Request, next: Next) -> Response {
+    let opens_session = !request
+        .uri()
+        .query()
+        .is_some_and(|query| query.split('&').any(|pair| pair.starts_with("sid=")));
+    if opens_session {
+        request.extensions_mut().insert(SessionTag::default());
+    }
+    next.run(request).await
+}
+
+/// Who a socket is, for the limits: found by [`admit_connect`], kept in the
+/// socket's extensions.
+#[derive(Clone, Default)]
+struct Client {
+    session: Option<SessionTag>,
+    /// The address key ([`address_key`]); `None` when the server did not say
+    /// who the peer is.
+    address: Option<IpAddr>,
+}
+
+impl Client {
+    fn of<A: Adapter>(socket: &SocketRef<A>, trusted: &[IpNet]) -> Self {
+        let parts = socket.req_parts();
+        let address = match peer(parts) {
+            Some(peer) => Some(address_key(client_ip(parts, peer.ip(), trusted))),
+            None => {
+                static MISSING: Once = Once::new();
+                MISSING.call_once(|| {
+                    tracing::warn!(
+                        "no client address on Socket.IO requests (ConnectInfo<SocketAddr> missing): per-address limits are off"
+                    );
+                });
+                None
+            }
+        };
+        Self {
+            session: parts.extensions.get::<SessionTag>().cloned(),
+            address,
+        }
+    }
+}
+
+/// Namespace connects per client address, every namespace together
+/// (socketioxide state, cheap to clone).
+#[derive(Clone)]
+pub struct ConnectLimit {
+    inner: Arc<ConnectLimitInner>,
+}
+
+struct ConnectLimitInner {
+    quota: Quota,
+    per_address: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    trusted: Vec<IpNet>,
+    metrics: Metrics,
+}
+
+impl ConnectLimit {
+    /// `per_second` connects per client address, bursts of `burst`;
+    /// `trusted` proxies name the client in `X-Forwarded-For`.
+    pub fn new(per_second: u32, burst: u32, trusted: Vec<IpNet>, metrics: &Metrics) -> Self {
+        metrics.limit_hits.with_label_values(&[CONNECT_LIMIT]);
+        let quota = quota(per_second, burst);
+        Self {
+            inner: Arc::new(ConnectLimitInner {
+                quota,
+                per_address: keyed(quota),
+                trusted,
+                metrics: metrics.clone(),
+            }),
+        }
+    }
+
+    fn admit(&self, client: &Client) -> Result<(), RateLimited> {
+        let inner = &self.inner;
+        let session = client.session.as_ref().map(|tag| &tag.0);
+        let banned = session.is_some_and(|s| s.banned.load(Ordering::Acquire));
+        if !banned
+            && client
+                .address
+                .is_none_or(|ip| inner.per_address.check_key(&ip).is_ok())
+        {
+            return Ok(());
+        }
+        inner.metrics.limit_hit(CONNECT_LIMIT);
+        if let Some(session) = session.filter(|_| !banned) {
+            let refusals = session
+                .connect_refusals
+                .get_or_init(|| RateLimiter::direct(inner.quota));
+            if refusals.check().is_err() {
+                session.banned.store(true, Ordering::Release);
+                tracing::warn!(
+                    client = ?client.address,
+                    "a session keeps connecting past its address's connect rate: refusing all its connects"
+                );
+            }
+        }
+        Err(RateLimited)
+    }
+}
+
+/// A connect refused by [`ConnectLimit`]: the client's `connect_error`
+/// message is the contract's code.
+#[derive(Debug)]
+pub struct RateLimited;
+
+impl fmt::Display for RateLimited {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("rate_limited")
+    }
+}
+
+/// Connect middleware of every namespace, run before the namespace's own:
+/// finds the socket's session and client address (for [`RateLimit::for_socket`])
+/// and applies the connect limit.
+pub async fn admit_connect<A: Adapter>(
+    socket: SocketRef<A>,
+    State(limit): State<ConnectLimit>,
+) -> Result<(), RateLimited> {
+    let client = Client::of(&socket, &limit.inner.trusted);
+    socket.extensions.insert(client.clone());
+    limit.admit(&client).inspect_err(|_| {
+        tracing::debug!(namespace = socket.ns(), client = ?client.address, "connect refused: rate_limited");
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn limiter(
+        limit: &RateLimit,
+        session: &SessionState,
+        address: Option<IpAddr>,
+    ) -> SocketLimiter {
+        SocketLimiter {
+            limit: limit.clone(),
+            own: session.buckets("/chat", limit.inner.quota),
+            address,
+        }
+    }
+
     #[test]
     fn a_burst_passes_then_refusals_then_flooding() {
-        let limiter = RateLimit::new(5, 10).for_socket();
+        let limit = RateLimit::new("rate", 5, 10, 10, &Metrics::new());
+        let limiter = limiter(&limit, &SessionState::default(), None);
         let verdicts: Vec<Verdict> = (0..25).map(|_| limiter.check()).collect();
         assert!(
             verdicts[..10].iter().all(|v| *v == Verdict::Allow),
@@ -82,5 +404,70 @@ mod tests {
             verdicts[20..].iter().all(|v| *v == Verdict::Flooding),
             "{verdicts:?}"
         );
+    }
+
+    #[test]
+    fn a_reconnected_socket_gets_its_session_buckets_back() {
+        let limit = RateLimit::new("rate", 5, 10, 10, &Metrics::new());
+        let session = SessionState::default();
+        let first = limiter(&limit, &session, None);
+        assert!((0..10).all(|_| first.check() == Verdict::Allow));
+        drop(first);
+        let again = limiter(&limit, &session, None);
+        assert_eq!(again.check(), Verdict::Refuse);
+        // Another session starts full.
+        let other = limiter(&limit, &SessionState::default(), None);
+        assert_eq!(other.check(), Verdict::Allow);
+    }
+
+    #[test]
+    fn sessions_of_one_address_share_its_bucket() {
+        let metrics = Metrics::new();
+        let limit = RateLimit::new("rate", 5, 10, 2, &metrics);
+        let ip: IpAddr = "198.51.100.1".parse().unwrap();
+        let allowed: usize = (0..5)
+            .map(|_| {
+                let socket = limiter(&limit, &SessionState::default(), Some(ip));
+                (0..10).filter(|_| socket.check() == Verdict::Allow).count()
+            })
+            .sum();
+        assert_eq!(allowed, 20, "2 × the burst of 10");
+        let elsewhere = limiter(
+            &limit,
+            &SessionState::default(),
+            Some("198.51.100.2".parse().unwrap()),
+        );
+        assert_eq!(elsewhere.check(), Verdict::Allow);
+        let shown = metrics.render();
+        assert!(
+            shown.contains(r#"switchboard_limit_hits_total{limit="address_rate"} 30"#),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn connects_past_the_rate_are_refused_then_the_session_is_banned() {
+        let limit = ConnectLimit::new(2, 4, Vec::new(), &Metrics::new());
+        let client = Client {
+            session: Some(SessionTag::default()),
+            address: Some("198.51.100.1".parse().unwrap()),
+        };
+        let results: Vec<bool> = (0..12).map(|_| limit.admit(&client).is_ok()).collect();
+        assert_eq!(results.iter().filter(|ok| **ok).count(), 4, "{results:?}");
+        assert!(
+            client
+                .session
+                .as_ref()
+                .unwrap()
+                .0
+                .banned
+                .load(Ordering::Acquire)
+        );
+        // Another address is not affected.
+        let other = Client {
+            session: Some(SessionTag::default()),
+            address: Some("198.51.100.2".parse().unwrap()),
+        };
+        assert!(limit.admit(&other).is_ok());
     }
 }

@@ -22,7 +22,7 @@ use super::{
     AckRequested,
     dispatch::{Context, Session, event_handler, handle},
     order::Turn,
-    rate_limit::{RateLimit, SocketLimiter},
+    rate_limit::{RateLimit, SocketLimiter, admit_connect},
     reply::{EventError, EventResult, fields},
     socket_closed, socket_opened,
 };
@@ -76,7 +76,12 @@ impl Session for GameSession {
 
 pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, metrics: &Metrics) -> A::InitRes {
     metrics.register_namespace(NAMESPACE);
-    io.ns(NAMESPACE, on_connect::<A>.with(prepare_socket::<A>))
+    io.ns(
+        NAMESPACE,
+        on_connect::<A>
+            .with(prepare_socket::<A>)
+            .with(admit_connect::<A>),
+    )
 }
 
 /// Registers the handlers before the CONNECT packet goes out (see `/chat`).
@@ -85,7 +90,7 @@ async fn prepare_socket<A: Adapter>(
     State(ctx): State<GameContext>,
 ) -> Result<(), std::convert::Infallible> {
     socket.extensions.insert(Arc::new(GameSession {
-        limiter: ctx.rate_limit.for_socket(),
+        limiter: ctx.rate_limit.for_socket(&socket),
         current: Mutex::new(None),
     }));
     socket.on("join", on_join::<A>);

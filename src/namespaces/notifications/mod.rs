@@ -28,7 +28,7 @@ use self::{
 };
 use super::{
     dispatch::{Context, Session, event_handler},
-    rate_limit::RateLimit,
+    rate_limit::{RateLimit, admit_connect},
     reply::{EventError, EventResult, fields},
     socket_closed, socket_opened,
 };
@@ -69,7 +69,12 @@ impl Session for NotificationSession {
 
 pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, metrics: &Metrics) -> A::InitRes {
     metrics.register_namespace(NAMESPACE);
-    io.ns(NAMESPACE, on_connect::<A>.with(authenticate::<A>))
+    io.ns(
+        NAMESPACE,
+        on_connect::<A>
+            .with(authenticate::<A>)
+            .with(admit_connect::<A>),
+    )
 }
 
 /// Why a connection was refused: the client's `connect_error` message is the
@@ -129,7 +134,8 @@ async fn authenticate<A: Adapter>(
         }
     };
     socket.join(user.room());
-    let session = NotificationSession::new(user, ctx.rate_limit.for_socket(), subscription, cursor);
+    let limiter = ctx.rate_limit.for_socket(&socket);
+    let session = NotificationSession::new(user, limiter, subscription, cursor);
     socket.extensions.insert(Arc::new(session));
     socket.on("list", on_list::<A>);
     socket.on("read", on_read::<A>);
@@ -176,6 +182,11 @@ fn store_failed(e: &dyn fmt::Display) -> EventError {
     EventError::internal()
 }
 
+fn store_write_failed(e: &crate::store::StoreError) -> EventError {
+    tracing::error!(error = %e, "notification store write failed");
+    EventError::store_write(e)
+}
+
 async fn list<A: Adapter>(
     _: SocketRef<A>,
     session: Arc<NotificationSession>,
@@ -204,7 +215,7 @@ async fn read<A: Adapter>(
         .store
         .mark_read(session.user.as_str(), target)
         .await
-        .map_err(|e| store_failed(&e))?;
+        .map_err(|e| store_write_failed(&e))?;
     // Every socket of the user, on every node, this one included.
     match socket
         .within(session.user.room())
