@@ -4,10 +4,10 @@
 //! [`App::build`] binds the listener itself and exposes the bound address, so
 //! tests ask for port 0 and learn the real one.
 
-use std::{future::IntoFuture, net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use axum::{Router, middleware, serve::ListenerExt};
+use axum::{Router, middleware};
 use futures_util::future::BoxFuture;
 use socketioxide::{
     ParserConfig, SocketIo, SocketIoBuilder,
@@ -27,13 +27,14 @@ use crate::{
     metrics::Metrics,
     namespaces::{
         chat::{self, ChatContext},
-        echo,
+        echo::{self, EchoContext},
         game::{self as game_ns, GameContext},
         notifications::{self as notifications_ns, NotificationsContext},
         order::EventOrder,
-        rate_limit::RateLimit,
+        rate_limit::{self, ConnectLimit, RateLimit},
     },
     notifications::{Credentials, Hub, LiveIds},
+    server,
     store::{CommitListener, Store},
 };
 
@@ -45,6 +46,8 @@ pub struct App {
     closer: Closer,
     shutdown: ShutdownHandle,
     shutdown_timeout: Duration,
+    /// Connection caps and timeouts of the accept loop.
+    server: server::Settings,
 }
 
 /// Closes every Engine.IO session and waits for the disconnect handlers,
@@ -81,6 +84,7 @@ impl ShutdownHandle {
 impl App {
     pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
         let metrics = Metrics::new();
+        let server = server::Settings::from_config(&config, &metrics);
         let hub = Hub::new();
         let redis = match &config.redis_url {
             Some(url) => {
@@ -101,6 +105,7 @@ impl App {
             None => Arc::new(hub.clone()),
         };
         let store = Store::open(&config.database_url, listener).await?;
+        metrics.register_store(store.health());
         tracing::info!(
             engine = store.engine(),
             adapter = if redis.is_some() {
@@ -111,29 +116,38 @@ impl App {
             "store ready"
         );
         let credentials = Credentials::resolve(&config);
-        let rate_limit = RateLimit::new(config.rate_limit, config.rate_burst);
+        // Each namespace has its own per-address buckets.
+        let event_limit = |label, multiplier: u32| {
+            RateLimit::new(
+                label,
+                config.rate_limit.saturating_mul(multiplier),
+                config.rate_burst.saturating_mul(multiplier),
+                config.address_rate_multiplier,
+                &metrics,
+            )
+        };
+        let (chat_limit, notifications_limit) = (event_limit("rate", 1), event_limit("rate", 1));
+        // Inputs come faster than chat messages (one per key change).
+        let game_limit = event_limit("game_rate", config.game_rate_multiplier);
         let parts = Parts {
             chat: ChatContext {
                 store: store.chat().clone(),
                 metrics: metrics.clone(),
-                rate_limit,
+                rate_limit: chat_limit,
+                room_limit: config.room_limit as usize,
             },
             notifications: NotificationsContext {
                 store: store.notifications().clone(),
                 hub,
                 verifier: credentials.token_verifier(),
                 metrics: metrics.clone(),
-                rate_limit,
+                rate_limit: notifications_limit,
                 clustered: redis.is_some(),
             },
-            // Inputs come faster than chat messages (one per key change).
             game: GameContext {
                 games: Games::new(config.game_tick_rate),
                 metrics: metrics.clone(),
-                rate_limit: RateLimit::new(
-                    config.rate_limit.saturating_mul(3),
-                    config.rate_burst.saturating_mul(3),
-                ),
+                rate_limit: game_limit,
             },
             max_payload: usize::try_from(config.max_payload)
                 .context("max payload fits in memory")?,
@@ -155,8 +169,7 @@ impl App {
             }
         };
 
-        let listener = TcpListener::bind(config.listen)
-            .await
+        let listener = server::bind(config.listen)
             .with_context(|| format!("cannot listen on {} (--listen)", config.listen))?;
         let local_addr = listener.local_addr()?;
 
@@ -167,6 +180,7 @@ impl App {
             closer,
             shutdown: ShutdownHandle::default(),
             shutdown_timeout: config.shutdown_timeout,
+            server,
         })
     }
 
@@ -191,27 +205,23 @@ impl App {
             shutdown,
             shutdown_timeout,
             local_addr,
+            server,
         } = self;
-        tracing::info!(address = %local_addr, "switchboard listening");
+        tracing::info!(
+            address = %local_addr,
+            max_connections = server.max_connections(),
+            "switchboard listening"
+        );
 
-        // axum does not set TCP_NODELAY: without it small frames wait on Nagle's
-        // algorithm and every emit can pay tens of milliseconds.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::warn!("cannot set TCP_NODELAY: {e}");
-            }
-        });
-        // Its own token, cancelled below: if axum watched the shutdown handle
-        // directly it could finish (no HTTP request in flight; WebSockets are not
-        // tracked) before the sockets are closed.
+        // Its own token, cancelled below: if the server watched the shutdown
+        // handle directly it could finish (no HTTP request in flight; WebSockets
+        // are not tracked) before the sockets are closed.
         let stop_accepting = CancellationToken::new();
-        let server = axum::serve(listener, router)
-            .with_graceful_shutdown(stop_accepting.clone().cancelled_owned())
-            .into_future();
+        let server = server::serve(listener, router, server, stop_accepting.clone());
         let mut server = std::pin::pin!(server);
 
         tokio::select! {
-            result = &mut server => return result.context("server error"),
+            () = &mut server => return Ok(()),
             () = shutdown.requested() => {}
         }
         tracing::info!("shutting down: closing sockets");
@@ -222,12 +232,12 @@ impl App {
             // back, or to another). A Socket.IO disconnect packet would instead
             // tell clients to stay away.
             closer().await;
-            server.await.context("server error during shutdown")
+            server.await;
         };
         match tokio::time::timeout(shutdown_timeout, drain).await {
-            Ok(result) => {
+            Ok(()) => {
                 tracing::info!("shutdown complete");
-                result
+                Ok(())
             }
             Err(_) => {
                 tracing::warn!(timeout = ?shutdown_timeout, "shutdown timed out; exiting with connections open");
@@ -259,6 +269,7 @@ fn socket_io_builder(config: &ServeConfig) -> SocketIoBuilder {
         .connect_timeout(config.connect_timeout)
         .ack_timeout(config.ack_timeout)
         .max_payload(config.max_payload)
+        .max_buffered_bytes(usize::try_from(config.max_buffered_bytes).unwrap_or(usize::MAX))
         // The reference server applies its payload limit to WebSocket
         // messages too; socketioxide's own WebSocket default is 64 MiB.
         .ws_max_message_size(max_payload)
@@ -298,6 +309,21 @@ where
         .with_state(parts.chat)
         .with_state(parts.notifications)
         .with_state(parts.game)
+        .with_state(EchoContext {
+            rate_limit: RateLimit::new(
+                "echo_rate",
+                config.echo_rate_limit,
+                config.echo_rate_limit.saturating_mul(2),
+                config.address_rate_multiplier,
+                &parts.metrics,
+            ),
+        })
+        .with_state(ConnectLimit::new(
+            config.connect_rate_limit,
+            config.connect_rate_limit.saturating_mul(2),
+            config.trusted_proxies.clone(),
+            &parts.metrics,
+        ))
         .build_layer();
     let metrics = &parts.metrics;
     let mut registered = Vec::new();
@@ -319,23 +345,27 @@ where
         metrics: parts.metrics.clone(),
         live_ids: Arc::new(LiveIds::default()),
         max_body: parts.max_payload,
+        max_stored_bytes: config.api_max_stored_bytes,
         clustered: parts.redis.is_some(),
     });
     spawn_idempotency_purge(&parts.store);
     let state = HttpState {
         metrics: parts.metrics,
         max_payload: parts.max_payload,
+        ws_idle_timeout: config.ws_idle_timeout,
         store: parts.store,
         credentials: parts.credentials,
         redis: parts.redis,
     };
     // Outermost first: CORS (answers preflights), request metrics (counts
     // refusals too), the origin policy (before any Engine.IO session or /ws
-    // upgrade exists), then Socket.IO and the routes.
+    // upgrade exists), the session tag of the rate limits (on every request
+    // that can open an Engine.IO session), then Socket.IO and the routes.
     let origin_guard = http::OriginGuard::new(&config.cors_origins, &state.metrics);
     let router = http::router(state.clone())
         .nest("/api/v1", api)
         .layer(socket_layer)
+        .layer(middleware::from_fn(rate_limit::tag_sessions))
         .layer(middleware::from_fn_with_state(
             origin_guard,
             http::origin::check,

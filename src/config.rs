@@ -186,6 +186,53 @@ pub struct ServeConfig {
     #[arg(long, env = "SWITCHBOARD_SHUTDOWN_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
 
+    /// How long a client has to send a request's headers (100ms to 1h): from
+    /// the accept for a new connection, from the first byte of the next request
+    /// on a kept-alive one. Past it the connection is closed.
+    #[arg(long, env = "SWITCHBOARD_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_http_timeout)]
+    pub header_read_timeout: Duration,
+
+    /// How long a client has to send a whole request body, from the end of its
+    /// headers (100ms to 1h). Past it the connection is closed. A request
+    /// without a body (a long-polling GET waiting for data) is not affected.
+    #[arg(long, env = "SWITCHBOARD_BODY_READ_TIMEOUT", default_value = "30s", value_parser = parse_http_timeout)]
+    pub body_read_timeout: Duration,
+
+    /// How long a kept-alive HTTP connection may stay open with no request in
+    /// flight before the server closes it (100ms to 1h). Longer than a proxy's
+    /// own idle timeout for its upstream connections (nginx: 60s), so the
+    /// proxy, not the node, closes a pooled connection.
+    #[arg(long, env = "SWITCHBOARD_KEEP_ALIVE_TIMEOUT", default_value = "75s", value_parser = parse_http_timeout)]
+    pub keep_alive_timeout: Duration,
+
+    /// How long a `/ws` WebSocket may go without a message from the client
+    /// (pings and pongs count) before the server closes it with 1001 (100ms
+    /// to 24h). Socket.IO WebSockets are bounded by the ping interval and
+    /// timeout instead.
+    #[arg(long, env = "SWITCHBOARD_WS_IDLE_TIMEOUT", default_value = "120s", value_parser = parse_ws_idle_timeout)]
+    pub ws_idle_timeout: Duration,
+
+    /// Most TCP connections open at once on this node, WebSockets included
+    /// (1 to 1000000). At it, a new connection closes the one idle longest (no
+    /// request in flight), or is closed at once when none is idle. Lowered at
+    /// start to fit the open-file limit (RLIMIT_NOFILE) with headroom.
+    #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", default_value = "10000", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+
+    /// Most connections one client address may have open at once (1 to
+    /// 1000000; IPv6 counted per /64). Direct clients: TCP connections, one
+    /// past it is closed at once. Behind a `--trusted-proxies` proxy: requests
+    /// in flight and WebSockets per `X-Forwarded-For` address, one past it
+    /// gets 503.
+    #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS_PER_IP", default_value = "256", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections_per_ip: u32,
+
+    /// Proxies whose `X-Forwarded-For` names the client, comma-separated
+    /// addresses or CIDRs (`127.0.0.1,10.0.0.0/8`). Unset: the TCP peer is the
+    /// client and `X-Forwarded-For` is ignored.
+    #[arg(long, env = "SWITCHBOARD_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_trusted_proxy)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
     /// The durable store: `sqlite://PATH` (the file and its directory are
     /// created on first start) or `postgres://USER:PASSWORD@HOST/DB`.
     #[arg(
@@ -198,8 +245,9 @@ pub struct ServeConfig {
     pub database_url: DatabaseUrl,
 
     /// Events per second one socket may send to `/chat` or `/notifications`
-    /// (sustained rate).
-    /// Excess events are answered `rate_limited`.
+    /// (sustained rate; `/game`: times `--game-rate-multiplier`). A socket
+    /// that disconnects and connects again on the same session keeps its
+    /// count. Excess events are answered `rate_limited`.
     #[arg(long, env = "SWITCHBOARD_RATE_LIMIT", default_value = "20", value_parser = parse_rate)]
     pub rate_limit: u32,
 
@@ -208,11 +256,52 @@ pub struct ServeConfig {
     #[arg(long, env = "SWITCHBOARD_RATE_BURST", default_value = "40", value_parser = parse_rate)]
     pub rate_burst: u32,
 
+    /// Events all sockets of one client address may send to one namespace
+    /// together, as a multiple of that namespace's per-socket rate and burst
+    /// (1 to 1000). New connections do not renew it. Clients behind one NAT
+    /// share it; behind a proxy set `--trusted-proxies`, or every client
+    /// shares the proxy's address.
+    #[arg(long, env = "SWITCHBOARD_ADDRESS_RATE_MULTIPLIER", default_value = "10", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub address_rate_multiplier: u32,
+
+    /// `/game`'s per-socket rate and burst as a multiple of `--rate-limit`
+    /// and `--rate-burst` (1 to 100): inputs come faster than chat messages
+    /// (one per key change).
+    #[arg(long, env = "SWITCHBOARD_GAME_RATE_MULTIPLIER", default_value = "3", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub game_rate_multiplier: u32,
+
+    /// Events per second one socket may send to an echo namespace (bursts of
+    /// twice that, so by default about what `--event-queue` lets one socket
+    /// queue). Echo has no error contract: excess events are dropped, and a
+    /// socket whose dropped events again exceed rate and burst is
+    /// disconnected.
+    #[arg(long, env = "SWITCHBOARD_ECHO_RATE_LIMIT", default_value = "500", value_parser = parse_rate)]
+    pub echo_rate_limit: u32,
+
+    /// Namespace connects per second one client address may make, every
+    /// namespace together (bursts of twice that). Past it a connect gets
+    /// `connect_error` `rate_limited`; a session whose refused connects again
+    /// exceed rate and burst is refused every connect from then on.
+    #[arg(long, env = "SWITCHBOARD_CONNECT_RATE_LIMIT", default_value = "20", value_parser = parse_rate)]
+    pub connect_rate_limit: u32,
+
     /// Events one socket may have waiting to be handled (a socket's events are
     /// handled one after another, in the order they arrived; 1..65536). The
     /// event past it is answered `rate_limited` and the socket is disconnected.
     #[arg(long, env = "SWITCHBOARD_EVENT_QUEUE", default_value = "1024", value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub event_queue: u32,
+
+    /// Bytes that may wait in one Engine.IO session's outgoing buffer (65536..1073741824):
+    /// a client that does not read (a polling client that never polls, a stalled
+    /// WebSocket) is disconnected past it instead of buffered for without end.
+    #[arg(long, env = "SWITCHBOARD_MAX_BUFFERED_BYTES", default_value = "4194304", value_parser = clap::value_parser!(u64).range(65536..=1073741824))]
+    pub max_buffered_bytes: u64,
+
+    /// Most members one `/chat` room may have, counted on every node (1 to
+    /// 10000). A `join` past it is answered `forbidden`. Each join sends the
+    /// joiner the whole member list, so this also bounds that answer.
+    #[arg(long, env = "SWITCHBOARD_ROOM_LIMIT", default_value = "1000", value_parser = parse_room_limit)]
+    pub room_limit: u32,
 
     /// Redis for several nodes: `redis://[:PASSWORD@]HOST:PORT[/DB]`. Every
     /// broadcast, room query and notification then reaches every node. Unset:
@@ -233,6 +322,12 @@ pub struct ServeConfig {
     /// that); excess requests get 429 `rate_limited`.
     #[arg(long, env = "SWITCHBOARD_API_RATE_LIMIT", default_value = "1000", value_parser = parse_rate)]
     pub api_rate_limit: u32,
+
+    /// Most bytes one `POST /api/v1/notifications` may store: the size of its
+    /// `kind` and `data` (as JSON) times the number of users (1024 to
+    /// 1073741824). A push past it gets 413 `too_large` and stores nothing.
+    #[arg(long, env = "SWITCHBOARD_API_MAX_STORED_BYTES", default_value = "16777216", value_parser = parse_max_stored_bytes)]
+    pub api_max_stored_bytes: u64,
 
     /// HS256 secret that signs `/notifications` tokens (at least 16 bytes).
     /// Unset on a loopback address: the public development secret; unset on
@@ -400,6 +495,28 @@ fn parse_rate(value: &str) -> Result<u32, String> {
     }
 }
 
+fn parse_room_limit(value: &str) -> Result<u32, String> {
+    // Above 10000 one join answer (the whole member list) nears the default
+    // --max-payload, and filling the room sends N² presence events.
+    match value.trim().parse::<u32>() {
+        Ok(n) if (1..=10_000).contains(&n) => Ok(n),
+        _ => Err("expected a whole number of members from 1 to 10000".into()),
+    }
+}
+
+fn parse_max_stored_bytes(value: &str) -> Result<u64, String> {
+    let bytes: u64 = value
+        .trim()
+        .parse()
+        .map_err(|_| "expected a whole number of bytes".to_string())?;
+    // Below a kilobyte a single ordinary push to a few users is refused; above
+    // 1 GiB one request can fill a disk and the write-ahead log.
+    if !(1024..=1024 * 1024 * 1024).contains(&bytes) {
+        return Err("must be between 1024 and 1073741824 bytes".into());
+    }
+    Ok(bytes)
+}
+
 fn parse_redis_url(value: &str) -> Result<Secret, String> {
     let url = value.trim();
     if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
@@ -430,6 +547,47 @@ fn parse_user_id(value: &str) -> Result<String, String> {
     crate::notifications::UserId::parse(value)
         .map(|user| user.as_str().to_owned())
         .map_err(|e| e.to_string())
+}
+
+/// A timeout from `min` to `max`, written as a duration (`10s`, `500ms`).
+fn parse_bounded_duration(value: &str, min: Duration, max: Duration) -> Result<Duration, String> {
+    let duration = parse_duration(value)?;
+    if !(min..=max).contains(&duration) {
+        return Err(format!(
+            "must be between {} and {}",
+            humantime::format_duration(min),
+            humantime::format_duration(max)
+        ));
+    }
+    Ok(duration)
+}
+
+fn parse_http_timeout(value: &str) -> Result<Duration, String> {
+    parse_bounded_duration(
+        value,
+        Duration::from_millis(100),
+        Duration::from_secs(60 * 60),
+    )
+}
+
+fn parse_ws_idle_timeout(value: &str) -> Result<Duration, String> {
+    parse_bounded_duration(
+        value,
+        Duration::from_millis(100),
+        Duration::from_secs(24 * 60 * 60),
+    )
+}
+
+/// An address (`127.0.0.1`, `::1`: that host alone) or a CIDR (`10.0.0.0/8`).
+fn parse_trusted_proxy(value: &str) -> Result<ipnet::IpNet, String> {
+    let value = value.trim();
+    if let Ok(net) = value.parse::<ipnet::IpNet>() {
+        return Ok(net.trunc());
+    }
+    value
+        .parse::<std::net::IpAddr>()
+        .map(ipnet::IpNet::from)
+        .map_err(|_| format!("`{value}` is not an address or a CIDR (`10.0.0.0/8`)"))
 }
 
 fn parse_log_level(value: &str) -> Result<String, String> {
@@ -469,7 +627,18 @@ mod tests {
             DatabaseUrl::Sqlite("data/switchboard.db".into())
         );
         assert_eq!((config.rate_limit, config.rate_burst), (20, 40));
+        assert_eq!(
+            (config.address_rate_multiplier, config.game_rate_multiplier),
+            (10, 3)
+        );
+        assert_eq!(
+            (config.echo_rate_limit, config.connect_rate_limit),
+            (500, 20)
+        );
         assert_eq!(config.event_queue, 1024);
+        assert_eq!(config.max_buffered_bytes, 4 << 20);
+        assert_eq!(config.room_limit, 1000);
+        assert_eq!(config.api_max_stored_bytes, 16 * 1024 * 1024);
         assert_eq!(config.game_tick_rate, 20);
         assert!(config.jwt_secret.is_none() && config.api_keys.is_empty());
     }
@@ -540,9 +709,58 @@ mod tests {
             ("--database-url", "sqlite::memory:"),
             ("--rate-limit", "0"),
             ("--rate-burst", "many"),
+            ("--address-rate-multiplier", "0"),
+            ("--address-rate-multiplier", "1001"),
+            ("--game-rate-multiplier", "0"),
+            ("--game-rate-multiplier", "101"),
+            ("--echo-rate-limit", "0"),
+            ("--connect-rate-limit", "100001"),
             ("--game-tick-rate", "0"),
             ("--game-tick-rate", "121"),
             ("--jwt-secret", "short"),
+            ("--room-limit", "0"),
+            ("--room-limit", "10001"),
+            ("--room-limit", "many"),
+            ("--api-max-stored-bytes", "1023"),
+            ("--api-max-stored-bytes", "1073741825"),
+            ("--api-max-stored-bytes", "16MiB"),
+        ] {
+            let err = parse(&[flag, value]).expect_err(flag);
+            assert_eq!(err.exit_code(), 2, "{flag} {value}");
+            assert!(err.to_string().contains(flag), "{flag}: {err}");
+        }
+    }
+
+    #[test]
+    fn connection_timeouts_and_caps_have_defaults_and_bounds() {
+        let config = ServeConfig::defaults();
+        assert_eq!(config.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(config.body_read_timeout, Duration::from_secs(30));
+        assert_eq!(config.keep_alive_timeout, Duration::from_secs(75));
+        assert_eq!(config.ws_idle_timeout, Duration::from_secs(120));
+        assert_eq!(
+            (config.max_connections, config.max_connections_per_ip),
+            (10_000, 256)
+        );
+        assert!(config.trusted_proxies.is_empty());
+
+        let proxies = parse(&["--trusted-proxies", "127.0.0.1, 10.1.2.3/8,::1"])
+            .unwrap()
+            .trusted_proxies;
+        let shown: Vec<String> = proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]);
+
+        for (flag, value) in [
+            ("--header-read-timeout", "50ms"),
+            ("--header-read-timeout", "2h"),
+            ("--body-read-timeout", "0s"),
+            ("--keep-alive-timeout", "soon"),
+            ("--ws-idle-timeout", "25h"),
+            ("--max-connections", "0"),
+            ("--max-connections", "1000001"),
+            ("--max-connections-per-ip", "0"),
+            ("--trusted-proxies", "nginx.internal"),
+            ("--trusted-proxies", "10.0.0.0/33"),
         ] {
             let err = parse(&[flag, value]).expect_err(flag);
             assert_eq!(err.exit_code(), 2, "{flag} {value}");

@@ -12,7 +12,8 @@
 //! - [`namespaces`]: one module per Socket.IO namespace (`echo`, `chat`,
 //!   `notifications`, `game`), plus
 //!   the shared pieces every namespace uses (connection logging, names, the
-//!   contract's replies and error codes, the per-socket rate limit).
+//!   contract's replies and error codes, the rate limits per socket, per
+//!   client address and of namespace connects).
 //! - [`store`]: the durable store on sqlx (SQLite or PostgreSQL), written
 //!   through one group-committing writer task per stream.
 //! - [`notifications`]: tokens, API keys, and the live fan-out of stored
@@ -20,8 +21,11 @@
 //! - [`game`]: the arena game's simulation (pure, deterministic) and the
 //!   registry of running games.
 //! - [`http`]: plain HTTP routes: health, readiness, metrics, `/ws`, the demo
-//!   pages, and the HTTP push API (`http::api`).
+//!   pages, the HTTP push API (`http::api`), and who a request's client is
+//!   (`http::client_addr`).
 //! - [`metrics`]: the Prometheus registry each app owns.
+//! - [`server`]: the accept loop under the router: connection caps and the
+//!   timeouts of slow and idle connections.
 //!
 //! Data flows one way: transport -> namespace handler (parses the payload into
 //! typed values) -> domain -> emit.
@@ -34,6 +38,7 @@ pub mod http;
 pub mod metrics;
 pub mod namespaces;
 pub mod notifications;
+pub mod server;
 pub mod store;
 pub mod telemetry;
 

@@ -11,6 +11,9 @@ pub struct Metrics {
     registry: Registry,
     /// Sockets connected now, by namespace.
     pub sockets_connected: IntGaugeVec,
+    /// Sockets disconnected, by namespace and reason (`slow_client` is a
+    /// client the outgoing byte budget cut off).
+    pub disconnects: IntCounterVec,
     /// Socket.IO events received from clients, by namespace.
     pub events_in: IntCounterVec,
     /// Socket.IO events and acks sent to clients, by namespace.
@@ -23,6 +26,9 @@ pub struct Metrics {
     pub game_ticks: IntCounter,
     /// Requests refused by the origin policy (`--cors-origins`), by route.
     pub origin_refused: IntCounterVec,
+    /// Times a configured bound refused something, by limit (`room_full`,
+    /// `api_stored_bytes`, ...); see [`Metrics::limit_hit`].
+    pub limit_hits: IntCounterVec,
 }
 
 impl Metrics {
@@ -34,6 +40,14 @@ impl Metrics {
                 "Socket.IO sockets connected now, by namespace",
             ),
             &["namespace"],
+        )
+        .expect("valid metric");
+        let disconnects = IntCounterVec::new(
+            Opts::new(
+                "switchboard_disconnects_total",
+                "Socket.IO sockets disconnected, by namespace and reason",
+            ),
+            &["namespace", "reason"],
         )
         .expect("valid metric");
         let events_in = IntCounterVec::new(
@@ -81,14 +95,24 @@ impl Metrics {
         for route in ["/socket.io/", "/ws"] {
             origin_refused.with_label_values(&[route]);
         }
+        let limit_hits = IntCounterVec::new(
+            Opts::new(
+                "switchboard_limit_hits_total",
+                "Requests, events or connections refused because a configured limit was reached, by limit",
+            ),
+            &["limit"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(sockets_connected.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(disconnects.clone()),
             Box::new(events_in.clone()),
             Box::new(events_out.clone()),
             Box::new(http_requests.clone()),
             Box::new(games_active.clone()),
             Box::new(game_ticks.clone()),
             Box::new(origin_refused.clone()),
+            Box::new(limit_hits.clone()),
         ] {
             registry
                 .register(collector)
@@ -97,12 +121,14 @@ impl Metrics {
         Self {
             registry,
             sockets_connected,
+            disconnects,
             events_in,
             events_out,
             http_requests,
             games_active,
             game_ticks,
             origin_refused,
+            limit_hits,
         }
     }
 
@@ -120,6 +146,23 @@ impl Metrics {
 
     pub fn event_out(&self, ns: &str) {
         self.events_out.with_label_values(&[ns]).inc();
+    }
+
+    /// Counts one refusal by the limit named `limit` (a short snake_case
+    /// name, one per setting: `room_full`, `api_stored_bytes`).
+    pub fn limit_hit(&self, limit: &str) {
+        self.limit_hits.with_label_values(&[limit]).inc();
+    }
+
+    /// Adds metrics kept elsewhere to this registry: the store's write
+    /// errors and writable state (`switchboard_store_write_errors_total`,
+    /// `switchboard_store_writable`, see `store::health`).
+    pub fn register_store(&self, store: &crate::store::Health) {
+        for collector in store.collectors() {
+            if let Err(error) = self.registry.register(collector) {
+                tracing::warn!(%error, "store metrics not registered");
+            }
+        }
     }
 
     /// The Prometheus text exposition of every metric.

@@ -3,6 +3,7 @@
 //! [`origin`] guards it and `/ws` against cross-site WebSocket hijacking.
 
 pub mod api;
+pub mod client_addr;
 mod demo;
 mod health;
 mod metrics;
@@ -24,6 +25,8 @@ pub struct HttpState {
     pub metrics: Metrics,
     /// Largest WebSocket message `/ws` accepts, as for Socket.IO.
     pub max_payload: usize,
+    /// How long `/ws` may go without a message from the client (`--ws-idle-timeout`).
+    pub ws_idle_timeout: std::time::Duration,
     /// Checked by `/readyz`.
     pub store: Store,
     /// For `/demo/token` (development mode only).

@@ -67,6 +67,21 @@ pub fn socket_opened<A: Adapter>(socket: &SocketRef<A>, metrics: &Metrics) {
     );
 }
 
+/// The metric label of a disconnect reason.
+pub fn reason_label(reason: DisconnectReason) -> &'static str {
+    match reason {
+        DisconnectReason::TransportClose => "transport_close",
+        DisconnectReason::MultipleHttpPollingError => "multiple_polling",
+        DisconnectReason::PacketParsingError => "bad_packet",
+        DisconnectReason::TransportError => "transport_error",
+        DisconnectReason::HeartbeatTimeout => "heartbeat_timeout",
+        DisconnectReason::ClientNSDisconnect => "client_disconnect",
+        DisconnectReason::ServerNSDisconnect => "server_disconnect",
+        DisconnectReason::ClosingServer => "closing_server",
+        DisconnectReason::SlowClient => "slow_client",
+    }
+}
+
 /// Counts and logs a socket that left a namespace, with the reason.
 pub fn socket_closed<A: Adapter>(
     socket: &SocketRef<A>,
@@ -77,6 +92,10 @@ pub fn socket_closed<A: Adapter>(
         .sockets_connected
         .with_label_values(&[socket.ns()])
         .dec();
+    metrics
+        .disconnects
+        .with_label_values(&[socket.ns(), reason_label(reason)])
+        .inc();
     tracing::info!(
         namespace = socket.ns(),
         socket_id = %socket.id,

@@ -38,6 +38,57 @@ const SETTINGS: &[(&str, &str, &str)] = &[
     ("--rate-burst", "SWITCHBOARD_RATE_BURST", "40"),
     ("--game-tick-rate", "SWITCHBOARD_GAME_TICK_RATE", "20"),
     ("--api-rate-limit", "SWITCHBOARD_API_RATE_LIMIT", "1000"),
+    ("--room-limit", "SWITCHBOARD_ROOM_LIMIT", "1000"),
+    (
+        "--api-max-stored-bytes",
+        "SWITCHBOARD_API_MAX_STORED_BYTES",
+        "16777216",
+    ),
+    (
+        "--header-read-timeout",
+        "SWITCHBOARD_HEADER_READ_TIMEOUT",
+        "10s",
+    ),
+    (
+        "--body-read-timeout",
+        "SWITCHBOARD_BODY_READ_TIMEOUT",
+        "30s",
+    ),
+    (
+        "--keep-alive-timeout",
+        "SWITCHBOARD_KEEP_ALIVE_TIMEOUT",
+        "75s",
+    ),
+    ("--ws-idle-timeout", "SWITCHBOARD_WS_IDLE_TIMEOUT", "120s"),
+    ("--max-connections", "SWITCHBOARD_MAX_CONNECTIONS", "10000"),
+    (
+        "--max-connections-per-ip",
+        "SWITCHBOARD_MAX_CONNECTIONS_PER_IP",
+        "256",
+    ),
+    ("--trusted-proxies", "SWITCHBOARD_TRUSTED_PROXIES", ""),
+    (
+        "--address-rate-multiplier",
+        "SWITCHBOARD_ADDRESS_RATE_MULTIPLIER",
+        "10",
+    ),
+    (
+        "--game-rate-multiplier",
+        "SWITCHBOARD_GAME_RATE_MULTIPLIER",
+        "3",
+    ),
+    ("--echo-rate-limit", "SWITCHBOARD_ECHO_RATE_LIMIT", "500"),
+    (
+        "--connect-rate-limit",
+        "SWITCHBOARD_CONNECT_RATE_LIMIT",
+        "20",
+    ),
+    ("--event-queue", "SWITCHBOARD_EVENT_QUEUE", "1024"),
+    (
+        "--max-buffered-bytes",
+        "SWITCHBOARD_MAX_BUFFERED_BYTES",
+        "4194304",
+    ),
     ("--jwt-secret", "SWITCHBOARD_JWT_SECRET", ""),
     ("--api-keys", "SWITCHBOARD_API_KEYS", ""),
 ];

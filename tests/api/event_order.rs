@@ -265,3 +265,57 @@ async fn a_socket_that_queues_past_the_bound_is_refused_then_disconnected() {
     assert_eq!(ack["ok"], true, "{ack}");
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn overlapping_polling_posts_are_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = spawn_app(test_config()).await;
+    let (sid, _) = polling_session(&app).await;
+    post(&app, &sid, &["40".to_owned()]).await;
+    let mut seen = String::new();
+    while !seen.contains("auth") {
+        seen.push_str(&poll(&app, &sid).await);
+    }
+    // A first POST whose body is still arriving.
+    let body = r#"42["message","first"]"#;
+    let mut first = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: {}\r\n\
+         Content-Type: text/plain\r\nContent-Length: {}\r\n\r\n",
+        app.addr,
+        body.len()
+    );
+    first.write_all(head.as_bytes()).await.unwrap();
+    first.write_all(&body.as_bytes()[..5]).await.unwrap();
+    first.flush().await.unwrap();
+
+    // A second POST of the same session meanwhile is refused and changes nothing.
+    let url = app.http_url(&format!("/socket.io/?EIO=4&transport=polling&sid={sid}"));
+    let refused = loop {
+        let response = reqwest::Client::new()
+            .post(&url)
+            .body(r#"42["message","second"]"#)
+            .send()
+            .await
+            .unwrap();
+        if response.status() != 200 {
+            break response.status();
+        }
+        // The first POST was not being read yet: that one went through alone.
+        assert!(poll(&app, &sid).await.contains("second"));
+    };
+    assert_eq!(refused, 400);
+
+    // The first completes normally and the session lives on.
+    first.write_all(&body.as_bytes()[5..]).await.unwrap();
+    let mut response = vec![0; 1024];
+    let n = tokio::time::timeout(WAIT, first.read(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
+    let response = String::from_utf8_lossy(&response[..n]);
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(poll(&app, &sid).await.contains("first"));
+    app.stop().await.unwrap();
+}

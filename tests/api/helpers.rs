@@ -22,18 +22,35 @@ pub struct TestApp {
     _data_dir: Option<tempfile::TempDir>,
 }
 
-/// Default settings on a free loopback port.
+/// Namespace connects per second from one address in the test settings:
+/// every test client connects from 127.0.0.1, some hundreds within a second
+/// (the default, 20 with bursts of 40, is for one client address, and
+/// `rate_limits` tests it).
+pub const TEST_CONNECT_RATE: u32 = 100_000;
+
+/// Connections one address may hold in the test settings: every test client
+/// is 127.0.0.1, some tests open hundreds (`connection_limits` tests the
+/// default).
+pub const TEST_CONNECTIONS_PER_IP: u32 = 100_000;
+
+/// Default settings on a free loopback port (but [`TEST_CONNECT_RATE`] and
+/// [`TEST_CONNECTIONS_PER_IP`]).
 pub fn test_config() -> ServeConfig {
     ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
+        connect_rate_limit: TEST_CONNECT_RATE,
+        max_connections_per_ip: TEST_CONNECTIONS_PER_IP,
         ..ServeConfig::defaults()
     }
 }
 
-/// The official protocol test-suite settings on a free loopback port.
+/// The official protocol test-suite settings on a free loopback port (but
+/// [`TEST_CONNECT_RATE`]).
 pub fn conformance_config() -> ServeConfig {
     ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
+        connect_rate_limit: TEST_CONNECT_RATE,
+        max_connections_per_ip: TEST_CONNECTIONS_PER_IP,
         ..ServeConfig::conformance_profile()
     }
 }
@@ -104,6 +121,45 @@ impl RawSocket {
         let (ws, _) = tokio_tungstenite::connect_async(url)
             .await
             .expect("websocket opens");
+        Self::opened(ws).await
+    }
+
+    /// Like [`Self::connect_at`] with extra request headers
+    /// (`X-Forwarded-For`).
+    pub async fn connect_with_headers(addr: SocketAddr, headers: &[(&str, &str)]) -> Self {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+        let mut request = url.into_client_request().expect("a WebSocket request");
+        for (name, value) in headers {
+            request.headers_mut().append(
+                tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes())
+                    .expect("a header name"),
+                value.parse().expect("a header value"),
+            );
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("websocket opens");
+        Self::opened(ws).await
+    }
+
+    /// Like [`Self::connect_at`], from local address `from`: every
+    /// `127.x.y.z` reaches a loopback server, so tests can be several client
+    /// addresses.
+    pub async fn connect_from(addr: SocketAddr, from: std::net::IpAddr) -> Self {
+        let tcp = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+        tcp.bind(SocketAddr::new(from, 0))
+            .expect("bind the client address");
+        let stream = tcp.connect(addr).await.expect("TCP connects");
+        let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+        let (ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream))
+            .await
+            .expect("websocket opens");
+        Self::opened(ws).await
+    }
+
+    /// Reads the handshake of a just opened WebSocket.
+    async fn opened(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Self {
         let mut socket = Self {
             ws,
             handshake: serde_json::Value::Null,
@@ -149,6 +205,11 @@ impl RawSocket {
             .send(Message::Text(text.into()))
             .await
             .expect("send text");
+    }
+
+    /// Sends a text frame; `false` once the connection is closed.
+    pub async fn try_send_text(&mut self, text: &str) -> bool {
+        self.ws.send(Message::Text(text.into())).await.is_ok()
     }
 
     pub async fn send_binary(&mut self, bytes: &[u8]) {

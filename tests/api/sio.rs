@@ -54,7 +54,25 @@ impl SioClient {
         ns: &str,
         auth: Option<Value>,
     ) -> Result<Self, String> {
-        let mut raw = RawSocket::connect_with_query(addr, query).await;
+        let raw = RawSocket::connect_with_query(addr, query).await;
+        Self::connect_over(raw, ns, auth).await
+    }
+
+    /// Connects to `ns` from local address `from` (another client address).
+    pub async fn connect_from(addr: SocketAddr, from: std::net::IpAddr, ns: &str) -> Self {
+        let raw = RawSocket::connect_from(addr, from).await;
+        Self::connect_over(raw, ns, None)
+            .await
+            .unwrap_or_else(|refusal| panic!("{ns} refused the connection: {refusal}"))
+    }
+
+    /// Connects to `ns` over an open Engine.IO WebSocket; `Err` holds the
+    /// `connect_error` message.
+    pub async fn connect_over(
+        mut raw: RawSocket,
+        ns: &str,
+        auth: Option<Value>,
+    ) -> Result<Self, String> {
         let prefix = ns_prefix(ns);
         let auth = auth.map(|a| a.to_string()).unwrap_or_default();
         raw.send_text(&format!("40{prefix}{auth}")).await;

@@ -60,6 +60,12 @@ pub struct EngineIoConfig {
     /// Defaults to 128 packets
     pub max_buffer_size: usize,
 
+    /// SWITCHBOARD PATCH (outgoing byte budget): the most payload bytes that may wait in a
+    /// socket's outgoing buffer; past it the socket is closed
+    /// ([`DisconnectReason::SlowClient`](crate::DisconnectReason::SlowClient)).
+    /// Defaults to no limit.
+    pub max_buffered_bytes: usize,
+
     /// The maximum number of bytes that can be received per http request.
     /// Defaults to 100KB.
     pub max_payload: u64,
@@ -97,6 +103,7 @@ impl Default for EngineIoConfig {
             ping_timeout: Duration::from_millis(20000),
             upgrade_timeout: Duration::from_millis(10000),
             max_buffer_size: 128,
+            max_buffered_bytes: usize::MAX,
             max_payload: 1e5 as u64, // 100kb
             ws_read_buffer_size: 4096,
             ws_max_message_size: 64 << 20,
@@ -200,6 +207,12 @@ impl EngineIoConfigBuilder {
     /// ```
     pub fn max_buffer_size(mut self, max_buffer_size: usize) -> Self {
         self.config.max_buffer_size = max_buffer_size;
+        self
+    }
+
+    /// SWITCHBOARD PATCH (outgoing byte budget): see [`EngineIoConfig::max_buffered_bytes`].
+    pub fn max_buffered_bytes(mut self, max_buffered_bytes: usize) -> Self {
+        self.config.max_buffered_bytes = max_buffered_bytes;
         self
     }
 

@@ -59,7 +59,7 @@ use std::{
     fmt::Debug,
     sync::{
         Arc,
-        atomic::{AtomicBool, AtomicU8, Ordering},
+        atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -95,6 +95,9 @@ pub enum DisconnectReason {
     HeartbeatTimeout,
     /// The server is being closed
     ClosingServer,
+    /// SWITCHBOARD PATCH (outgoing byte budget): the client did not read what the server
+    /// sent: more than `max_buffered_bytes` were waiting for it.
+    SlowClient,
 }
 
 /// Convert an [`Error`] to a [`DisconnectReason`] if possible
@@ -116,17 +119,25 @@ impl From<&Error> for Option<DisconnectReason> {
 /// A permit holds a place in the internal channel to send one packet to the client.
 pub struct Permit<'a> {
     inner: mpsc::Permit<'a, PacketBuf>,
+    /// SWITCHBOARD PATCH (outgoing byte budget): the socket's count of buffered bytes.
+    buffered: &'a AtomicUsize,
 }
 impl Permit<'_> {
+    /// SWITCHBOARD PATCH (outgoing byte budget): sends `packets`, counting their bytes.
+    fn send(self, packets: PacketBuf) {
+        self.buffered
+            .fetch_add(buffered_len(&packets), Ordering::AcqRel);
+        self.inner.send(packets);
+    }
     /// Consume the permit and emit a message to the client.
     #[inline]
     pub fn emit(self, msg: Str) {
-        self.inner.send(smallvec![Packet::Message(msg)]);
+        self.send(smallvec![Packet::Message(msg)]);
     }
     /// Consume the permit and emit a binary message to the client.
     #[inline]
     pub fn emit_binary(self, data: Bytes) {
-        self.inner.send(smallvec![Packet::Binary(data)]);
+        self.send(smallvec![Packet::Binary(data)]);
     }
 
     /// Consume the permit and emit a message with multiple binary data to the client.
@@ -138,7 +149,7 @@ impl Permit<'_> {
         for d in data {
             packets.push(Packet::Binary(d));
         }
-        self.inner.send(packets);
+        self.send(packets);
     }
 
     /// Consume the permit and emit a message with multiple binary data to the client.
@@ -150,8 +161,21 @@ impl Permit<'_> {
         for d in data {
             packets.push(Packet::Binary(d));
         }
-        self.inner.send(packets);
+        self.send(packets);
     }
+}
+
+/// SWITCHBOARD PATCH (outgoing byte budget): the payload bytes of buffered packets (control
+/// packets count as nothing).
+pub(crate) fn buffered_len(packets: &PacketBuf) -> usize {
+    packets
+        .iter()
+        .map(|packet| match packet {
+            Packet::Message(msg) => msg.len(),
+            Packet::Binary(bin) | Packet::BinaryV3(bin) => bin.len(),
+            _ => 0,
+        })
+        .sum()
 }
 
 #[derive(Debug)]
@@ -205,6 +229,14 @@ where
     probed: AtomicBool,
     /// SWITCHBOARD PATCH (no polling after upgrade): woken when an upgrade ends.
     upgrade_done: tokio::sync::Notify,
+    /// SWITCHBOARD PATCH (outgoing byte budget): bytes sent to the internal channel and not
+    /// yet taken out by a transport.
+    buffered: AtomicUsize,
+    /// SWITCHBOARD PATCH (one POST at a time): set while a polling POST is read.
+    pub(crate) posting: AtomicBool,
+    /// SWITCHBOARD PATCH (outgoing byte budget): past this many buffered bytes the socket
+    /// is closed with [`DisconnectReason::SlowClient`].
+    max_buffered_bytes: usize,
 
     /// Channel to send [`PacketBuf`] to the connection
     ///
@@ -272,6 +304,9 @@ where
             upgrading: AtomicBool::new(false),
             probed: AtomicBool::new(false),
             upgrade_done: tokio::sync::Notify::new(),
+            buffered: AtomicUsize::new(0),
+            posting: AtomicBool::new(false),
+            max_buffered_bytes: config.max_buffered_bytes,
 
             internal_rx: Mutex::new(InternalRx::new(internal_rx, volatile_rx)),
             internal_tx,
@@ -296,8 +331,13 @@ where
         #[cfg(feature = "tracing")]
         tracing::debug!(?packet, "sending packet");
 
+        let packets: PacketBuf = smallvec![packet];
+        // SWITCHBOARD PATCH (outgoing byte budget)
+        let len = buffered_len(&packets);
+        self.buffered.fetch_add(len, Ordering::AcqRel);
         self.internal_tx
-            .try_send(smallvec![packet])
+            .try_send(packets)
+            .inspect_err(|_| self.release_len(len))
             .map_err(|p| match p {
                 TrySendError::Full(mut p) => TrySendError::Full(p.pop().unwrap()),
                 TrySendError::Closed(mut p) => TrySendError::Closed(p.pop().unwrap()),
@@ -482,8 +522,34 @@ where
     /// If the socket is closed, the function will return a [`TrySendError::Closed`] error.
     #[inline]
     pub fn reserve(&self) -> Result<Permit<'_>, TrySendError<()>> {
+        // SWITCHBOARD PATCH (outgoing byte budget): a client that lets more than
+        // `max_buffered_bytes` wait for it is closed rather than buffered for without end.
+        if self.buffered.load(Ordering::Acquire) > self.max_buffered_bytes {
+            #[cfg(feature = "tracing")]
+            tracing::debug!(sid = ?self.id, "outgoing buffer over budget, closing");
+            self.close(DisconnectReason::SlowClient);
+            return Err(TrySendError::Closed(()));
+        }
         let permit = self.internal_tx.try_reserve()?;
-        Ok(Permit { inner: permit })
+        Ok(Permit {
+            inner: permit,
+            buffered: &self.buffered,
+        })
+    }
+
+    /// SWITCHBOARD PATCH (outgoing byte budget): `packets` were taken out of the internal
+    /// channel by a transport.
+    pub(crate) fn release(&self, packets: &PacketBuf) {
+        self.release_len(buffered_len(packets));
+    }
+    fn release_len(&self, len: usize) {
+        if len > 0 {
+            let _ = self
+                .buffered
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    Some(n.saturating_sub(len))
+                });
+        }
     }
 
     /// Emits a message to the client.
@@ -657,8 +723,9 @@ where
             upgrading: AtomicBool::new(false),
             probed: AtomicBool::new(false),
             upgrade_done: tokio::sync::Notify::new(),
-            probed: AtomicBool::new(false),
-            upgrade_done: tokio::sync::Notify::new(),
+            buffered: AtomicUsize::new(0),
+            posting: AtomicBool::new(false),
+            max_buffered_bytes: usize::MAX,
 
             internal_rx: Mutex::new(InternalRx::new(internal_rx, volatile_rx)),
             internal_tx,

@@ -134,6 +134,33 @@ impl<A: Adapter> Client<A> {
         }
     }
 
+    /// SWITCHBOARD PATCH (attachment deadline): closes the session when the binary packet
+    /// that just started is still incomplete after `packet_completion_timeout`. The parser
+    /// checks that timeout only when the next attachment arrives, so a client that sends
+    /// the header and never the last attachment held its buffered attachments (up to
+    /// `max_incoming_binary_buf_size`) for as long as its session lived.
+    fn spawn_attachment_deadline(&self, socket: Arc<EIoSocket<SocketData<A>>>) {
+        let timeout = self.config.parse_config.packet_completion_timeout;
+        let started = std::time::Instant::now();
+        tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            // A packet that started later (after this one completed) is not ours to judge.
+            let expired = socket
+                .data
+                .parser_state
+                .partial_bin_packet
+                .lock()
+                .unwrap()
+                .as_ref()
+                .is_some_and(|partial| partial.initial_packet_recv <= started);
+            if expired {
+                #[cfg(feature = "tracing")]
+                tracing::debug!(sid = ?socket.id, "binary attachments incomplete in time, closing");
+                socket.close(EIoDisconnectReason::PacketParsingError);
+            }
+        });
+    }
+
     /// Spawn a task that will close the socket if it is not connected to a namespace
     /// after the [`SocketIoConfig::connect_timeout`] duration
     fn spawn_connect_timeout_task(&self, socket: Arc<EIoSocket<SocketData<A>>>) {
@@ -335,7 +362,10 @@ impl<A: Adapter> EngineIoHandler for Client<A> {
             msg,
         ) {
             Ok(packet) => packet,
-            Err(ParseError::NeedsMoreBinaryData) => return,
+            Err(ParseError::NeedsMoreBinaryData) => {
+                self.spawn_attachment_deadline(socket);
+                return;
+            }
             Err(_e) => {
                 #[cfg(feature = "tracing")]
                 tracing::debug!("socket deserialization error: {}", _e);

@@ -204,6 +204,17 @@ impl<A: Adapter> SocketIoBuilder<A> {
         self
     }
 
+    /// SWITCHBOARD PATCH (outgoing byte budget): the most payload bytes that may wait in a
+    /// session's outgoing buffer; past it the session is closed with
+    /// [`DisconnectReason::SlowClient`](crate::socket::DisconnectReason::SlowClient).
+    /// Defaults to no limit.
+    pub fn max_buffered_bytes(mut self, max_buffered_bytes: usize) -> Self {
+        self.engine_config_builder = self
+            .engine_config_builder
+            .max_buffered_bytes(max_buffered_bytes);
+        self
+    }
+
     /// The maximum size of a payload in bytes.
     /// If a payload is bigger than this value the `emit()` method will return an error.
     ///

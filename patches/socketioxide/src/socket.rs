@@ -74,6 +74,10 @@ pub enum DisconnectReason {
 
     /// The server is being closed
     ClosingServer,
+
+    /// SWITCHBOARD PATCH (outgoing byte budget): the client did not read what the server
+    /// sent in time (its outgoing buffer went over budget)
+    SlowClient,
 }
 
 impl std::fmt::Display for DisconnectReason {
@@ -88,6 +92,7 @@ impl std::fmt::Display for DisconnectReason {
             ClientNSDisconnect => "client has manually disconnected the socket from the namespace",
             ServerNSDisconnect => "socket was forcefully disconnected from the namespace",
             ClosingServer => "server is being closed",
+            SlowClient => "client did not read what was sent to it in time",
         };
         f.write_str(str)
     }
@@ -103,6 +108,7 @@ impl From<EIoDisconnectReason> for DisconnectReason {
             EIoDisconnectReason::MultipleHttpPollingError => MultipleHttpPollingError,
             EIoDisconnectReason::PacketParsingError => PacketParsingError,
             EIoDisconnectReason::ClosingServer => ClosingServer,
+            EIoDisconnectReason::SlowClient => SlowClient,
         }
     }
 }
@@ -802,6 +808,10 @@ impl<A: Adapter> Socket<A> {
     /// It maybe also close when the underlying transport is closed or failed.
     pub(crate) fn close(self: Arc<Self>, reason: DisconnectReason) {
         self.set_connected(false);
+        // SWITCHBOARD PATCH (reconnect during teardown): the session no longer has this
+        // socket in the namespace from now on, so a CONNECT that arrives while the
+        // disconnect handler still runs makes a new socket instead of being ignored.
+        self.esocket.data.clear_socket_id(&self.ns.path, self.id);
 
         let disconnect_handler = { self.disconnect_handler.lock().unwrap().take() };
 

@@ -9,7 +9,7 @@ use http_body::Body;
 use http_body_util::Full;
 use tokio_util::future::FutureExt as _;
 
-use engineioxide_core::{Packet, ProtocolVersion, Sid, TransportType};
+use engineioxide_core::{Packet, PacketBuf, ProtocolVersion, Sid, TransportType};
 
 use crate::{
     DisconnectReason, body::ResponseBody, engine::EngineIo, errors::Error,
@@ -135,8 +135,12 @@ where
 
         // Prepend the packet peeked during the previous
         // polling request so it is encoded first, ahead of the newly received packets.
-        let rx_stream = stream::iter(peeked_packet.take())
-            .chain(rx_stream::EncoderStream::new(buffered_rx, volatile_rx));
+        // SWITCHBOARD PATCH (outgoing byte budget): what the encoder takes out of the
+        // channel is no longer buffered.
+        let release = |packets: &PacketBuf| socket.release(packets);
+        let rx_stream = stream::iter(peeked_packet.take()).chain(
+            rx_stream::EncoderStream::new(buffered_rx, volatile_rx, &release),
+        );
 
         // Stop waiting for the next packet as soon as the session is closed. The combinator is biased
         // towards the encoder completion, so any buffered close packet is still flushed to the client.
@@ -186,6 +190,19 @@ where
     if !socket.is_http() {
         return Err(Error::TransportMismatch);
     }
+    // SWITCHBOARD PATCH (one POST at a time): a POST that overlaps another of the same
+    // session gets 400, as the reference server answers ("data request overlap"), so the
+    // packets of one session are read in one order.
+    if socket.posting.swap(true, std::sync::atomic::Ordering::AcqRel) {
+        return Err(Error::MultipleHttpPolling);
+    }
+    struct Posting<'a>(&'a std::sync::atomic::AtomicBool);
+    impl Drop for Posting<'_> {
+        fn drop(&mut self) {
+            self.0.store(false, std::sync::atomic::Ordering::Release);
+        }
+    }
+    let _posting = Posting(&socket.posting);
 
     let (parts, body) = req.into_parts();
     let content_type = parts.headers.get(CONTENT_TYPE);
@@ -316,6 +333,8 @@ mod rx_stream {
             watch: WatchStream<'a, Option<T>>,
             #[pin]
             rx: ReceiverStream<'a, T>,
+            // SWITCHBOARD PATCH (outgoing byte budget): called with each item taken from `rx`.
+            on_rx: &'a (dyn Fn(&T) + Send + Sync),
         }
     }
 
@@ -323,10 +342,12 @@ mod rx_stream {
         pub fn new(
             rx: &'a mut mpsc::Receiver<T>,
             watch: &'a mut watch::Receiver<Option<T>>,
+            on_rx: &'a (dyn Fn(&T) + Send + Sync),
         ) -> Self {
             Self {
                 rx: ReceiverStream::new(rx),
                 watch: WatchStream::new(watch),
+                on_rx,
             }
         }
     }
@@ -339,7 +360,12 @@ mod rx_stream {
             // low priority: poll the watch stream first, then the rx stream.
             // same than with ws transport
             match this.rx.poll_next(cx) {
-                Poll::Ready(v) => Poll::Ready(v),
+                Poll::Ready(v) => {
+                    if let Some(v) = &v {
+                        (this.on_rx)(v);
+                    }
+                    Poll::Ready(v)
+                }
                 Poll::Pending => match this.watch.poll_next(cx) {
                     Poll::Ready(Some(v)) => Poll::Ready(v),
                     Poll::Ready(None) | Poll::Pending => Poll::Pending,

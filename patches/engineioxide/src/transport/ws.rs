@@ -324,10 +324,13 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
             items = buffered_rx.recv() => {
                 match items {
                     Some(packets) => {
+                        // SWITCHBOARD PATCH (outgoing byte budget)
+                        socket.release(&packets);
                         for item in packets {
                             map_fn!(item);
                         }
                         while let Ok(packets) = buffered_rx.try_recv() {
+                            socket.release(&packets);
                             for item in packets {
                                 map_fn!(item);
                             }
