@@ -4,7 +4,10 @@
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
-use axum::{extract::ConnectInfo, http::request::Parts};
+use axum::{
+    extract::ConnectInfo,
+    http::{HeaderMap, request::Parts},
+};
 use ipnet::IpNet;
 
 /// The TCP peer of a request, when the server put it in the request's
@@ -24,15 +27,22 @@ pub fn peer(parts: &Parts) -> Option<SocketAddr> {
 /// leftmost one when all of them are trusted; `peer` without the header or at
 /// an unreadable entry. Otherwise `peer`, whatever the headers say.
 pub fn client_ip(parts: &Parts, peer: IpAddr, trusted: &[IpNet]) -> IpAddr {
-    let is_trusted = |ip: IpAddr| {
-        let ip = ip.to_canonical();
-        trusted.iter().any(|net| net.contains(&ip))
-    };
-    let mut client = peer.to_canonical();
-    if !is_trusted(client) {
+    let client = peer.to_canonical();
+    if !is_trusted(client, trusted) {
         return client;
     }
-    let values: Vec<_> = parts.headers.get_all("x-forwarded-for").iter().collect();
+    forwarded_client(&parts.headers, client, trusted)
+}
+
+/// The client of a request from the trusted proxy `peer`: the rightmost
+/// `X-Forwarded-For` address that is not a trusted proxy itself (each proxy
+/// appends the address it got the request from, so addresses left of the
+/// first untrusted one could be anything the client wrote). Without the
+/// header, or when every address is trusted, the leftmost trusted hop it
+/// reaches; at an unreadable entry, the last hop read.
+pub fn forwarded_client(headers: &HeaderMap, peer: IpAddr, trusted: &[IpNet]) -> IpAddr {
+    let mut client = peer;
+    let values: Vec<_> = headers.get_all("x-forwarded-for").iter().collect();
     for value in values.into_iter().rev() {
         let Ok(value) = value.to_str() else {
             return client;
@@ -42,12 +52,18 @@ pub fn client_ip(parts: &Parts, peer: IpAddr, trusted: &[IpNet]) -> IpAddr {
                 return client;
             };
             client = ip;
-            if !is_trusted(ip) {
+            if !is_trusted(ip, trusted) {
                 return ip;
             }
         }
     }
     client
+}
+
+/// Is `ip` one of the `trusted` proxies?
+pub fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {
+    let ip = ip.to_canonical();
+    trusted.iter().any(|net| net.contains(&ip))
 }
 
 /// What a client address counts under in per-address limits: an IPv4 address

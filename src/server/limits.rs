@@ -28,7 +28,7 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
-    net::{IpAddr, Ipv6Addr},
+    net::IpAddr,
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, AtomicUsize, Ordering},
@@ -41,7 +41,10 @@ use ipnet::IpNet;
 use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::Metrics;
+use crate::{
+    http::client_addr::{self, address_key},
+    metrics::Metrics,
+};
 
 /// The `limit` label of a refused connection in `switchboard_limit_hits_total`.
 pub const NODE_LIMIT: &str = "connections";
@@ -225,35 +228,14 @@ impl Limits {
         })
     }
 
-    /// The client of a request from the trusted proxy `peer`: the rightmost
-    /// `X-Forwarded-For` address that is not a trusted proxy itself (each
-    /// proxy appends the address it got the request from, so addresses left
-    /// of the first untrusted one could be anything the client wrote).
-    /// Without the header, or when every address is trusted, the leftmost
-    /// trusted hop it reaches.
+    /// The client of a request from the trusted proxy `peer`
+    /// ([`client_addr::forwarded_client`]).
     pub fn forwarded_client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
-        let mut client = peer;
-        let values: Vec<_> = headers.get_all("x-forwarded-for").iter().collect();
-        for value in values.into_iter().rev() {
-            let Ok(value) = value.to_str() else {
-                return client;
-            };
-            for hop in value.rsplit(',') {
-                let Some(ip) = parse_hop(hop) else {
-                    return client;
-                };
-                client = ip;
-                if !self.is_trusted(ip) {
-                    return ip;
-                }
-            }
-        }
-        client
+        client_addr::forwarded_client(headers, peer, &self.trusted)
     }
 
     fn is_trusted(&self, ip: IpAddr) -> bool {
-        let ip = ip.to_canonical();
-        self.trusted.iter().any(|net| net.contains(&ip))
+        client_addr::is_trusted(ip, &self.trusted)
     }
 
     fn take_ip_slot(self: &Arc<Self>, ip: IpAddr) -> Option<IpSlot> {
@@ -295,28 +277,6 @@ impl Limits {
                     );
                 }
             }
-        }
-    }
-}
-
-/// One `X-Forwarded-For` entry: an address, optionally with a port
-/// (`1.2.3.4:5678`, `[2001:db8::1]:443`).
-fn parse_hop(hop: &str) -> Option<IpAddr> {
-    let hop = hop.trim();
-    hop.parse::<IpAddr>()
-        .ok()
-        .or_else(|| hop.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
-        .map(|ip| ip.to_canonical())
-}
-
-/// What a client address counts under: an IPv4 address itself, an IPv6
-/// address its /64.
-fn address_key(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V4(v4) => IpAddr::V4(v4),
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
         }
     }
 }
