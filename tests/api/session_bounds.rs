@@ -57,13 +57,22 @@ async fn a_polling_client_that_never_polls_is_cut_off_at_its_byte_budget() {
         let body = [event.as_str(), event.as_str(), event.as_str()]
             .map(|e| format!("42{e}"))
             .join("\u{1e}");
-        if post(body).await.unwrap().status() != 200 {
-            refused = true; // the session is already gone
+        // The session is already gone (400), or the server closed the
+        // connection while this POST was still being read.
+        if !post(body).await.is_ok_and(|r| r.status() == 200) {
+            refused = true;
             break;
         }
     }
     // The session is gone: its client sees a 400 on its next request.
-    let poll = http.get(&url).send().await.unwrap();
+    let poll = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+        .get(&url)
+        .send()
+        .await
+        .unwrap();
     assert!(refused || poll.status() == 400, "status {}", poll.status());
     let metrics = reqwest::get(app.http_url("/metrics"))
         .await
@@ -102,4 +111,110 @@ async fn a_namespace_connect_right_after_a_disconnect_is_answered() {
     client.send_text("40/chat,").await;
     assert!(client.next_text().await.starts_with("40/chat,{"));
     app.stop().await.unwrap();
+}
+
+/// A `VmHWM`/`VmRSS`-style field of `/proc/PID/status`, in bytes.
+fn proc_status_bytes(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"));
+    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024
+}
+
+/// The red-team attack on outgoing queues, on a real server process: sessions
+/// that make the server echo large events and never poll for them. The peak
+/// memory of the process grows by about the sessions' byte budgets, not by
+/// what they asked the server to send.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_that_never_poll_cost_the_server_their_budget_not_their_echoes() {
+    const SESSIONS: usize = 20;
+    const POSTS: usize = 15; // 9 events of 100 KB each: 13.5 MB echoed per session
+    const BUDGET: u64 = 1 << 20;
+    let server = crate::shutdown::ServerProcess::start(&[
+        "--max-buffered-bytes",
+        &BUDGET.to_string(),
+        "--max-connections-per-ip",
+        "100000",
+        "--connect-rate-limit",
+        "100000",
+        "--echo-rate-limit",
+        "100000",
+    ]);
+    let base = format!("http://{}/socket.io/?EIO=4&transport=polling", server.addr);
+    let http = reqwest::Client::new();
+    let event = format!("42{}", json!(["message", "x".repeat(100_000)]));
+    let body = vec![event.as_str(); 9].join("\u{1e}");
+
+    let mut sids = Vec::new();
+    for _ in 0..SESSIONS {
+        let open = http.get(&base).send().await.unwrap().text().await.unwrap();
+        let handshake: serde_json::Value = serde_json::from_str(&open[1..]).unwrap();
+        let sid = handshake["sid"].as_str().unwrap().to_owned();
+        let url = format!("{base}&sid={sid}");
+        assert_eq!(
+            http.post(&url).body("40").send().await.unwrap().status(),
+            200
+        );
+        sids.push(url);
+    }
+    let before = proc_status_bytes(server.pid(), "VmHWM");
+
+    let mut tasks = Vec::new();
+    for url in sids.clone() {
+        let (http, body) = (http.clone(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut accepted = 0;
+            for _ in 0..POSTS {
+                // Cut off: the session is gone (400), or the server closed the
+                // connection while this POST was still being read.
+                match http.post(&url).body(body.clone()).send().await {
+                    Ok(response) if response.status() == 200 => {}
+                    _ => break,
+                }
+                accepted += 1;
+            }
+            accepted
+        }));
+    }
+    let mut cut_off = 0;
+    for task in tasks {
+        if task.await.unwrap() < POSTS {
+            cut_off += 1;
+        }
+    }
+    let grown = proc_status_bytes(server.pid(), "VmHWM").saturating_sub(before);
+    let asked = (SESSIONS * POSTS * 9 * 100_000) as u64;
+    println!(
+        "{SESSIONS} sessions asked for {} MB of echoes; peak RSS grew {} MB (budget {} MB each)",
+        asked >> 20,
+        grown >> 20,
+        BUDGET >> 20
+    );
+    assert_eq!(
+        cut_off, SESSIONS,
+        "every session was cut off before its last POST"
+    );
+    // On fresh connections: the server closed some of the pooled ones.
+    let fresh = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    for url in &sids {
+        assert_eq!(
+            fresh.get(url).send().await.unwrap().status(),
+            400,
+            "session cut off"
+        );
+    }
+    // Without the budget each session would hold its 128 buffered echoes
+    // (12.8 MB): 256 MB. With it: its budget, plus request bodies in flight.
+    assert!(
+        grown < 100 << 20,
+        "peak RSS grew {} MB for {SESSIONS} sessions of {} MB budget",
+        grown >> 20,
+        BUDGET >> 20
+    );
 }

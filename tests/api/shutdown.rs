@@ -35,7 +35,7 @@ pub(crate) struct ServerProcess {
 
 impl ServerProcess {
     /// A server on a fresh temporary SQLite store.
-    fn start(extra: &[&str]) -> Self {
+    pub(crate) fn start(extra: &[&str]) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
         let database_url = format!("sqlite://{}", data_dir.path().join("sb.db").display());
         let mut server = Self::start_on(&database_url, extra, &[]);
@@ -100,6 +100,11 @@ impl ServerProcess {
     pub(crate) fn remaining_lines(&self) -> Vec<String> {
         // After the process exited the reader thread ends at EOF, closing the channel.
         self.lines.iter().collect()
+    }
+
+    /// The process id, to read the server's `/proc` entries.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub(crate) fn signal(&self, name: &str) {
