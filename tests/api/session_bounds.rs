@@ -146,7 +146,7 @@ async fn sessions_that_never_poll_cost_the_server_their_budget_not_their_echoes(
     let base = format!("http://{}/socket.io/?EIO=4&transport=polling", server.addr);
     let http = reqwest::Client::new();
     let event = format!("42{}", json!(["message", "x".repeat(100_000)]));
-    let body = vec![event.as_str(); 9].join("\u{1e}");
+    let body = [event.as_str(); 9].join("\u{1e}");
 
     let mut sids = Vec::new();
     for _ in 0..SESSIONS {
