@@ -353,8 +353,10 @@ describe("Engine.IO bad requests", () => {
 
 describe("Engine.IO heartbeat", () => {
   it("polling: the first poll is a ping, about one ping interval after the handshake", TEST, async (t) => {
-    const sid = await pollingSession(t);
+    // Measured from before the handshake, so a busy machine that answers the
+    // handshake late cannot make the ping look early.
     const start = performance.now();
+    const sid = await pollingSession(t);
     const poll = await request("GET", `EIO=4&transport=polling&sid=${sid}`);
     const took = performance.now() - start;
     assert.equal(poll.status, 200);
@@ -393,7 +395,12 @@ describe("Engine.IO heartbeat", () => {
     // No pong. The server waits pingTimeout for it; a little margin, and still
     // well before the connect timeout (1000 ms after the handshake).
     await delay(PING_TIMEOUT + 150);
-    const after = await request("GET", query);
+    // On a busy machine the close may come a little later: a poll still
+    // answered (it waits for the close) is followed by another.
+    let after = await request("GET", query);
+    for (let retry = 0; after.status === 200 && retry < 2; retry++) {
+      after = await request("GET", query);
+    }
     assert.equal(after.status, 400, `status after the ping timeout (body ${JSON.stringify(after.body)})`);
   });
 
@@ -411,12 +418,18 @@ describe("Engine.IO heartbeat", () => {
   });
 
   it("websocket: no pong -> the connection is closed", TEST, async (t) => {
+    // Measured from before the handshake: the server pings one interval after
+    // it and closes one timeout after the ping, so the close cannot come
+    // sooner than both, however late a busy machine delivers the ping.
+    const start = performance.now();
     const client = await sioSession(t, "/", "", { autoPong: false });
     await client.expectText("2");
-    const start = performance.now();
     await client.waitClosed("the server to close the connection after the ping timeout", PING_TIMEOUT + 1000);
     const took = performance.now() - start;
-    assert.ok(took >= PING_TIMEOUT - 50, `closed about pingTimeout after the ping, closed after ${took.toFixed(0)} ms`);
+    assert.ok(
+      took >= PING_INTERVAL + PING_TIMEOUT - 50,
+      `closed no sooner than pingInterval + pingTimeout after the handshake, closed after ${took.toFixed(0)} ms`,
+    );
   });
 });
 
