@@ -64,7 +64,7 @@ async fn post(app: &TestApp, sid: &str, packets: &[String]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_acked_events_over_websocket_are_answered_in_order_beside_a_slow_handler() {
-    let app = spawn_app(test_config()).await;
+    let app = spawn_app(unlimited()).await;
     // The slow one: its `emit-with-ack` handler waits for an ack the client
     // withholds until the other socket is done.
     let mut slow = SioClient::connect(app.addr, "/echo").await;
@@ -95,7 +95,7 @@ async fn a_thousand_acked_events_over_websocket_are_answered_in_order_beside_a_s
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_acked_events_in_polling_posts_are_answered_in_order() {
-    let app = spawn_app(test_config()).await;
+    let app = spawn_app(unlimited()).await;
     let (sid, _) = polling_session(&app).await;
     post(&app, &sid, &["40".to_owned()]).await;
     let mut packets: Vec<String> = Vec::new();
@@ -122,11 +122,13 @@ async fn a_thousand_acked_events_in_polling_posts_are_answered_in_order() {
     app.stop().await.unwrap();
 }
 
-/// Settings where only the order is under test, not the rate limit.
+/// Settings where only the order is under test, not the rate limits (1000
+/// events back to back would sit right at echo's default burst).
 fn unlimited() -> switchboard::ServeConfig {
     let mut config = test_config();
     config.rate_limit = 100_000;
     config.rate_burst = 100_000;
+    config.echo_rate_limit = 100_000;
     config
 }
 
