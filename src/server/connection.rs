@@ -486,6 +486,19 @@ fn too_many_connections() -> Response<Body> {
         .into_response()
 }
 
+/// What polling a body for its next frame gives.
+type PolledFrame<B> = Poll<Option<Result<Frame<<B as HttpBody>::Data>, <B as HttpBody>::Error>>>;
+
+/// Whether `frame`, just polled from `body`, was its last: the end, an error,
+/// or a frame after which the body says it has ended.
+fn body_ended<B: HttpBody>(frame: &PolledFrame<B>, body: &B) -> bool {
+    match frame {
+        Poll::Ready(None | Some(Err(_))) => true,
+        Poll::Ready(Some(Ok(_))) => body.is_end_stream(),
+        Poll::Pending => false,
+    }
+}
+
 /// A request body that says when it has been read to its end (or dropped).
 struct TrackedRequest {
     body: Incoming,
@@ -502,10 +515,8 @@ impl HttpBody for TrackedRequest {
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = &mut *self;
         let frame = Pin::new(&mut this.body).poll_frame(cx);
-        match &frame {
-            Poll::Ready(None | Some(Err(_))) => this.open = None,
-            Poll::Ready(Some(Ok(_))) if this.body.is_end_stream() => this.open = None,
-            _ => {}
+        if body_ended(&frame, &this.body) {
+            this.open = None;
         }
         frame
     }
@@ -537,12 +548,7 @@ impl HttpBody for TrackedResponse {
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = &mut *self;
         let frame = Pin::new(&mut this.body).poll_frame(cx);
-        let ended = match &frame {
-            Poll::Ready(None | Some(Err(_))) => true,
-            Poll::Ready(Some(Ok(_))) => this.body.is_end_stream(),
-            Poll::Pending => false,
-        };
-        if ended {
+        if body_ended(&frame, &this.body) {
             this.in_flight = None;
             this.slot = None;
         }
