@@ -123,6 +123,16 @@ async function waitForStatus(page, state) {
   }
 }
 
+/** Waits until the composer can send: the page has the join (or rejoin) ack, not just a connection. */
+async function waitForComposerReady(page, what) {
+  try {
+    await page.waitForSelector(`${sel("send")}:enabled`, { timeout: WAIT_MS });
+  } catch {
+    const placeholder = await page.$eval(sel("text"), (e) => e.placeholder).catch(() => "<no element>");
+    throw new CheckFailed(`${what}: the send button enabled`, `disabled, placeholder ${show(placeholder)}`);
+  }
+}
+
 async function visible(page, testid, what) {
   try {
     await page.waitForSelector(sel(testid), { state: "visible", timeout: WAIT_MS });
@@ -312,6 +322,8 @@ async function run() {
       expect(true, log.includes("reconnecting"), `status changes ${show(log)} include reconnecting`);
       await waitForTexts(b, sel("notice"), ["Ada left", "Ada joined", "Ada left", "Ada joined"], "B's notices");
       await waitForTexts(a, sel("member-name"), ["Ada", "Bob"], "A's members");
+      // "connected" comes before the rejoin's ack: until it arrives the page cannot send.
+      await waitForComposerReady(a, "A's composer after the rejoin");
     });
     await check("after the reconnect A's message reaches B", async () => {
       await sendWithEnter(a, third);
