@@ -23,12 +23,18 @@
 //! - [`http`]: plain HTTP routes: health, readiness, metrics, `/ws`, the demo
 //!   pages, the HTTP push API (`http::api`), and who a request's client is
 //!   (`http::client_addr`).
+//! - [`cluster`]: several nodes on Redis: the socketioxide-redis adapter's
+//!   driver, and the fan-out of committed notifications to every node.
 //! - [`metrics`]: the Prometheus registry each app owns.
 //! - [`server`]: the accept loop under the router: connection caps and the
 //!   timeouts of slow and idle connections.
 //!
 //! Data flows one way: transport -> namespace handler (parses the payload into
 //! typed values) -> domain -> emit.
+
+// The docs are for the people working on Switchboard (CI runs `cargo doc
+// --document-private-items`), so module docs may link to private items.
+#![allow(rustdoc::private_intra_doc_links)]
 
 pub mod app;
 pub mod cluster;

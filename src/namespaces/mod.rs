@@ -1,7 +1,7 @@
 //! Socket.IO namespaces, one module each, registered by [`crate::app`].
 //!
 //! Handlers are generic over the socketioxide [`Adapter`] so one code path
-//! serves the in-memory adapter and, later, a cluster adapter.
+//! serves the in-memory adapter and the Redis adapter of a cluster.
 
 pub mod args;
 pub mod chat;

@@ -116,7 +116,7 @@ impl Store {
 
     /// Ready for `/readyz`: the database answers and takes writes. Fails
     /// from the moment a write fails for a storage reason until a write
-    /// succeeds again. Cheap: the test write ([`Health::probe`]) runs at
+    /// succeeds again. Cheap: the test write ([`Health::check`]) runs at
     /// most once per [`health::PROBE_INTERVAL`], and not at all while real
     /// writes are succeeding.
     pub async fn check_writable(&self) -> Result<(), health::NotWritable> {

@@ -6,9 +6,9 @@
 //! members (counted on every node), and the whole list goes only to the
 //! joiner (its `join` ack) or to whoever asks (`members`).
 //!
-//! Every event goes through [`handle`]: count it, apply the socket's rate
-//! limit, parse the payload into typed values, run the handler, answer as the
-//! contract says. A message is committed to the store before it is broadcast
+//! Every event goes through [`super::dispatch::handle`]: count it, apply the
+//! socket's rate limit, parse the payload into typed values, run the handler,
+//! answer as the contract says. A message is committed to the store before it is broadcast
 //! and acked.
 
 mod payload;
