@@ -20,11 +20,18 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
-use switchboard::{App, ServeConfig, config::DatabaseUrl};
+use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
+
+mod support;
+use support::{
+    bootstrap::{self, InProcess, Server},
+    raw_client::{self, PING, PONG, Ws},
+    stats::print_latency,
+};
 
 #[derive(Parser, Debug)]
 struct Args {
@@ -67,10 +74,7 @@ fn main() -> anyhow::Result<()> {
     if args.room_size < 2 || args.clients < args.room_size {
         bail!("need --room-size >= 2 and --clients >= --room-size");
     }
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(run(args))
+    bootstrap::block_on(run(args))
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
@@ -80,43 +84,20 @@ async fn run(args: Args) -> anyhow::Result<()> {
             let addrs: Vec<String> = args
                 .url
                 .iter()
-                .map(|url| {
-                    url.trim_start_matches("http://")
-                        .trim_end_matches('/')
-                        .to_string()
-                })
+                .map(|url| bootstrap::host_port(url))
                 .collect();
             println!("server: external, {} node(s)", addrs.len());
-            (addrs, None)
+            (addrs, Server::External { pid: None })
         }
         [] => {
-            let mut config = ServeConfig::defaults();
-            config.listen = "127.0.0.1:0".parse()?;
-            // The benchmark measures throughput, not the per-socket limit.
-            config.rate_limit = 100_000;
-            config.rate_burst = 100_000;
-            config.log_level = "warn".into();
-            config.database_url = match &args.database_url {
-                Some(url) if url.starts_with("postgres") => DatabaseUrl::Postgres(url.clone()),
-                Some(url) => DatabaseUrl::Sqlite(url.trim_start_matches("sqlite://").into()),
-                None => {
-                    let dir = tempfile::tempdir()?;
-                    let path = dir.path().join("bench.db");
-                    _data_dir = dir;
-                    DatabaseUrl::Sqlite(path)
-                }
-            };
-            let engine = if matches!(config.database_url, DatabaseUrl::Postgres(_)) {
-                "postgres"
-            } else {
-                "sqlite"
-            };
+            let (store, data_dir) = bootstrap::store(args.database_url.as_deref())?;
+            _data_dir = data_dir;
+            let mut config = bootstrap::config(store);
+            bootstrap::lift_rate_limits(&mut config);
+            let engine = bootstrap::store_name(&config.database_url);
             println!("server: in-process, store {engine}");
-            let app = App::build(config).await?;
-            let addr = app.local_addr().to_string();
-            let stop = app.shutdown_handle();
-            let task = tokio::spawn(app.run_until_stopped());
-            (vec![addr], Some((stop, task)))
+            let server = InProcess::start(config).await?;
+            (vec![server.addr.clone()], Server::InProcess(server))
         }
     };
 
@@ -194,11 +175,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     print_latency("send -> delivery", &mut delivery);
     print_latency("send -> ack (stored)", &mut acks);
 
-    if let Some((stop, task)) = server {
-        stop.shutdown();
-        task.await??;
-    }
-    Ok(())
+    server.stop().await
 }
 
 fn snapshot(t: &Totals) -> (u64, u64, u64) {
@@ -209,61 +186,15 @@ fn snapshot(t: &Totals) -> (u64, u64, u64) {
     )
 }
 
-fn print_latency(label: &str, samples: &mut [u32]) {
-    if samples.is_empty() {
-        println!("{label}: no samples");
-        return;
-    }
-    samples.sort_unstable();
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize] as f64 / 1000.0;
-    println!(
-        "{label}: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} samples)",
-        at(0.5),
-        at(0.9),
-        at(0.99),
-        at(1.0),
-        samples.len()
-    );
-}
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 async fn connect_and_join(addr: &str, room: &str, n: usize) -> anyhow::Result<Ws> {
-    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
-    let (mut ws, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .context("connect")?;
-    next_text(&mut ws).await?; // Engine.IO open
-    ws.send(Message::Text("40/chat,".into())).await?;
-    let connected = next_text(&mut ws).await?;
-    if !connected.starts_with("40/chat,{") {
-        bail!("not connected: {connected}");
+    let mut ws = raw_client::connect(addr, "/chat", None, "not connected").await?;
+    let join = json!(["join", {"room": room, "name": format!("bot{n}")}]);
+    raw_client::emit(&mut ws, "/chat", Some(0), &join).await?;
+    let ack = raw_client::wait_ack(&mut ws, "/chat", 0).await?;
+    if !ack.text.contains(r#""ok":true"#) {
+        bail!("join refused: {}", ack.text);
     }
-    let join = format!(r#"42/chat,0["join",{{"room":"{room}","name":"bot{n}"}}]"#);
-    ws.send(Message::Text(join.into())).await?;
-    loop {
-        let text = next_text(&mut ws).await?;
-        if text.starts_with("43/chat,0[") {
-            if !text.contains(r#""ok":true"#) {
-                bail!("join refused: {text}");
-            }
-            return Ok(ws);
-        }
-    }
-}
-
-async fn next_text(ws: &mut Ws) -> anyhow::Result<String> {
-    loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(t))) if t.as_str() == "2" => {
-                ws.send(Message::Text("3".into())).await?
-            }
-            Some(Ok(Message::Text(t))) => return Ok(t.to_string()),
-            Some(Ok(_)) => {}
-            other => bail!("connection ended: {other:?}"),
-        }
-    }
+    Ok(ws)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -301,7 +232,7 @@ async fn client(
                     ack_id += 1;
                 }
                 Some(()) = pong_rx.recv() => {
-                    if sink.send(Message::Text("3".into())).await.is_err() {
+                    if sink.send(Message::Text(PONG.into())).await.is_err() {
                         break;
                     }
                 }
@@ -325,7 +256,7 @@ async fn client(
         let now = Instant::now();
         let now_us = now.duration_since(epoch).as_micros() as u64;
         let measured = now >= measure_from && now < measure_until;
-        if text == "2" {
+        if text == PING {
             pong_tx.send(()).ok();
         } else if let Some(rest) = text.strip_prefix("42/chat,[\"message\"") {
             totals.delivered.fetch_add(1, Ordering::Relaxed);

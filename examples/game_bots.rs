@@ -36,7 +36,6 @@
 //! server's `switchboard_game_ticks_total` when `/metrics` answers).
 
 use std::{
-    process::{Child, Command, Stdio},
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -47,9 +46,19 @@ use std::{
 use anyhow::{Context, bail};
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
-use switchboard::{App, ServeConfig, config::DatabaseUrl};
+use serde_json::json;
+use switchboard::config::DatabaseUrl;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
+
+mod support;
+use support::{
+    bootstrap::{self, InProcess, Server, SpawnedServer},
+    cpu::{self, Snapshot},
+    raw_client::{self, PING, PONG, Ws},
+    rng::XorShift,
+    stats::{ms, quantile},
+};
 
 #[derive(Parser, Debug)]
 struct Args {
@@ -137,49 +146,18 @@ struct Joined {
     tick_rate: f64,
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if args.games == 0 || args.bots_per_game == 0 {
         bail!("need --games >= 1 and --bots-per-game >= 1");
     }
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(run(args))
-}
-
-/// Where the server is, and what to stop at the end.
-enum Server {
-    External {
-        pid: Option<u32>,
-    },
-    Spawned(SpawnedServer),
-    InProcess(
-        switchboard::ShutdownHandle,
-        tokio::task::JoinHandle<anyhow::Result<()>>,
-    ),
-}
-
-impl Server {
-    fn pid(&self) -> Option<u32> {
-        match self {
-            Server::External { pid } => *pid,
-            Server::Spawned(s) => Some(s.child.id()),
-            Server::InProcess(..) => Some(std::process::id()),
-        }
-    }
+    bootstrap::block_on(run(args))
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let data_dir = tempfile::tempdir()?;
     let (addr, server) = if let Some(url) = &args.url {
-        let addr = url
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_string();
+        let addr = bootstrap::host_port(url);
         println!("server: external, {addr}");
         (
             addr,
@@ -188,36 +166,28 @@ async fn run(args: Args) -> anyhow::Result<()> {
             },
         )
     } else if let Some(path) = &args.spawn_server {
-        let spawned = SpawnedServer::start(path, &args, &data_dir.path().join("game.db")).await?;
+        let mut extra = Vec::new();
+        if let Some(rate) = args.tick_rate {
+            extra.extend(["--game-tick-rate".to_string(), rate.to_string()]);
+        }
+        extra.extend(args.server_arg.iter().cloned());
+        let spawned = SpawnedServer::start(path, &data_dir.path().join("game.db"), &extra).await?;
         println!(
             "server: spawned {path} (pid {}) on {}",
-            spawned.child.id(),
+            spawned.pid(),
             spawned.addr
         );
         (spawned.addr.clone(), Server::Spawned(spawned))
     } else {
-        let mut config = ServeConfig::defaults();
-        config.listen = "127.0.0.1:0".parse()?;
-        config.log_level = "warn".into();
-        config.database_url = DatabaseUrl::Sqlite(data_dir.path().join("game.db"));
-        let app = App::build(config).await?;
-        let addr = app.local_addr().to_string();
-        let stop = app.shutdown_handle();
-        let task = tokio::spawn(app.run_until_stopped());
+        let config = bootstrap::config(DatabaseUrl::Sqlite(data_dir.path().join("game.db")));
+        let server = InProcess::start(config).await?;
+        let addr = server.addr.clone();
         println!("server: in-process on {addr} (its CPU is shared with the bots')");
-        (addr, Server::InProcess(stop, task))
+        (addr, Server::InProcess(server))
     };
 
     let result = play(&args, &addr, &server).await;
-
-    match server {
-        Server::External { .. } => {}
-        Server::Spawned(spawned) => spawned.stop()?,
-        Server::InProcess(stop, task) => {
-            stop.shutdown();
-            task.await??;
-        }
-    }
+    server.stop().await?;
     result
 }
 
@@ -298,7 +268,7 @@ async fn play(args: &Args, addr: &str, server: &Server) -> anyhow::Result<()> {
             j.ws,
             j.game,
             reconnect,
-            Rng::new(seed ^ (j.index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            XorShift::new(seed ^ (j.index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             window,
             totals.clone(),
             stop.clone(),
@@ -314,16 +284,12 @@ async fn play(args: &Args, addr: &str, server: &Server) -> anyhow::Result<()> {
     }
 
     tokio::time::sleep_until(measure_from.into()).await;
-    let cpu_start = server.pid().map(process_cpu_seconds).transpose()?;
-    let own_cpu_start = process_cpu_seconds(std::process::id())?;
-    let busy_start = machine_busy_seconds()?;
-    let ticks_start = server_game_ticks(addr).await;
+    let cpu_start = Snapshot::take(server.pid())?;
+    let ticks_start = bootstrap::metric(addr, GAME_TICKS).await;
     let at_start = Instant::now();
     tokio::time::sleep_until(measure_until.into()).await;
-    let cpu_end = server.pid().map(process_cpu_seconds).transpose()?;
-    let own_cpu_end = process_cpu_seconds(std::process::id())?;
-    let busy_end = machine_busy_seconds()?;
-    let ticks_end = server_game_ticks(addr).await;
+    let cpu_end = Snapshot::take(server.pid())?;
+    let ticks_end = bootstrap::metric(addr, GAME_TICKS).await;
     let elapsed = at_start.elapsed().as_secs_f64();
     stop.cancel();
 
@@ -338,11 +304,9 @@ async fn play(args: &Args, addr: &str, server: &Server) -> anyhow::Result<()> {
         &totals,
         Measured {
             elapsed,
-            server_cpu: cpu_start.zip(cpu_end).map(|(a, b)| b - a),
-            own_cpu: own_cpu_end - own_cpu_start,
-            machine_busy: busy_end - busy_start,
+            cpu: cpu_end.since(&cpu_start),
             server_ticks: ticks_start.zip(ticks_end).map(|(a, b)| b - a),
-            in_process: matches!(server, Server::InProcess(..)),
+            in_process: server.is_in_process(),
         },
     );
     Ok(())
@@ -365,12 +329,14 @@ struct Rejoin {
     name: String,
 }
 
+/// Counted by the server once per tick of every game.
+const GAME_TICKS: &str = "switchboard_game_ticks_total";
+
 struct Measured {
     elapsed: f64,
-    server_cpu: Option<f64>,
-    own_cpu: f64,
-    /// CPU seconds of the whole machine (all processes, all cores).
-    machine_busy: f64,
+    /// CPU seconds in the window: the server's (when its pid is known), this
+    /// process's, the whole machine's (all processes, all cores).
+    cpu: Snapshot,
     server_ticks: Option<f64>,
     in_process: bool,
 }
@@ -477,54 +443,47 @@ fn report(games: usize, tick_rate: f64, reports: &[BotReport], totals: &Totals, 
 
     let observed_ticks = avg * games as f64 * m.elapsed;
     let (game_ticks, source) = match m.server_ticks {
-        Some(t) if t > 0.0 => (t, "switchboard_game_ticks_total"),
+        Some(t) if t > 0.0 => (t, GAME_TICKS),
         _ => (observed_ticks, "tick fields seen"),
     };
     println!(
         "game-ticks in the window: {game_ticks:.0} ({source}; {:.1}/s)",
         game_ticks / m.elapsed
     );
-    match (m.server_cpu, m.in_process) {
-        (Some(cpu), false) => println!(
-            "server CPU: {:.1} % of one core ({cpu:.2} s in {:.1} s), {:.1} us per game-tick",
-            100.0 * cpu / m.elapsed,
-            m.elapsed,
-            1e6 * cpu / game_ticks.max(1.0),
-        ),
-        (Some(cpu), true) => println!(
-            "process CPU (in-process server and bots together): {:.1} % of one core ({cpu:.2} s in {:.1} s), {:.1} us per game-tick",
-            100.0 * cpu / m.elapsed,
-            m.elapsed,
-            1e6 * cpu / game_ticks.max(1.0),
-        ),
-        (None, _) => println!("server CPU: unknown (give --server-pid with --url)"),
+    match m.cpu.server {
+        Some(cpu) => {
+            let whose = if m.in_process {
+                "process CPU (in-process server and bots together)"
+            } else {
+                "server CPU"
+            };
+            println!(
+                "{whose}: {:.1} % of one core ({cpu:.2} s in {:.1} s), {:.1} us per game-tick",
+                100.0 * cpu / m.elapsed,
+                m.elapsed,
+                1e6 * cpu / game_ticks.max(1.0),
+            );
+        }
+        None => println!("server CPU: unknown (give --server-pid with --url)"),
     }
     if !m.in_process {
         println!(
             "bots' CPU (this process): {:.1} % of one core",
-            100.0 * m.own_cpu / m.elapsed
+            100.0 * m.cpu.own / m.elapsed
         );
     }
-    let cores = machine_cores();
-    let ours = m.own_cpu
+    let cores = cpu::machine_cores();
+    let ours = m.cpu.own
         + if m.in_process {
             0.0
         } else {
-            m.server_cpu.unwrap_or(0.0)
+            m.cpu.server.unwrap_or(0.0)
         };
     println!(
         "machine: {:.1} % of {cores} cores busy; other processes {:.1} % of one core",
-        100.0 * m.machine_busy / m.elapsed / cores as f64,
-        100.0 * (m.machine_busy - ours).max(0.0) / m.elapsed,
+        100.0 * m.cpu.machine_busy / m.elapsed / cores as f64,
+        100.0 * (m.cpu.machine_busy - ours).max(0.0) / m.elapsed,
     );
-}
-
-fn quantile(sorted: &[u32], q: f64) -> u32 {
-    sorted[((sorted.len() - 1) as f64 * q) as usize]
-}
-
-fn ms(us: u32) -> f64 {
-    us as f64 / 1000.0
 }
 
 /// `--forever`: a line every 10 s until Ctrl-C, then stop the bots.
@@ -535,7 +494,7 @@ async fn forever(server: &Server, totals: &Totals, stop: &CancellationToken) {
         Instant::now(),
         0,
         0,
-        server.pid().and_then(|p| process_cpu_seconds(p).ok()),
+        server.pid().and_then(|p| cpu::process_cpu_seconds(p).ok()),
     );
     loop {
         tokio::select! {
@@ -544,7 +503,7 @@ async fn forever(server: &Server, totals: &Totals, stop: &CancellationToken) {
                 let now = Instant::now();
                 let states = totals.states.load(Ordering::Relaxed);
                 let inputs = totals.inputs.load(Ordering::Relaxed);
-                let cpu = server.pid().and_then(|p| process_cpu_seconds(p).ok());
+                let cpu = server.pid().and_then(|p| cpu::process_cpu_seconds(p).ok());
                 let secs = (now - last.0).as_secs_f64();
                 let cpu_note = match (last.3, cpu) {
                     (Some(a), Some(b)) => format!(", server CPU {:.1} %", 100.0 * (b - a) / secs),
@@ -566,47 +525,21 @@ async fn forever(server: &Server, totals: &Totals, stop: &CancellationToken) {
 }
 
 async fn connect_and_join(addr: &str, game: &str, name: &str) -> anyhow::Result<(Ws, f64)> {
-    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
-    let (mut ws, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .context("connect")?;
-    next_text(&mut ws).await?; // Engine.IO open
-    ws.send(Message::Text("40/game,".into())).await?;
-    let connected = next_text(&mut ws).await?;
-    if !connected.starts_with("40/game,{") {
-        bail!("not connected to /game: {connected}");
+    let mut ws = raw_client::connect(addr, "/game", None, "not connected to /game").await?;
+    let join = json!(["join", {"game": game, "name": name}]);
+    raw_client::emit(&mut ws, "/game", Some(1), &join).await?;
+    // Passes over a state or player_joined before the ack.
+    let ack = raw_client::wait_ack(&mut ws, "/game", 1).await?;
+    let text = &ack.text;
+    let body: serde_json::Value = serde_json::from_str(ack.args()).context("join ack")?;
+    let body = &body[0];
+    if body["ok"] != true {
+        bail!("join {game} refused: {text}");
     }
-    let join = serde_json::json!(["join", {"game": game, "name": name}]);
-    ws.send(Message::Text(format!("42/game,1{join}").into()))
-        .await?;
-    loop {
-        let text = next_text(&mut ws).await?;
-        let Some(body) = text.strip_prefix("43/game,1") else {
-            continue; // a state or player_joined before the ack
-        };
-        let ack: serde_json::Value = serde_json::from_str(body).context("join ack")?;
-        let ack = &ack[0];
-        if ack["ok"] != true {
-            bail!("join {game} refused: {text}");
-        }
-        let tick_rate = ack["tick_rate"]
-            .as_f64()
-            .with_context(|| format!("join ack without tick_rate: {text}"))?;
-        return Ok((ws, tick_rate));
-    }
-}
-
-async fn next_text(ws: &mut Ws) -> anyhow::Result<String> {
-    loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(t))) if t.as_str() == "2" => {
-                ws.send(Message::Text("3".into())).await?
-            }
-            Some(Ok(Message::Text(t))) => return Ok(t.to_string()),
-            Some(Ok(_)) => {}
-            other => bail!("connection ended: {other:?}"),
-        }
-    }
+    let tick_rate = body["tick_rate"]
+        .as_f64()
+        .with_context(|| format!("join ack without tick_rate: {text}"))?;
+    Ok((ws, tick_rate))
 }
 
 /// One bot: turn at random, read every frame, until stopped.
@@ -614,7 +547,7 @@ async fn bot(
     mut ws: Ws,
     game: usize,
     rejoin: Option<Rejoin>,
-    mut rng: Rng,
+    mut rng: XorShift,
     window: Window,
     totals: Arc<Totals>,
     stop: CancellationToken,
@@ -675,8 +608,8 @@ async fn bot(
                     }
                     continue;
                 }
-                if text == "2" {
-                    if ws.send(Message::Text("3".into())).await.is_ok() {
+                if text == PING {
+                    if ws.send(Message::Text(PONG.into())).await.is_ok() {
                         continue;
                     }
                 } else if text.starts_with(r#"42/game,["error","#) {
@@ -733,176 +666,4 @@ fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// xorshift64*: enough randomness for bot moves, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        // splitmix64 of the seed, never zero.
-        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        Self((z ^ (z >> 31)) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// User + system CPU seconds of a process so far (`/proc/PID/stat` fields 14
-/// and 15, in clock ticks of `getconf CLK_TCK`).
-fn process_cpu_seconds(pid: u32) -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .with_context(|| format!("read /proc/{pid}/stat"))?;
-    // The command name (field 2) is in parentheses and may hold spaces.
-    let rest = &stat[stat.rfind(')').context("odd /proc stat")? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // `rest` starts at field 3 (state): utime is field 14, stime field 15.
-    let utime: f64 = fields.get(11).context("no utime")?.parse()?;
-    let stime: f64 = fields.get(12).context("no stime")?.parse()?;
-    Ok((utime + stime) / clock_ticks_per_second())
-}
-
-/// Busy CPU seconds of the whole machine so far (`/proc/stat`, all cores:
-/// user, nice, system, irq, softirq, steal).
-fn machine_busy_seconds() -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string("/proc/stat").context("read /proc/stat")?;
-    let line = stat.lines().next().context("empty /proc/stat")?;
-    let ticks: Vec<f64> = line
-        .split_whitespace()
-        .skip(1)
-        .map(|v| v.parse().unwrap_or(0.0))
-        .collect();
-    let busy: f64 = [0, 1, 2, 5, 6, 7]
-        .iter()
-        .map(|&i| ticks.get(i).copied().unwrap_or(0.0))
-        .sum();
-    Ok(busy / clock_ticks_per_second())
-}
-
-/// The machine's cores (`cpuN` lines of `/proc/stat`; unlike
-/// `available_parallelism`, not narrowed by this process's CPU affinity).
-fn machine_cores() -> usize {
-    std::fs::read_to_string("/proc/stat")
-        .map(|stat| {
-            stat.lines()
-                .filter(|l| {
-                    l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit)
-                })
-                .count()
-        })
-        .unwrap_or(1)
-        .max(1)
-}
-
-fn clock_ticks_per_second() -> f64 {
-    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
-    *TICKS.get_or_init(|| {
-        Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(100.0)
-    })
-}
-
-/// `switchboard_game_ticks_total` from the server's `/metrics`, if it answers.
-async fn server_game_ticks(addr: &str) -> Option<f64> {
-    let body = reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    body.lines()
-        .find_map(|line| line.strip_prefix("switchboard_game_ticks_total "))
-        .and_then(|v| v.trim().parse().ok())
-}
-
-/// The server binary as a child process, stopped (SIGTERM, then SIGKILL) at the end.
-struct SpawnedServer {
-    child: Child,
-    addr: String,
-}
-
-impl SpawnedServer {
-    async fn start(path: &str, args: &Args, db: &std::path::Path) -> anyhow::Result<Self> {
-        // A free loopback port: bind port 0, note it, let it go.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let mut command = Command::new(path);
-        command
-            .arg("--listen")
-            .arg(&addr)
-            .arg("--database-url")
-            .arg(format!("sqlite://{}", db.display()))
-            .arg("--log-level")
-            .arg("warn");
-        if let Some(rate) = args.tick_rate {
-            command.arg("--game-tick-rate").arg(rate.to_string());
-        }
-        command.args(&args.server_arg).stdin(Stdio::null());
-        let child = command.spawn().with_context(|| format!("start {path}"))?;
-        let mut server = Self { child, addr };
-        // Ready when /readyz answers 200.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = server.child.try_wait()? {
-                bail!("{path} exited at start: {status}");
-            }
-            let ready = reqwest::get(format!("http://{}/readyz", server.addr)).await;
-            if ready.is_ok_and(|r| r.status().is_success()) {
-                return Ok(server);
-            }
-            if Instant::now() > deadline {
-                server.stop()?;
-                bail!("{path} not ready after 30 s");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    fn stop(mut self) -> anyhow::Result<()> {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().ok();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if self.child.try_wait()?.is_some() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        self.child.kill()?;
-        self.child.wait()?;
-        Ok(())
-    }
-}
-
-impl Drop for SpawnedServer {
-    fn drop(&mut self) {
-        // On an early return; after `stop` this finds the child reaped.
-        if let Ok(None) = self.child.try_wait() {
-            self.child.kill().ok();
-            self.child.wait().ok();
-        }
-    }
 }

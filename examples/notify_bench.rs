@@ -35,12 +35,19 @@ use clap::{Parser, ValueEnum};
 use futures_util::{SinkExt, StreamExt, stream};
 use serde_json::{Value, json};
 use switchboard::{
-    App, ServeConfig,
-    config::{DatabaseUrl, Secret},
+    config::Secret,
     notifications::{UserId, sign_token},
 };
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
+
+mod support;
+use support::{
+    bootstrap::{self, InProcess, Server},
+    raw_client::{self, PING, PONG, Ws},
+    rng::SplitMix,
+    stats::{ms, print_latency, quantile},
+};
 
 /// Secrets of the in-process server (it listens on loopback only).
 const BENCH_JWT_SECRET: &str = "notify-bench-jwt-secret-0123456789";
@@ -118,10 +125,7 @@ fn main() -> anyhow::Result<()> {
     if args.users_per_push > 1000 {
         bail!("--users-per-push is at most 1000 (the API's limit)");
     }
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(run(args))
+    bootstrap::block_on(run(args))
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
@@ -131,16 +135,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
             let (Some(api_key), Some(jwt_secret)) = (&args.api_key, &args.jwt_secret) else {
                 bail!("--url needs --api-key and --jwt-secret");
             };
-            let addr = url
-                .trim_start_matches("http://")
-                .trim_end_matches('/')
-                .to_string();
+            let addr = bootstrap::host_port(url);
             println!("server: external, {addr}");
-            let push_addr = args.push_url.as_deref().map(|u| {
-                u.trim_start_matches("http://")
-                    .trim_end_matches('/')
-                    .to_string()
-            });
+            let push_addr = args.push_url.as_deref().map(bootstrap::host_port);
             if let Some(push) = &push_addr {
                 println!("pushes through another node: {push}");
             }
@@ -150,45 +147,27 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 api_key: api_key.clone(),
                 jwt_secret: jwt_secret.clone(),
             };
-            (target, None, "external")
+            (target, Server::External { pid: None }, "external")
         }
         None => {
-            let mut config = ServeConfig::defaults();
-            config.listen = "127.0.0.1:0".parse()?;
-            // The benchmark measures throughput, not the per-socket limit.
-            config.rate_limit = 100_000;
-            config.rate_burst = 100_000;
+            let (store, data_dir) = bootstrap::store(args.database_url.as_deref())?;
+            _data_dir = data_dir;
+            let mut config = bootstrap::config(store);
+            bootstrap::lift_rate_limits(&mut config);
             // Likewise the per-API-key request limit (1,000/s by default).
             config.api_rate_limit = 100_000;
-            config.log_level = "warn".into();
             config.jwt_secret = Some(Secret::new(BENCH_JWT_SECRET));
             config.api_keys = vec![Secret::new(BENCH_API_KEY)];
-            config.database_url = match &args.database_url {
-                Some(url) if url.starts_with("postgres") => DatabaseUrl::Postgres(url.clone()),
-                Some(url) => DatabaseUrl::Sqlite(url.trim_start_matches("sqlite://").into()),
-                None => {
-                    let dir = tempfile::tempdir()?;
-                    let path = dir.path().join("bench.db");
-                    _data_dir = dir;
-                    DatabaseUrl::Sqlite(path)
-                }
-            };
-            let store = if matches!(config.database_url, DatabaseUrl::Postgres(_)) {
-                "postgres"
-            } else {
-                "sqlite"
-            };
+            let store = bootstrap::store_name(&config.database_url);
             println!("server: in-process, store {store}");
-            let app = App::build(config).await?;
+            let server = InProcess::start(config).await?;
             let target = Target {
                 push_addr: None,
-                addr: app.local_addr().to_string(),
+                addr: server.addr.clone(),
                 api_key: BENCH_API_KEY.into(),
                 jwt_secret: BENCH_JWT_SECRET.into(),
             };
-            let stop = app.shutdown_handle();
-            let task = tokio::spawn(app.run_until_stopped());
-            (target, Some((stop, task)), store)
+            (target, Server::InProcess(server), store)
         }
     };
     let http = reqwest::Client::builder()
@@ -218,10 +197,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         failed |= !report.complete();
     }
 
-    if let Some((stop, task)) = server {
-        stop.shutdown();
-        task.await??;
-    }
+    server.stop().await?;
     if failed {
         bail!("errors during the benchmark (see above)");
     }
@@ -304,7 +280,7 @@ async fn throughput(
                 first_error: None,
                 http_us: Vec::new(),
             };
-            let mut rng = SplitMix(requester as u64 + 1);
+            let mut rng = SplitMix::new(requester as u64 + 1);
             let mut n = 0u64;
             loop {
                 let sent = Instant::now();
@@ -449,7 +425,7 @@ impl LatencyReport {
         let p99_ms = if receive.is_empty() {
             f64::INFINITY
         } else {
-            receive[((receive.len() - 1) as f64 * 0.99) as usize] as f64 / 1000.0
+            ms(quantile(&receive, 0.99))
         };
         let aim = if self.users < 1000 || args.rate < 1000 {
             "not applicable (fewer users or a lower rate)"
@@ -543,7 +519,7 @@ async fn latency(
     let rate = args.rate.max(1) as f64;
     let mut ticker = tokio::time::interval(Duration::from_millis(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut rng = SplitMix(0x5eed);
+    let mut rng = SplitMix::new(0x5eed);
     let mut pushes = Vec::new();
     let mut seq = 0u64;
     loop {
@@ -667,37 +643,10 @@ async fn latency(
     Ok(report)
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 /// A WebSocket connected to `/notifications` with `token`.
 async fn connect(addr: &str, token: &str) -> anyhow::Result<Ws> {
-    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
-    let (mut ws, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .context("connect")?;
-    next_text(&mut ws).await?; // Engine.IO open
     let auth = json!({ "token": token });
-    ws.send(Message::Text(format!("40/notifications,{auth}").into()))
-        .await?;
-    let connected = next_text(&mut ws).await?;
-    if !connected.starts_with("40/notifications,{") {
-        bail!("not connected: {connected}");
-    }
-    Ok(ws)
-}
-
-async fn next_text(ws: &mut Ws) -> anyhow::Result<String> {
-    loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(t))) if t.as_str() == "2" => {
-                ws.send(Message::Text("3".into())).await?
-            }
-            Some(Ok(Message::Text(t))) => return Ok(t.to_string()),
-            Some(Ok(_)) => {}
-            other => bail!("connection ended: {other:?}"),
-        }
-    }
+    raw_client::connect(addr, "/notifications", Some(&auth), "not connected").await
 }
 
 /// One connected user: records every `notification` (its push -> receive
@@ -727,8 +676,8 @@ async fn receiver(
         };
         let received_us = epoch.elapsed().as_micros() as u64;
         let text = text.as_str();
-        if text == "2" {
-            ws.send(Message::Text("3".into())).await?;
+        if text == PING {
+            ws.send(Message::Text(PONG.into())).await?;
             continue;
         }
         let Some(rest) = text.strip_prefix("42/notifications,") else {
@@ -768,36 +717,4 @@ async fn receiver(
     }
     ws.close(None).await.ok();
     Ok(report)
-}
-
-// ---------------------------------------------------------------- helpers
-
-fn print_latency(label: &str, samples: &mut [u32]) {
-    if samples.is_empty() {
-        println!("{label}: no samples");
-        return;
-    }
-    samples.sort_unstable();
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize] as f64 / 1000.0;
-    println!(
-        "{label}: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} samples)",
-        at(0.5),
-        at(0.9),
-        at(0.99),
-        at(1.0),
-        samples.len()
-    );
-}
-
-/// A small deterministic generator (SplitMix64) for picking users.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        (z ^ (z >> 31)) % n.max(1)
-    }
 }
