@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test of Switchboard. On a fresh Debian machine it first installs
 # what the tests need: apt packages when missing (Node.js and npm, Python's
-# venv, PostgreSQL, Redis, nginx, Chromium), the npm clients (npm ci, into
-# clients/js/node_modules) and the Python clients (a venv inside the tree,
-# clients/python/.venv). Then it runs the
-# whole cargo test suite, whose interop tests drive those real clients, and
-# prints how many Rust tests, JS checks and Python checks ran.
+# venv, PostgreSQL, Redis, nginx, Chromium), the npm packages (npm ci, into
+# clients/js/node_modules for the clients and tests/interop/node_modules for
+# the interop checks) and the Python packages (one venv inside the tree,
+# tests/interop/python/.venv, for the checks and the clients). Then it runs
+# the whole cargo test suite, whose interop tests drive those real clients and
+# checks, and prints how many Rust tests, JS checks and Python checks ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -36,18 +37,25 @@ if ((${#apt_missing[@]})); then
     done
 fi
 
-# --- npm clients ----------------------------------------------------------------
-log "JS clients: npm ci (clients/js)"
-(cd clients/js && npm ci --no-audit --no-fund --loglevel=error)
+# --- npm packages ---------------------------------------------------------------
+# Node looks for a file's packages in node_modules beside it or in a parent
+# folder, so the clients (clients/js) and the interop checks (tests/interop,
+# for js/ and browser/) each have their package.json and lock.
+for dir in clients/js tests/interop; do
+    log "npm ci ($dir)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+done
 
-# --- Python clients -----------------------------------------------------------
-VENV=clients/python/.venv
+# --- Python packages ------------------------------------------------------------
+# One venv runs the checks and the clients: the checks' requirements include
+# clients/python/requirements.txt.
+VENV=tests/interop/python/.venv
 if [[ ! -x $VENV/bin/python ]]; then
-    log "Python clients: creating $VENV"
+    log "Python: creating $VENV"
     python3 -m venv "$VENV"
 fi
-log "Python clients: pip install -r clients/python/requirements.txt"
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r clients/python/requirements.txt
+log "Python: pip install -r tests/interop/python/requirements.txt"
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/interop/python/requirements.txt
 
 # --- a throwaway PostgreSQL for the store tests --------------------------------
 # Its own cluster in a temporary directory, on a free loopback port, stopped and
@@ -77,7 +85,7 @@ rm -rf "$INTEROP_DIR"
 LOG=$(mktemp)
 trap 'rm -f "$LOG"; stop_postgres' EXIT # replaces the trap set above
 
-log "cargo test (unit, integration, interop with the real clients)"
+log "cargo test (unit, integration, interop with the real clients and checks)"
 set +e
 cargo test --no-fail-fast 2>&1 | tee "$LOG"
 status=${PIPESTATUS[0]}
@@ -113,7 +121,7 @@ if ((status != 0)); then
     exit "$status"
 fi
 if ((js_ok == 0 || py_ok == 0)); then
-    echo "no interop checks ran: the JS and Python clients must run in every test run"
+    echo "no interop checks ran: the JS and Python checks must run in every test run"
     exit 1
 fi
 echo "total: $((rust_passed + js_ok + py_ok)) passed, $((rust_failed + js_failed + py_failed)) failed"

@@ -270,15 +270,19 @@ fn socket_io_builder(config: &ServeConfig) -> SocketIoBuilder {
         .ack_timeout(config.ack_timeout)
         .max_payload(config.max_payload)
         .max_buffered_bytes(usize::try_from(config.max_buffered_bytes).unwrap_or(usize::MAX))
+        // Packets per session's outgoing buffer (socketioxide's default: 128).
+        // A broadcast to a full buffer closes the session (`slow_client`,
+        // fork entry 12), so this must hold a busy room's bursts; the memory
+        // bound is the byte budget above.
+        .max_buffer_size(config.max_buffered_packets as usize)
         // The reference server applies its payload limit to WebSocket
         // messages too; socketioxide's own WebSocket default is 64 MiB.
         .ws_max_message_size(max_payload)
         .ws_max_frame_size(max_payload)
         // The limits on one binary packet's attachments; breaking one closes
         // the connection (socketioxide's defaults: 10,000 attachments, 10 MB,
-        // 60 s). The timeout is checked when an attachment arrives, so a client
-        // that stops sending keeps its partial packet (within the byte limit)
-        // until its session ends.
+        // 60 s). A packet still incomplete at the timeout closes the session
+        // even if no further attachment arrives (fork entry 8).
         .with_parser(
             ParserConfig::common()
                 .max_incoming_binaries(config.max_attachments)

@@ -163,7 +163,7 @@ pub struct ServeConfig {
     /// (`https://app.example.com`), or `*` for any. A Socket.IO or `/ws` request
     /// whose `Origin` header is not listed gets 403; listed origins also get
     /// CORS headers. Unset (the default): no CORS headers, and only pages of
-    /// the request's own host may connect (the `Origin`'s host[:port] equals the
+    /// the request's own host may connect (the `Origin`'s `host[:port]` equals the
     /// `Host` header; behind a proxy, pass `Host` on). Requests without `Origin`
     /// (non-browser clients) are always allowed.
     #[arg(
@@ -281,7 +281,8 @@ pub struct ServeConfig {
     /// Namespace connects per second one client address may make, every
     /// namespace together (bursts of twice that). Past it a connect gets
     /// `connect_error` `rate_limited`; a session whose refused connects again
-    /// exceed rate and burst is refused every connect from then on.
+    /// exceed rate and burst is closed (its connection, and every namespace
+    /// it is connected to).
     #[arg(long, env = "SWITCHBOARD_CONNECT_RATE_LIMIT", default_value = "20", value_parser = parse_rate)]
     pub connect_rate_limit: u32,
 
@@ -296,6 +297,19 @@ pub struct ServeConfig {
     /// WebSocket) is disconnected past it instead of buffered for without end.
     #[arg(long, env = "SWITCHBOARD_MAX_BUFFERED_BYTES", default_value = "4194304", value_parser = clap::value_parser!(u64).range(65536..=1073741824))]
     pub max_buffered_bytes: u64,
+
+    /// Packets that may wait in one Engine.IO session's outgoing buffer
+    /// (16..16384). A room broadcast (a chat message, presence) to a session
+    /// whose buffer is full disconnects that session (`slow_client`; the client
+    /// reconnects and catches up from history) instead of letting it silently
+    /// miss the message; a reply to the session itself waits for room or fails.
+    /// `--max-buffered-bytes` bounds the memory; this only has to hold a busy
+    /// room's bursts on a loaded node. The buffer (tokio's bounded channel)
+    /// takes memory in blocks of 32 slots (about 6 KB): one when the session
+    /// opens, more only as packets wait, reused or freed once drained. A high
+    /// setting costs nothing until packets actually wait.
+    #[arg(long, env = "SWITCHBOARD_MAX_BUFFERED_PACKETS", default_value = "1024", value_parser = clap::value_parser!(u32).range(16..=16384))]
+    pub max_buffered_packets: u32,
 
     /// Most members one `/chat` room may have, counted on every node (1 to
     /// 10000). A `join` past it is answered `forbidden`. Each join sends the
@@ -637,6 +651,7 @@ mod tests {
         );
         assert_eq!(config.event_queue, 1024);
         assert_eq!(config.max_buffered_bytes, 4 << 20);
+        assert_eq!(config.max_buffered_packets, 1024);
         assert_eq!(config.room_limit, 1000);
         assert_eq!(config.api_max_stored_bytes, 16 * 1024 * 1024);
         assert_eq!(config.game_tick_rate, 20);
@@ -724,6 +739,8 @@ mod tests {
             ("--api-max-stored-bytes", "1023"),
             ("--api-max-stored-bytes", "1073741825"),
             ("--api-max-stored-bytes", "16MiB"),
+            ("--max-buffered-packets", "15"),
+            ("--max-buffered-packets", "16385"),
         ] {
             let err = parse(&[flag, value]).expect_err(flag);
             assert_eq!(err.exit_code(), 2, "{flag} {value}");

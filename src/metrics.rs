@@ -12,7 +12,8 @@ pub struct Metrics {
     /// Sockets connected now, by namespace.
     pub sockets_connected: IntGaugeVec,
     /// Sockets disconnected, by namespace and reason (`slow_client` is a
-    /// client the outgoing byte budget cut off).
+    /// client that did not read: past its outgoing byte budget, or a broadcast
+    /// found its packet buffer full).
     pub disconnects: IntCounterVec,
     /// Socket.IO events received from clients, by namespace.
     pub events_in: IntCounterVec,

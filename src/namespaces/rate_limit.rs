@@ -23,8 +23,13 @@
 //!
 //! Namespace connects are limited per client address ([`ConnectLimit`],
 //! `--connect-rate-limit`, every namespace together): past it the connect
-//! gets `connect_error` `rate_limited`. A session whose refused connects
-//! again exceed that rate and burst is refused every connect from then on.
+//! gets `connect_error` `rate_limited`. Refused connects are counted against
+//! the session's own bucket of the same rate and burst, and a session that
+//! empties it too is flooding: its Engine.IO session is closed (every
+//! namespace socket on it disconnected, the transport closed), so a client
+//! spamming CONNECTs does not keep its connection, and the server's work on
+//! it, for as long as it likes. socket.io-client never retries a refused
+//! namespace by itself, so a real client is far from that.
 //!
 //! The limits are per node. Idle per-address buckets are dropped every
 //! [`SWEEP_EVERY`], so memory follows the addresses seen recently.
@@ -62,6 +67,8 @@ pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
 pub const ADDRESS_LIMIT: &str = "address_rate";
 /// The `limit` label of a refused namespace connect.
 pub const CONNECT_LIMIT: &str = "connect_rate";
+/// The `limit` label of a session closed for flooding connects.
+pub const CONNECT_FLOOD: &str = "connect_flood";
 
 /// A quota of `per_second` with bursts of `burst` (at least the rate).
 fn quota(per_second: u32, burst: u32) -> Quota {
@@ -221,7 +228,8 @@ pub struct SessionState {
     buckets: Mutex<HashMap<String, Arc<Buckets>>>,
     /// Refused connects, made on the first refusal.
     connect_refusals: OnceLock<DefaultDirectRateLimiter>,
-    /// Refused every connect from now on.
+    /// Flooding connects: being closed, and refused any connect that is still
+    /// read meanwhile (the rest of a polling POST, say).
     banned: AtomicBool,
 }
 
@@ -306,7 +314,9 @@ impl ConnectLimit {
     /// `per_second` connects per client address, bursts of `burst`;
     /// `trusted` proxies name the client in `X-Forwarded-For`.
     pub fn new(per_second: u32, burst: u32, trusted: Vec<IpNet>, metrics: &Metrics) -> Self {
-        metrics.limit_hits.with_label_values(&[CONNECT_LIMIT]);
+        for limit in [CONNECT_LIMIT, CONNECT_FLOOD] {
+            metrics.limit_hits.with_label_values(&[limit]);
+        }
         let quota = quota(per_second, burst);
         Self {
             inner: Arc::new(ConnectLimitInner {
@@ -318,32 +328,48 @@ impl ConnectLimit {
         }
     }
 
-    fn admit(&self, client: &Client) -> Result<(), RateLimited> {
+    fn admit(&self, client: &Client) -> Result<(), Refusal> {
         let inner = &self.inner;
         let session = client.session.as_ref().map(|tag| &tag.0);
-        let banned = session.is_some_and(|s| s.banned.load(Ordering::Acquire));
-        if !banned
-            && client
-                .address
-                .is_none_or(|ip| inner.per_address.check_key(&ip).is_ok())
+        if session.is_some_and(|s| s.banned.load(Ordering::Acquire)) {
+            inner.metrics.limit_hit(CONNECT_LIMIT);
+            return Err(Refusal::Flooding);
+        }
+        if client
+            .address
+            .is_none_or(|ip| inner.per_address.check_key(&ip).is_ok())
         {
             return Ok(());
         }
         inner.metrics.limit_hit(CONNECT_LIMIT);
-        if let Some(session) = session.filter(|_| !banned) {
-            let refusals = session
-                .connect_refusals
-                .get_or_init(|| RateLimiter::direct(inner.quota));
-            if refusals.check().is_err() {
-                session.banned.store(true, Ordering::Release);
-                tracing::warn!(
-                    client = ?client.address,
-                    "a session keeps connecting past its address's connect rate: refusing all its connects"
-                );
-            }
+        let Some(session) = session else {
+            return Err(Refusal::Refuse);
+        };
+        let refusals = session
+            .connect_refusals
+            .get_or_init(|| RateLimiter::direct(inner.quota));
+        if refusals.check().is_ok() {
+            return Err(Refusal::Refuse);
         }
-        Err(RateLimited)
+        if !session.banned.swap(true, Ordering::AcqRel) {
+            inner.metrics.limit_hit(CONNECT_FLOOD);
+            tracing::warn!(
+                client = ?client.address,
+                "a session keeps connecting past its address's connect rate: closing it"
+            );
+        }
+        Err(Refusal::Flooding)
     }
+}
+
+/// Why [`ConnectLimit::admit`] refused a connect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// Past the address's rate: answer `rate_limited`.
+    Refuse,
+    /// The session's refusals are past the rate too: answer `rate_limited`
+    /// and close the session.
+    Flooding,
 }
 
 /// A connect refused by [`ConnectLimit`]: the client's `connect_error`
@@ -359,16 +385,24 @@ impl fmt::Display for RateLimited {
 
 /// Connect middleware of every namespace, run before the namespace's own:
 /// finds the socket's session and client address (for [`RateLimit::for_socket`])
-/// and applies the connect limit.
+/// and applies the connect limit; closes a flooding session.
 pub async fn admit_connect<A: Adapter>(
     socket: SocketRef<A>,
     State(limit): State<ConnectLimit>,
 ) -> Result<(), RateLimited> {
     let client = Client::of(&socket, &limit.inner.trusted);
     socket.extensions.insert(client.clone());
-    limit.admit(&client).inspect_err(|_| {
-        tracing::debug!(namespace = socket.ns(), client = ?client.address, "connect refused: rate_limited");
-    })
+    let refusal = match limit.admit(&client) {
+        Ok(()) => return Ok(()),
+        Err(refusal) => refusal,
+    };
+    tracing::debug!(namespace = socket.ns(), client = ?client.address, "connect refused: rate_limited");
+    if refusal == Refusal::Flooding {
+        // Fork entry 13: ends the whole Engine.IO session, whatever else it
+        // is connected to; the refusal below may not reach the client.
+        socket.close_session();
+    }
+    Err(RateLimited)
 }
 
 #[cfg(test)]
@@ -446,22 +480,26 @@ mod tests {
     }
 
     #[test]
-    fn connects_past_the_rate_are_refused_then_the_session_is_banned() {
-        let limit = ConnectLimit::new(2, 4, Vec::new(), &Metrics::new());
+    fn connects_past_the_rate_are_refused_then_the_session_is_flooding() {
+        let metrics = Metrics::new();
+        let limit = ConnectLimit::new(2, 4, Vec::new(), &metrics);
         let client = Client {
             session: Some(SessionTag::default()),
             address: Some("198.51.100.1".parse().unwrap()),
         };
-        let results: Vec<bool> = (0..12).map(|_| limit.admit(&client).is_ok()).collect();
-        assert_eq!(results.iter().filter(|ok| **ok).count(), 4, "{results:?}");
+        let results: Vec<Result<(), Refusal>> = (0..12).map(|_| limit.admit(&client)).collect();
+        // The address's burst, then the session's burst of refusals, then
+        // flooding (from then on, whatever the address's bucket says).
+        let expected: Vec<Result<(), Refusal>> = [Ok(()); 4]
+            .into_iter()
+            .chain([Err(Refusal::Refuse); 4])
+            .chain([Err(Refusal::Flooding); 4])
+            .collect();
+        assert_eq!(results, expected);
+        let shown = metrics.render();
         assert!(
-            client
-                .session
-                .as_ref()
-                .unwrap()
-                .0
-                .banned
-                .load(Ordering::Acquire)
+            shown.contains(r#"switchboard_limit_hits_total{limit="connect_flood"} 1"#),
+            "{shown}"
         );
         // Another address is not affected.
         let other = Client {

@@ -1,5 +1,5 @@
 //! The browser chat page (`GET /chat`) end to end in a real Chromium: two
-//! people in one room, driven by `clients/js/browser/chat.browser.mjs`
+//! people in one room, driven by `tests/interop/browser/chat.check.mjs`
 //! (playwright-core from npm, Debian's `/usr/bin/chromium`, no browser
 //! download). It leaves a screenshot of both pages in
 //! `target/tmp/screenshots/chat.png` for a human to look at.
@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::{
     helpers::{spawn_app, test_config},
-    interop::{available, node_client_ready, project_path, record_summary, run_client},
+    interop::{available, node_checks_ready, project_path, record_summary, run_client},
 };
 
 pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
@@ -16,10 +16,10 @@ pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
 /// `true` when Chromium, node_modules and playwright-core are installed;
 /// otherwise a failure in CI, a loud skip elsewhere.
 pub(crate) fn browser_ready() -> bool {
-    node_client_ready()
+    node_checks_ready()
         && available(
-            "playwright-core (cd clients/js && npm ci)",
-            project_path("clients/js/node_modules/playwright-core").exists(),
+            "playwright-core (cd tests/interop && npm ci)",
+            project_path("tests/interop/node_modules/playwright-core").exists(),
         )
         && available(
             "Debian's chromium (apt-get install chromium)",
@@ -27,7 +27,7 @@ pub(crate) fn browser_ready() -> bool {
         )
 }
 
-/// Runs a Playwright script (`clients/js/browser/<script>`) against a fresh
+/// Runs a Playwright script (`tests/interop/browser/<script>`) against a fresh
 /// development-mode server: it prints its checks, records its summary as
 /// `label`, and must leave a PNG at `target/tmp/screenshots/<shot>.png`.
 pub(crate) async fn run_page_check(script: &str, label: &str, shot: &str) {
@@ -44,7 +44,7 @@ pub(crate) async fn run_page_check(script: &str, label: &str, shot: &str) {
     let stdout = run_client(
         &"node".into(),
         &[
-            &format!("clients/js/browser/{script}"),
+            &format!("tests/interop/browser/{script}"),
             &app.http_url(""),
             screenshot.to_str().expect("UTF-8 target path"),
         ],
@@ -66,5 +66,5 @@ pub(crate) async fn run_page_check(script: &str, label: &str, shot: &str) {
 
 #[tokio::test]
 async fn chat_page_works_in_chromium_for_two_people() {
-    run_page_check("chat.browser.mjs", "js-browser-chat", "chat").await;
+    run_page_check("chat.check.mjs", "js-browser-chat", "chat").await;
 }

@@ -24,7 +24,7 @@ use tokio::{
 };
 
 use crate::helpers::*;
-use crate::interop::{node_client_ready, project_path, python, record_summary};
+use crate::interop::{PYTHON, node_client_ready, project_path, python, record_summary};
 
 /// The longest wait for one line (a process start included).
 const LINE_WAIT: Duration = Duration::from_secs(10);
@@ -389,7 +389,7 @@ impl ChatProcess {
     }
 
     fn python(url: &str, name: &str, transport: &str) -> Self {
-        let python = project_path("clients/python/.venv/bin/python");
+        let python = project_path(PYTHON);
         Self::start(python, "clients/python/chat.py", url, name, transport)
     }
 

@@ -89,6 +89,11 @@ const SETTINGS: &[(&str, &str, &str)] = &[
         "SWITCHBOARD_MAX_BUFFERED_BYTES",
         "4194304",
     ),
+    (
+        "--max-buffered-packets",
+        "SWITCHBOARD_MAX_BUFFERED_PACKETS",
+        "1024",
+    ),
     ("--jwt-secret", "SWITCHBOARD_JWT_SECRET", ""),
     ("--api-keys", "SWITCHBOARD_API_KEYS", ""),
 ];

@@ -103,8 +103,8 @@ async fn a_thousand_acked_events_in_polling_posts_are_answered_in_order() {
         packets.extend(poll(&app, &sid).await.split('\u{1e}').map(str::to_owned));
     }
     // Many packets per POST, as a polling client sends what it buffered; a
-    // batch at a time, so the session's outgoing buffer (128 packets) holds
-    // every answer until the next poll.
+    // batch at a time, so the session's outgoing buffer (1024 packets by
+    // default, --max-buffered-packets) holds every answer until the next poll.
     let mut acks = Vec::new();
     for batch in (0..EVENTS).collect::<Vec<_>>().chunks(100) {
         let events: Vec<String> = batch

@@ -2,7 +2,7 @@
 //! two players in one game, moving with the arrow keys and WASD, seeing each
 //! other move (interpolated) and leave, with the page's own player predicted
 //! and reconciled through `acks`; driven by
-//! `clients/js/browser/game.browser.mjs` (playwright-core from npm, Debian's
+//! `tests/interop/browser/game.check.mjs` (playwright-core from npm, Debian's
 //! `/usr/bin/chromium`, no browser download). It leaves a screenshot of both
 //! pages in `target/tmp/screenshots/game.png` for a human to look at.
 
@@ -10,5 +10,5 @@ use crate::browser::run_page_check;
 
 #[tokio::test]
 async fn game_page_works_in_chromium_for_two_players() {
-    run_page_check("game.browser.mjs", "js-browser-game", "game").await;
+    run_page_check("game.check.mjs", "js-browser-game", "game").await;
 }

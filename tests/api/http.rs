@@ -1,4 +1,5 @@
-//! Plain HTTP: health, readiness, metrics, CORS and the bare WebSocket `/ws`.
+//! Plain HTTP: health, readiness, metrics, CORS, the demo pages and their
+//! assets, and the bare WebSocket `/ws`.
 
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::{Message, protocol::frame::coding::CloseCode};
@@ -167,6 +168,97 @@ async fn cors_is_off_by_default_and_allows_only_configured_origins() {
             .get("access-control-allow-origin")
             .is_none()
     );
+    app.stop().await.unwrap();
+}
+
+/// The `/assets/...` paths a page loads (`src="..."`, `href="..."`), in order.
+fn asset_paths(html: &str) -> Vec<&str> {
+    html.match_indices("\"/assets/")
+        .map(|(at, _)| {
+            let path = &html[at + 1..];
+            &path[..path.find('"').expect("a closing quote")]
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn pages_load_their_scripts_and_styles_from_assets_under_a_csp() {
+    let app = spawn_app(test_config()).await;
+    let mut loaded = Vec::new();
+    for (page, script) in [
+        ("/", None),
+        ("/chat", Some("chat")),
+        ("/notifications", Some("notifications")),
+        ("/game", Some("game")),
+    ] {
+        let response = reqwest::get(app.http_url(page)).await.unwrap();
+        assert_eq!(response.status(), 200, "{page}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/html; charset=utf-8",
+            "{page}"
+        );
+        let csp = response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        for directive in ["script-src 'self'", "style-src 'self'", "object-src 'none'"] {
+            assert!(csp.contains(directive), "{page}: no {directive} in {csp}");
+        }
+        assert!(!csp.contains("'unsafe-inline'"), "{page}: {csp}");
+        let html = response.text().await.unwrap();
+        // Nothing inline: the policy would block it.
+        assert!(!html.contains("<script>"), "{page} has an inline script");
+        assert!(!html.contains("<style"), "{page} has an inline style");
+        let paths = asset_paths(&html);
+        if let Some(script) = script {
+            // The shared script after the socket.io client, before the page's own.
+            let scripts: Vec<&str> = paths
+                .iter()
+                .copied()
+                .filter(|p| p.ends_with(".js"))
+                .collect();
+            let own = format!("/assets/{script}.js");
+            assert_eq!(
+                scripts,
+                [
+                    "/assets/socket.io.min.js",
+                    "/assets/common.js",
+                    own.as_str()
+                ],
+                "{page}"
+            );
+        }
+        for path in paths {
+            let asset = reqwest::get(app.http_url(path)).await.unwrap();
+            assert_eq!(asset.status(), 200, "{page} loads {path}");
+            let content_type = match path.rsplit_once('.') {
+                Some((_, "js")) => "text/javascript; charset=utf-8",
+                Some((_, "css")) => "text/css; charset=utf-8",
+                _ => panic!("{page} loads {path}: neither a script nor a style"),
+            };
+            assert_eq!(asset.headers()["content-type"], content_type, "{path}");
+            let cache = asset.headers()["cache-control"].to_str().unwrap();
+            assert!(cache.starts_with("public, max-age="), "{path}: {cache}");
+            assert!(!asset.text().await.unwrap().is_empty(), "{path}");
+            loaded.push(path.to_owned());
+        }
+    }
+    for path in [
+        "/assets/demo.css",
+        "/assets/common.js",
+        "/assets/index.css",
+        "/assets/chat.js",
+        "/assets/chat.css",
+        "/assets/notifications.js",
+        "/assets/notifications.css",
+        "/assets/game.js",
+        "/assets/game.css",
+    ] {
+        assert!(loaded.iter().any(|p| p == path), "no page loads {path}");
+    }
+    let missing = reqwest::get(app.http_url("/assets/nope.js")).await.unwrap();
+    assert_eq!(missing.status(), 404);
     app.stop().await.unwrap();
 }
 

@@ -1,11 +1,14 @@
 //! Real Socket.IO clients from npm (socket.io-client) and PyPI
 //! (python-socketio, websockets) against an in-process server, over every
-//! transport. The README's test command installs them; when `CI` is set a
+//! transport, driven by the interop checks in `tests/interop/` (`js/`,
+//! `python/`). The README's test command installs their packages
+//! (`tests/interop/node_modules`, `tests/interop/python/.venv`) and those of
+//! the clients in `clients/` (`clients/js/node_modules`); when `CI` is set a
 //! missing one fails the test instead of skipping it.
 //!
-//! Each client prints `interop: <program> <transport>: N checks ok, F failed`
-//! last; the test asserts it and records it under `target/tmp/interop/` for
-//! the test command's summary.
+//! Each check program prints `interop: <program> <transport>: N checks ok, F
+//! failed` last; the test asserts it and records it under
+//! `target/tmp/interop/` for the test command's summary.
 
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
@@ -27,17 +30,31 @@ pub(crate) fn available(what: &str, present: bool) -> bool {
     false
 }
 
+/// The npm packages of the clients (`clients/js`: chat.mjs, notify.mjs).
 pub(crate) fn node_client_ready() -> bool {
     available(
-        "clients/js/node_modules (npm ci)",
+        "clients/js/node_modules (cd clients/js && npm ci)",
         project_path("clients/js/node_modules/socket.io-client").exists(),
     )
 }
 
-pub(crate) fn python() -> Option<PathBuf> {
-    let python = project_path("clients/python/.venv/bin/python");
+/// The npm packages of the interop checks (`tests/interop`: `js/`, `browser/`).
+pub(crate) fn node_checks_ready() -> bool {
     available(
-        "clients/python/.venv (pip install -r requirements.txt)",
+        "tests/interop/node_modules (cd tests/interop && npm ci)",
+        project_path("tests/interop/node_modules/socket.io-client").exists(),
+    )
+}
+
+/// The venv's interpreter: `tests/interop/python/requirements.txt` holds the
+/// checks' packages and includes `clients/python/requirements.txt`.
+pub(crate) const PYTHON: &str = "tests/interop/python/.venv/bin/python";
+
+/// The Python venv of the interop checks, which runs the Python clients too.
+pub(crate) fn python() -> Option<PathBuf> {
+    let python = project_path(PYTHON);
+    available(
+        "tests/interop/python/.venv (pip install -r tests/interop/python/requirements.txt)",
         python.exists(),
     )
     .then_some(python)
@@ -94,14 +111,19 @@ pub(crate) fn record_summary(stdout: &str, label: &str) -> u32 {
 }
 
 async fn js_echo(transport: &str) {
-    if !node_client_ready() {
+    if !node_checks_ready() {
         return;
     }
     let app = spawn_app(test_config()).await;
     let url = app.http_url("");
     let stdout = run_client(
         &"node".into(),
-        &["clients/js/echo.mjs", &url, "--transport", transport],
+        &[
+            "tests/interop/js/echo.check.mjs",
+            &url,
+            "--transport",
+            transport,
+        ],
         &[],
     )
     .await;
@@ -115,7 +137,12 @@ async fn python_echo(transport: &str) {
     let url = app.http_url("");
     let stdout = run_client(
         &python,
-        &["clients/python/echo.py", &url, "--transport", transport],
+        &[
+            "tests/interop/python/echo_check.py",
+            &url,
+            "--transport",
+            transport,
+        ],
         &[],
     )
     .await;
@@ -161,7 +188,7 @@ async fn python_websockets_library_against_plain_ws() {
     let stdout = run_client(
         &python,
         &[
-            "clients/python/ws_echo.py",
+            "tests/interop/python/ws_echo_check.py",
             &url,
             "--max-payload",
             "1000000",
@@ -177,7 +204,7 @@ async fn python_websockets_library_against_plain_ws() {
 /// profile: the same settings as the official Socket.IO protocol test server.
 #[tokio::test]
 async fn conformance_suite_against_the_conformance_profile() {
-    if !node_client_ready() {
+    if !node_checks_ready() {
         return;
     }
     let app = spawn_app(conformance_config()).await;
@@ -186,7 +213,7 @@ async fn conformance_suite_against_the_conformance_profile() {
         &[
             "--test",
             "--test-reporter=tap",
-            "clients/js/conformance.test.mjs",
+            "tests/interop/js/conformance.test.mjs",
         ],
         &[("SWITCHBOARD_URL", app.http_url(""))],
     )

@@ -1,9 +1,9 @@
 //! The `/notifications` namespace and the HTTP push API with real clients
 //! against an in-process server started with a JWT secret and an API key:
 //!
-//! - the interop check programs `clients/js/notifications.test.mjs`
+//! - the interop check programs `tests/interop/js/notifications.check.mjs`
 //!   (socket.io-client, tokens from npm's `jsonwebtoken`) over websocket,
-//!   polling and upgrade, and `clients/python/notifications_check.py`
+//!   polling and upgrade, and `tests/interop/python/notifications_check.py`
 //!   (python-socketio, tokens from PyPI's `PyJWT`) over websocket and polling;
 //!   each prints `interop: <program> <transport>: N checks ok, F failed` last,
 //!   asserted and recorded like the echo clients' ([`record_summary`]);
@@ -22,7 +22,8 @@ use switchboard::{
 
 use crate::helpers::*;
 use crate::interop::{
-    available, node_client_ready, project_path, python, record_summary, run_client,
+    available, node_checks_ready, node_client_ready, project_path, python, record_summary,
+    run_client,
 };
 
 const SECRET: &str = "interop-secret-0123456789";
@@ -36,12 +37,12 @@ fn notifications_config() -> ServeConfig {
     config
 }
 
-/// The npm clients, `jsonwebtoken` included (an older `npm ci` lacks it).
-fn node_clients_ready() -> bool {
-    node_client_ready()
+/// The npm packages of the JS check, `jsonwebtoken` (its tokens) included.
+fn node_checks_with_jwt_ready() -> bool {
+    node_checks_ready()
         && available(
-            "clients/js/node_modules/jsonwebtoken (npm ci)",
-            project_path("clients/js/node_modules/jsonwebtoken").exists(),
+            "tests/interop/node_modules/jsonwebtoken (cd tests/interop && npm ci)",
+            project_path("tests/interop/node_modules/jsonwebtoken").exists(),
         )
 }
 
@@ -64,14 +65,17 @@ pub(crate) async fn run_notification_checks(
 ) {
     let (runner, script) = match program {
         CheckProgram::Js => {
-            if !node_clients_ready() {
+            if !node_checks_with_jwt_ready() {
                 return;
             }
-            (PathBuf::from("node"), "clients/js/notifications.test.mjs")
+            (
+                PathBuf::from("node"),
+                "tests/interop/js/notifications.check.mjs",
+            )
         }
         CheckProgram::Python => {
             let Some(python) = python() else { return };
-            (python, "clients/python/notifications_check.py")
+            (python, "tests/interop/python/notifications_check.py")
         }
     };
     let stdout = run_client(
@@ -234,7 +238,7 @@ fn assert_state(state: &Path, last: &str, label: &str) {
 /// Two pushes, a first run printing them, three pushes while the listener is
 /// down, a second run printing exactly those three.
 async fn listener_resumes(listener: &str) {
-    if listener == "js" && !node_clients_ready() {
+    if listener == "js" && !node_client_ready() {
         return;
     }
     let Some(python) = python() else { return };

@@ -317,7 +317,28 @@ impl<A: Adapter> InnerEmitter for Namespace<A> {
         let sockets = self.sockets.read().unwrap();
         let errs: Vec<SocketError> = sids
             .filter_map(|sid| sockets.get(&sid))
-            .filter_map(|socket| socket.send_raw(data.clone()).err())
+            .filter_map(|socket| {
+                socket.send_raw(data.clone()).err().map(|err| match err {
+                    // SWITCHBOARD PATCH (full channel on broadcast): a socket whose
+                    // internal channel is full (`max_buffer_size` packets waiting) would
+                    // silently miss this broadcast and stay connected, with a gap in what
+                    // it received. Its session is closed instead, as past the byte budget
+                    // (entry 9): the client reconnects and catches up. The caller of a
+                    // direct emit still gets `InternalChannelFull` and may wait and retry;
+                    // a broadcast has no one to retry it. The engine runs the disconnect
+                    // handlers (which remove the socket from `self.sockets`) in a task of
+                    // its own, so the read lock held here is not a deadlock.
+                    SocketError::InternalChannelFull => {
+                        #[cfg(feature = "tracing")]
+                        tracing::debug!(sid = ?socket.id, "internal channel full on broadcast, closing");
+                        socket
+                            .esocket
+                            .close(engineioxide::DisconnectReason::SlowClient);
+                        SocketError::Closed
+                    }
+                    err => err,
+                })
+            })
             .collect();
         if errs.is_empty() { Ok(()) } else { Err(errs) }
     }

@@ -677,6 +677,29 @@ impl<A: Adapter> Socket<A> {
         Ok(())
     }
 
+    /// SWITCHBOARD PATCH (close the session): closes the Engine.IO session of this socket,
+    /// as Node's `socket.disconnect(true)` does: every namespace socket of the session is
+    /// disconnected (a DISCONNECT packet, then its disconnect handler with
+    /// [`DisconnectReason::ServerNSDisconnect`]), then the transport is closed. A socket
+    /// whose buffer is too full for the DISCONNECT is closed with the transport (its
+    /// handler gets [`DisconnectReason::TransportClose`], as on a connect timeout).
+    ///
+    /// It may be called from a connect middleware: the connecting socket is in no
+    /// namespace yet, and the middleware's refusal is still sent (it may not arrive).
+    /// Unlike [`Socket::disconnect`], which only leaves one namespace, it ends everything
+    /// the client holds on the server, so a client that abuses the protocol (e.g. keeps
+    /// sending CONNECTs it is refused) stops costing anything.
+    pub fn close_session(&self) {
+        if let Some(io) = self.esocket.data.io.get() {
+            for (path, sid) in self.esocket.data.socket_ids() {
+                if let Some(socket) = io.of(path.as_str()).and_then(|ns| ns.get_socket(sid)) {
+                    socket.disconnect().ok();
+                }
+            }
+        }
+        self.esocket.close(EIoDisconnectReason::TransportClose);
+    }
+
     /// # Get the request info made by the client to connect.
     ///
     /// It might be used to retrieve the [`http::Extensions`]

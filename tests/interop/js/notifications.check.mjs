@@ -3,7 +3,7 @@
 // (`/api/v1`) with the reference JavaScript Socket.IO client (socket.io-client
 // v4), Node's fetch, and tokens signed by a real JWT library (jsonwebtoken).
 //
-//     node notifications.test.mjs URL --secret JWT_SECRET --api-key KEY
+//     node notifications.check.mjs URL --secret JWT_SECRET --api-key KEY
 //                                 [--transport websocket|polling|upgrade]
 //                                 [--max-payload BYTES]
 //
@@ -39,7 +39,7 @@
 // the next one to arrive), never after a fixed sleep.
 //
 // Prints one `ok   <name>` / `FAIL <name>: expected ... got ...` line per
-// check and, last, `interop: notifications.test.mjs <transport>: <P> checks
+// check and, last, `interop: notifications.check.mjs <transport>: <P> checks
 // ok, <F> failed`. Exit code 0 only when nothing failed and something passed.
 
 import { randomBytes } from "node:crypto";
@@ -65,7 +65,7 @@ import {
   show,
 } from "./lib/checks.mjs";
 
-const PROGRAM = "notifications.test.mjs";
+const PROGRAM = "notifications.check.mjs";
 const NS = "/notifications";
 const STORED_ID = /^\d{16}$/;
 const LIVE_ID = /^live:\d{16}$/;

@@ -3,7 +3,7 @@
 // Chromium, driven by playwright-core (no bundled browser: Debian's
 // /usr/bin/chromium).
 //
-//     node clients/js/browser/game.browser.mjs URL SCREENSHOT_PATH
+//     node tests/interop/browser/game.check.mjs URL SCREENSHOT_PATH
 //
 // Two isolated browser contexts join the same game (a fresh game id per run)
 // with different names: page 1 on a desktop-sized window, page 2 on a
@@ -20,7 +20,7 @@
 //
 // Every wait is on the page's state with a bound (no fixed sleeps). Prints
 // one `ok   <name>` / `FAIL <name>: ...` line per check and, last,
-// `interop: game.browser.mjs chromium: <P> checks ok, <F> failed`; the exit
+// `interop: game.check.mjs chromium: <P> checks ok, <F> failed`; the exit
 // code is 0 only when nothing failed. After the first failure the remaining
 // checks (which build on each other) are reported as failed, not run.
 //
@@ -31,9 +31,9 @@ import path from "node:path";
 
 import { chromium } from "playwright-core";
 
-import { CheckFailed, Checker, expect, expectTrue, main, show } from "../lib/checks.mjs";
+import { CheckFailed, Checker, expect, expectTrue, main, show } from "../js/lib/checks.mjs";
 
-const PROGRAM = "game.browser.mjs";
+const PROGRAM = "game.check.mjs";
 const EXECUTABLE = process.env.CHROMIUM || "/usr/bin/chromium";
 // --headless is added by playwright too; the rest keep Chromium off the
 // network (this machine refuses outside connections, which otherwise stalls

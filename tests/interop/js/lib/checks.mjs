@@ -1,7 +1,7 @@
-// Shared helpers for the Switchboard JavaScript interop clients (echo.mjs,
-// and later chat.mjs, notify.mjs, ...).
+// Shared helpers for the Switchboard JavaScript interop checks
+// (tests/interop/js/*.check.mjs and tests/interop/browser/*.check.mjs).
 //
-// Every client program is a list of named checks. Each check prints exactly
+// Every check program is a list of named checks. Each check prints exactly
 // one line, `ok   <name>` or `FAIL <name>: expected ... got ...`, and the
 // program ends with the summary line
 //

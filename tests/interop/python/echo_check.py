@@ -2,7 +2,7 @@
 """Interop checks of Switchboard's echo namespaces (`/` and `/echo`) with the
 reference Python Socket.IO client (python-socketio's AsyncClient).
 
-    echo.py URL [--transport websocket|polling|upgrade] [--namespace /echo]
+    echo_check.py URL [--transport websocket|polling|upgrade] [--namespace /echo]
 
 Contract (PROTOCOL.md, "Namespace `/` and `/echo` - echo"):
 - on connect the server emits `auth` with the handshake's auth (`{}` if none);
@@ -15,7 +15,7 @@ Contract (PROTOCOL.md, "Namespace `/` and `/echo` - echo"):
 - any other namespace is refused with connect_error `Invalid namespace`.
 
 Prints one `ok   <name>` / `FAIL <name>: expected ... got ...` line per check
-and, last, `interop: echo.py <transport>: <P> checks ok, <F> failed`.
+and, last, `interop: echo_check.py <transport>: <P> checks ok, <F> failed`.
 Exit code 0 only when nothing failed and something passed.
 """
 
@@ -332,8 +332,8 @@ async def socket_ids_are_not_the_session_id(url: str, transports: list[str],
 
 
 async def amain() -> int:
-    p = parser("echo.py", "Interop checks of Switchboard's echo namespaces "
-               "with python-socketio's AsyncClient.",
+    p = parser("echo_check.py", "Interop checks of Switchboard's echo "
+               "namespaces with python-socketio's AsyncClient.",
                "server URL, e.g. http://127.0.0.1:3000")
     p.add_argument("--transport", choices=sorted(TRANSPORTS),
                    default="websocket")
@@ -342,7 +342,7 @@ async def amain() -> int:
     opts = p.parse_args()
     namespaces = opts.namespace or ["/", "/echo"]
 
-    checker = Checker("echo.py", opts.transport)
+    checker = Checker("echo_check.py", opts.transport)
     for ns in namespaces:
         await Session(opts.url, ns, opts.transport, checker).run()
     if len(namespaces) > 1:

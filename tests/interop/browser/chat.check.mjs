@@ -2,7 +2,7 @@
 // End-to-end check of the browser chat page (GET /chat) in a real Chromium,
 // driven by playwright-core (no bundled browser: Debian's /usr/bin/chromium).
 //
-//     node clients/js/browser/chat.browser.mjs URL SCREENSHOT_PATH
+//     node tests/interop/browser/chat.check.mjs URL SCREENSHOT_PATH
 //
 // Two isolated browser contexts (separate localStorage, like two people): A
 // on a desktop-sized window, B on a phone-sized one. Both join one room; the
@@ -17,7 +17,7 @@
 //
 // Every wait is on the page's state with a bound (no fixed sleeps). Prints
 // one `ok   <name>` / `FAIL <name>: ...` line per check and, last,
-// `interop: chat.browser.mjs chromium: <P> checks ok, <F> failed`; the exit
+// `interop: chat.check.mjs chromium: <P> checks ok, <F> failed`; the exit
 // code is 0 only when nothing failed. After the first failure the remaining
 // checks (which build on each other) are reported as failed, not run.
 //
@@ -29,9 +29,9 @@ import path from "node:path";
 import { chromium } from "playwright-core";
 import { io } from "socket.io-client";
 
-import { CheckFailed, Checker, expect, main, show } from "../lib/checks.mjs";
+import { CheckFailed, Checker, expect, main, show } from "../js/lib/checks.mjs";
 
-const PROGRAM = "chat.browser.mjs";
+const PROGRAM = "chat.check.mjs";
 const EXECUTABLE = process.env.CHROMIUM || "/usr/bin/chromium";
 // --headless is added by playwright too; the rest keep Chromium off the
 // network (this machine refuses outside connections, which otherwise stalls

@@ -2,7 +2,7 @@
 // raw packet level (WebSocket frames through `ws`, long-polling requests
 // through the global `fetch`), for Node's built-in test runner:
 //
-//     SWITCHBOARD_URL=http://127.0.0.1:3000 node --test clients/js/conformance.test.mjs
+//     SWITCHBOARD_URL=http://127.0.0.1:3000 node --test tests/interop/js/conformance.test.mjs
 //
 // The server must run the conformance profile (the settings of the official
 // Socket.IO protocol test-suite server):

@@ -1,6 +1,6 @@
-"""Shared helpers for the Switchboard Python interop clients.
+"""Shared helpers for the Switchboard Python interop checks (*_check.py).
 
-Every client program is a list of named checks. Each check prints exactly one
+Every check program is a list of named checks. Each check prints exactly one
 line, ``ok   <name>`` or ``FAIL <name>: expected ... got ...``, and the program
 ends with the summary line
 

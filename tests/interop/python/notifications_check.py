@@ -14,7 +14,7 @@ SWITCHBOARD_API_KEY. The server must run with that secret and key, and with
 Contract: PROTOCOL.md ("Conventions", "Namespace `/notifications`", "HTTP push
 API") and docs/notifications.md (ids, live-only topic and broadcast pushes,
 read state, idempotency, HTTP errors). Checked here (the same checks as
-clients/js/notifications.test.mjs):
+tests/interop/js/notifications.check.mjs):
 - refusals: no token, malformed, wrongly signed, expired, without `exp`,
   unsigned (`alg: none`), empty `sub` -> connect_error `unauthorized`; a
   `since` that is not a stored id -> `bad_request`;

@@ -3,7 +3,7 @@
 // a real Chromium, driven by playwright-core (no bundled browser: Debian's
 // /usr/bin/chromium).
 //
-//     node clients/js/browser/notifications.browser.mjs URL SCREENSHOT_PATH
+//     node tests/interop/browser/notifications.check.mjs URL SCREENSHOT_PATH
 //
 // The server must be in development mode (bound to loopback, no secret, no
 // keys), so that GET /demo/token hands out tokens and the API key. Two
@@ -23,7 +23,7 @@
 //
 // Every wait is on the page's state with a bound (no fixed sleeps). Prints
 // one `ok   <name>` / `FAIL <name>: ...` line per check and, last,
-// `interop: notifications.browser.mjs chromium: <P> checks ok, <F> failed`;
+// `interop: notifications.check.mjs chromium: <P> checks ok, <F> failed`;
 // the exit code is 0 only when nothing failed. After the first failure the
 // remaining checks (which build on each other) are reported as failed, not
 // run.
@@ -35,9 +35,9 @@ import path from "node:path";
 
 import { chromium } from "playwright-core";
 
-import { CheckFailed, Checker, expect, expectTrue, main, show } from "../lib/checks.mjs";
+import { CheckFailed, Checker, expect, expectTrue, main, show } from "../js/lib/checks.mjs";
 
-const PROGRAM = "notifications.browser.mjs";
+const PROGRAM = "notifications.check.mjs";
 const EXECUTABLE = process.env.CHROMIUM || "/usr/bin/chromium";
 // --headless is added by playwright too; the rest keep Chromium off the
 // network (this machine refuses outside connections, which otherwise stalls

@@ -2,7 +2,7 @@
 // Interop checks of Switchboard's echo namespaces (`/` and `/echo`) with the
 // reference JavaScript Socket.IO client (socket.io-client v4).
 //
-//     node echo.mjs URL [--transport websocket|polling|upgrade] [--namespace /echo]...
+//     node echo.check.mjs URL [--transport websocket|polling|upgrade] [--namespace /echo]...
 //
 // Contract (PROTOCOL.md, "Namespace `/` and `/echo` - echo"):
 // - on connect the server emits `auth` with the handshake's auth (`{}` if none);
@@ -20,7 +20,8 @@
 // WebSocket (waited for on the engine's `upgrade` event), echo working after.
 //
 // Prints one `ok   <name>` / `FAIL <name>: expected ... got ...` line per
-// check and, last, `interop: echo.mjs <transport>: <P> checks ok, <F> failed`.
+// check and, last, `interop: echo.check.mjs <transport>: <P> checks ok,
+// <F> failed`.
 // Exit code 0 only when nothing failed and something passed.
 
 import { Manager, io } from "socket.io-client";
@@ -44,7 +45,7 @@ import {
   show,
 } from "./lib/checks.mjs";
 
-const PROGRAM = "echo.mjs";
+const PROGRAM = "echo.check.mjs";
 const UNKNOWN_NAMESPACE = "/nope-does-not-exist";
 const AUTH = { token: "abc", n: 1, nested: { a: [1, 2] } };
 

@@ -2,7 +2,7 @@
 """Interop checks of Switchboard's plain WebSocket echo `/ws` with Python's
 `websockets` library, used the classic way.
 
-    ws_echo.py ws://127.0.0.1:PORT/ws [--max-payload N]
+    ws_echo_check.py ws://127.0.0.1:PORT/ws [--max-payload N]
 
 Contract (PROTOCOL.md, "Plain WebSocket `/ws`"): each text message gets the
 text `Server received: <message>` back; binary messages are echoed unchanged;
@@ -11,7 +11,7 @@ message larger than that ends the connection with close code 1009.
 `--max-payload` here must match the server's.
 
 Prints one `ok   <name>` / `FAIL <name>: expected ... got ...` line per check
-and, last, `interop: ws_echo.py websocket: <P> checks ok, <F> failed`.
+and, last, `interop: ws_echo_check.py websocket: <P> checks ok, <F> failed`.
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ async def too_big(url: str, payload: Any) -> None:
 
 
 async def amain() -> int:
-    p = parser("ws_echo.py", "Interop checks of Switchboard's plain "
+    p = parser("ws_echo_check.py", "Interop checks of Switchboard's plain "
                "WebSocket echo /ws with the websockets library.",
                "WebSocket URL, e.g. ws://127.0.0.1:3000/ws")
     p.add_argument("--max-payload", type=int, default=DEFAULT_MAX_PAYLOAD,
@@ -148,7 +148,7 @@ async def amain() -> int:
                    help="the server's payload limit in bytes (default %(default)s)")
     opts = p.parse_args()
     url, limit = opts.url, opts.max_payload
-    checker = Checker("ws_echo.py", "websocket")
+    checker = Checker("ws_echo_check.py", "websocket")
 
     # The classic way: `async with websockets.connect(url) as ws`, send, recv.
     try:
