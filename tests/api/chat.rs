@@ -4,7 +4,6 @@
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-use crate::sio::SioClient;
 
 on_both_engines!(
     join_lists_members_and_tells_the_others,
@@ -32,17 +31,6 @@ async fn say(client: &mut SioClient, room: &str, text: &str) -> Value {
         .await;
     assert_eq!(ack["ok"], true, "message: {ack}");
     ack["message"].clone()
-}
-
-fn error_code(ack: &Value) -> &str {
-    assert_eq!(ack["ok"], false, "expected a refusal, got {ack}");
-    assert!(
-        ack["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "a refusal explains itself: {ack}"
-    );
-    ack["error"]["code"].as_str().unwrap()
 }
 
 fn member(client: &SioClient, name: &str) -> Value {

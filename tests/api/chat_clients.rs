@@ -24,7 +24,6 @@ use tokio::{
 };
 
 use crate::helpers::*;
-use crate::interop::{PYTHON, node_client_ready, project_path, python, record_summary};
 
 /// The longest wait for one line (a process start included).
 const LINE_WAIT: Duration = Duration::from_secs(10);

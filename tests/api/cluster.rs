@@ -3,140 +3,13 @@
 //! chat, presence, notifications, read state and `/api/v1/emit` across nodes;
 //! a Redis outage and its end; a node killed with SIGKILL.
 
-use std::{
-    net::SocketAddr,
-    path::Path,
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::{net::SocketAddr, process::Command, time::Duration};
 
 use serde_json::{Value, json};
 
-use crate::{
-    helpers::{WAIT, fresh_postgres_database},
-    interop::available,
-    notifications::{API_KEY, SECRET, token},
-    shutdown::ServerProcess,
-    sio::SioClient,
+use crate::helpers::{
+    API_KEY, Cluster, RedisServer, ServerProcess, SioClient, listening_socket, receive,
 };
-
-const REDIS_SERVER: &str = "/usr/bin/redis-server";
-
-/// A redis-server of the test's own, on a free loopback port, no persistence.
-pub struct RedisServer {
-    child: Option<Child>,
-    pub port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl RedisServer {
-    /// `None` outside CI when redis-server is not installed (a loud skip).
-    pub fn start() -> Option<Self> {
-        if !available(
-            "redis-server (apt-get install redis-server)",
-            Path::new(REDIS_SERVER).exists(),
-        ) {
-            return None;
-        }
-        let port = free_port();
-        let mut server = Self {
-            child: None,
-            port,
-            dir: tempfile::tempdir().unwrap(),
-        };
-        server.resume();
-        Some(server)
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Starts (again) on the same port and waits until it answers.
-    pub fn resume(&mut self) {
-        let child = Command::new(REDIS_SERVER)
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
-            .arg("--dir")
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server starts");
-        self.child = Some(child);
-        let deadline = std::time::Instant::now() + WAIT;
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "redis-server did not listen"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Stops it (SIGKILL: an outage, not a maintenance).
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().ok();
-            child.wait().ok();
-        }
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A cluster: one Redis, one fresh PostgreSQL database, `n` nodes.
-pub struct Cluster {
-    pub redis: RedisServer,
-    pub database_url: String,
-    pub nodes: Vec<ServerProcess>,
-}
-
-impl Cluster {
-    pub async fn start(n: usize) -> Option<Self> {
-        let redis = RedisServer::start()?;
-        let database_url = fresh_postgres_database().await?;
-        let mut cluster = Self {
-            redis,
-            database_url,
-            nodes: Vec::new(),
-        };
-        for _ in 0..n {
-            cluster.add_node();
-        }
-        Some(cluster)
-    }
-
-    pub fn add_node(&mut self) -> SocketAddr {
-        let node = ServerProcess::start_on(
-            &self.database_url,
-            &["--redis-url", &self.redis.url()],
-            &[
-                ("SWITCHBOARD_JWT_SECRET", SECRET),
-                ("SWITCHBOARD_API_KEYS", API_KEY),
-            ],
-        );
-        let addr = node.addr;
-        self.nodes.push(node);
-        addr
-    }
-
-    pub fn addr(&self, i: usize) -> SocketAddr {
-        self.nodes[i].addr
-    }
-}
 
 async fn api(addr: SocketAddr, path: &str, body: Value) -> (u16, Value) {
     let response = reqwest::Client::new()
@@ -162,26 +35,6 @@ async fn join(client: &mut SioClient, room: &str, name: &str) -> Value {
         .await;
     assert_eq!(ack["ok"], true, "{ack}");
     ack
-}
-
-async fn notifications_socket(addr: SocketAddr, user: &str, since: Option<&str>) -> SioClient {
-    let mut auth = json!({ "token": token(user) });
-    if let Some(since) = since {
-        auth["since"] = json!(since);
-    }
-    let mut socket = SioClient::connect_with_auth(addr, "/notifications", Some(auth))
-        .await
-        .expect("connects");
-    socket.request("list", json!({})).await;
-    socket
-}
-
-async fn receive(client: &mut SioClient) -> Value {
-    let (notification, ack) = client.next_event_with_ack("notification").await;
-    client
-        .answer(ack.expect("asks for an ack"), &[json!(true)])
-        .await;
-    notification
 }
 
 #[tokio::test]
@@ -250,8 +103,8 @@ async fn notifications_reach_every_node_and_read_state_follows() {
     let Some(cluster) = Cluster::start(2).await else {
         return;
     };
-    let mut phone = notifications_socket(cluster.addr(1), "nora", None).await;
-    let mut laptop = notifications_socket(cluster.addr(0), "nora", None).await;
+    let mut phone = listening_socket(cluster.addr(1), "nora", None).await;
+    let mut laptop = listening_socket(cluster.addr(0), "nora", None).await;
 
     // Pushed through node 1: both sockets get it, in order, one per node.
     let mut ids = Vec::new();
@@ -310,7 +163,7 @@ async fn notifications_reach_every_node_and_read_state_follows() {
     )
     .await;
     let missed = body["notifications"][0]["id"].as_str().unwrap().to_owned();
-    let mut phone = notifications_socket(cluster.addr(0), "nora", Some(&ids[2])).await;
+    let mut phone = listening_socket(cluster.addr(0), "nora", Some(&ids[2])).await;
     assert_eq!(receive(&mut phone).await["id"], missed.as_str());
 }
 
@@ -322,7 +175,7 @@ async fn pushes_from_several_nodes_arrive_in_order_without_gaps() {
     let Some(cluster) = Cluster::start(3).await else {
         return;
     };
-    let mut listener = notifications_socket(cluster.addr(2), "olga", None).await;
+    let mut listener = listening_socket(cluster.addr(2), "olga", None).await;
     let push_many = |addr: SocketAddr| async move {
         let mut ids = Vec::new();
         for i in 0..40 {
@@ -375,7 +228,7 @@ async fn a_redis_outage_keeps_local_service_and_heals() {
         .await;
     assert_eq!(bob.next_event("message").await["text"], "still here");
     // And pushes are still stored and delivered locally.
-    let mut inbox = notifications_socket(cluster.addr(0), "pia", None).await;
+    let mut inbox = listening_socket(cluster.addr(0), "pia", None).await;
     let (status, _) = api(
         cluster.addr(0),
         "/notifications",
@@ -413,7 +266,7 @@ async fn a_killed_node_loses_no_stored_notification() {
     let Some(mut cluster) = Cluster::start(2).await else {
         return;
     };
-    let mut socket = notifications_socket(cluster.addr(0), "quin", None).await;
+    let mut socket = listening_socket(cluster.addr(0), "quin", None).await;
     let (_, body) = api(
         cluster.addr(0),
         "/notifications",
@@ -440,7 +293,7 @@ async fn a_killed_node_loses_no_stored_notification() {
         missed.push(body["notifications"][0]["id"].as_str().unwrap().to_owned());
     }
     // The client reconnects to the other node with its last id.
-    let mut socket = notifications_socket(cluster.addr(1), "quin", Some(&first)).await;
+    let mut socket = listening_socket(cluster.addr(1), "quin", Some(&first)).await;
     for id in &missed {
         assert_eq!(receive(&mut socket).await["id"], id.as_str());
     }

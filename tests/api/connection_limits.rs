@@ -5,9 +5,8 @@
 //! `--max-connections`, and a node under a low open-file limit.
 
 use std::{
-    io::{BufRead, BufReader},
     net::SocketAddr,
-    process::{Child, Command, Stdio},
+    process::{Child, Command},
     sync::mpsc,
     time::{Duration, Instant},
 };
@@ -143,13 +142,8 @@ async fn health_answers_within(addr: SocketAddr, bound: Duration) -> (Duration, 
 }
 
 async fn metric(addr: SocketAddr, limit: &str) -> u64 {
-    let body = reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let series = format!("switchboard_limit_hits_total{{limit=\"{limit}\"}} ");
+    let body = metrics_text(addr).await;
+    let series = limit_hits_series(limit);
     body.lines()
         .find_map(|line| line.strip_prefix(&series))
         .unwrap_or_else(|| panic!("no {series} in /metrics"))
@@ -414,7 +408,7 @@ async fn past_20_connections_per_address_the_next_is_refused() {
 async fn metric_on_open(stream: &mut TcpStream, limit: &str) -> u64 {
     let (status, body) = get(stream, "/metrics", &[]).await.unwrap();
     assert_eq!(status, 200);
-    let series = format!("switchboard_limit_hits_total{{limit=\"{limit}\"}} ");
+    let series = limit_hits_series(limit);
     body.lines()
         .find_map(|line| line.strip_prefix(&series))
         .unwrap_or_else(|| panic!("no {series} in /metrics"))
@@ -560,7 +554,7 @@ fn millis(durations: &[Duration]) -> Vec<u128> {
 /// JSON lines read on a thread.
 struct LimitedServer {
     child: Child,
-    lines: mpsc::Receiver<serde_json::Value>,
+    lines: mpsc::Receiver<String>,
     /// The lines logged before `switchboard listening`.
     startup: Vec<serde_json::Value>,
     addr: SocketAddr,
@@ -572,39 +566,27 @@ impl LimitedServer {
         let data_dir = tempfile::tempdir().unwrap();
         let database_url = format!("sqlite://{}", data_dir.path().join("sb.db").display());
         let limit = open_files.to_string();
-        let mut child = Command::new("sh")
-            .args([
-                "-c",
-                r#"ulimit -S -n "$0" && ulimit -H -n "$0" && exec "$@""#,
-                &limit,
-                env!("CARGO_BIN_EXE_switchboard"),
-                "--database-url",
-                &database_url,
-                "--listen",
-                "127.0.0.1:0",
-                "--log-format",
-                "json",
-            ])
-            .args(extra)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("switchboard starts");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let json = serde_json::from_str(&line)
-                    .unwrap_or_else(|_| serde_json::json!({ "message": line }));
-                if tx.send(json).is_err() {
-                    break;
-                }
-            }
-        });
+        let (child, lines) = spawn_reading_stderr(
+            Command::new("sh")
+                .args([
+                    "-c",
+                    r#"ulimit -S -n "$0" && ulimit -H -n "$0" && exec "$@""#,
+                    &limit,
+                    env!("CARGO_BIN_EXE_switchboard"),
+                    "--database-url",
+                    &database_url,
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--log-format",
+                    "json",
+                ])
+                .args(extra),
+        );
         let mut startup = Vec::new();
         let listening = loop {
             let line = lines
                 .recv_timeout(WAIT)
+                .map(|line| log_json(&line))
                 .unwrap_or_else(|_| panic!("not listening within {WAIT:?}: {startup:?}"));
             if line["message"] == "switchboard listening" {
                 break line;
@@ -621,8 +603,13 @@ impl LimitedServer {
     }
 
     fn logged_so_far(&self) -> Vec<serde_json::Value> {
-        self.lines.try_iter().collect()
+        self.lines.try_iter().map(|line| log_json(&line)).collect()
     }
+}
+
+/// A log line as JSON; a line that is not JSON as `{"message": line}`.
+fn log_json(line: &str) -> serde_json::Value {
+    serde_json::from_str(line).unwrap_or_else(|_| serde_json::json!({ "message": line }))
 }
 
 impl Drop for LimitedServer {

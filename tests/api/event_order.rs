@@ -4,8 +4,9 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{RawSocket, TestApp, WAIT, polling_session, spawn_app, test_config};
-use crate::sio::SioClient;
+use crate::helpers::{
+    RawSocket, SioClient, TestApp, WAIT, polling_session, spawn_app, test_config,
+};
 
 const EVENTS: usize = 1000;
 

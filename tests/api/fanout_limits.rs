@@ -12,13 +12,7 @@ use std::net::SocketAddr;
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
-use crate::{
-    cluster::RedisServer,
-    helpers::*,
-    notifications::{API_KEY, Api, notifications_config},
-    shutdown::ServerProcess,
-    sio::SioClient,
-};
+use crate::helpers::*;
 
 on_both_engines!(
     presence_bytes_grow_linearly_with_the_room,
@@ -172,12 +166,7 @@ async fn presence_bytes_grow_linearly_with_the_room(engine: Engine) {
 
 /// The value of one series in `/metrics` (0 when absent).
 async fn metric(addr: SocketAddr, series: &str) -> u64 {
-    let text = reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(addr).await;
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
         .unwrap_or(0)

@@ -5,7 +5,6 @@
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-use crate::sio::SioClient;
 
 async fn join(client: &mut SioClient, game: &str, name: &str) -> Value {
     let ack = client
@@ -35,12 +34,7 @@ fn player<'a>(state: &'a Value, id: &str) -> Option<&'a Value> {
 }
 
 async fn metric(app: &TestApp, name: &str) -> i64 {
-    let text = reqwest::get(app.http_url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(app.addr).await;
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{name} ")))
         .unwrap_or_else(|| panic!("no {name} in /metrics"))

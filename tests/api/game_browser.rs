@@ -6,7 +6,7 @@
 //! `/usr/bin/chromium`, no browser download). It leaves a screenshot of both
 //! pages in `target/tmp/screenshots/game.png` for a human to look at.
 
-use crate::browser::run_page_check;
+use crate::helpers::run_page_check;
 
 #[tokio::test]
 async fn game_page_works_in_chromium_for_two_players() {

@@ -32,14 +32,7 @@ fn sample(body: &str, series: &str) -> f64 {
 #[tokio::test]
 async fn metrics_count_sockets_events_and_requests() {
     let app = spawn_app(test_config()).await;
-    let metrics = || async {
-        reqwest::get(app.http_url("/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
+    let metrics = || metrics_text(app.addr);
 
     let before = metrics().await;
     assert_eq!(

@@ -48,6 +48,5 @@ mod packet_limits;
 mod rate_limits;
 mod session_bounds;
 mod shutdown;
-mod sio;
 mod socket_ids;
 mod store_faults;

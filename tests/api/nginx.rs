@@ -14,13 +14,9 @@ use std::{
 
 use serde_json::json;
 
-use crate::{
-    cluster::Cluster,
-    helpers::WAIT,
-    interop::{available, project_path},
-    notifications::{API_KEY, SECRET},
-    notifications_clients::{CheckProgram, run_notification_checks},
-    sio::SioClient,
+use crate::helpers::{
+    API_KEY, CheckProgram, Cluster, SECRET, SioClient, WAIT, available, metrics_text, project_path,
+    run_notification_checks,
 };
 
 const NGINX: &str = "/usr/sbin/nginx";
@@ -165,12 +161,7 @@ async fn python_clients_through_nginx_over_polling() {
 }
 
 async fn games_active(addr: SocketAddr) -> i64 {
-    let text = reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(addr).await;
     text.lines()
         .find_map(|l| l.strip_prefix("switchboard_games_active "))
         .unwrap()

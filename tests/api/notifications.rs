@@ -8,15 +8,10 @@ use serde_json::{Value, json};
 use switchboard::{
     ServeConfig,
     config::Secret,
-    notifications::{UserId, sign_token},
     store::{CommitListener, Store, StoredNotification, StreamId},
 };
 
 use crate::helpers::*;
-use crate::sio::SioClient;
-
-pub const SECRET: &str = "test-secret-0123456789";
-pub const API_KEY: &str = "test-api-key-0123456789";
 
 on_both_engines!(
     bad_tokens_are_refused_with_unauthorized,
@@ -31,110 +26,10 @@ on_both_engines!(
     idempotent_retries_send_nothing_again,
 );
 
-/// Settings with a real secret and key (not the development ones).
-pub fn notifications_config(mut config: ServeConfig) -> ServeConfig {
-    config.jwt_secret = Some(Secret::from(SECRET));
-    config.api_keys = vec![Secret::from(API_KEY)];
-    config
-}
-
 async fn spawn(engine: Engine) -> Option<(TestApp, ServeConfig)> {
     let config = notifications_config(engine.config().await?);
     let app = spawn_app(config.clone()).await;
     Some((app, config))
-}
-
-pub fn token(user: &str) -> String {
-    sign_token(
-        SECRET,
-        &UserId::parse(user).unwrap(),
-        Duration::from_secs(600),
-    )
-}
-
-/// A user id no other test uses.
-fn unique_user(name: &str) -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    format!("{name}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
-}
-
-async fn connect(app: &TestApp, user: &str, since: Option<&str>) -> SioClient {
-    let mut auth = json!({ "token": token(user) });
-    if let Some(since) = since {
-        auth["since"] = json!(since);
-    }
-    SioClient::connect_with_auth(app.addr, "/notifications", Some(auth))
-        .await
-        .unwrap_or_else(|e| panic!("{user} refused: {e}"))
-}
-
-/// The HTTP push API as a backend uses it.
-pub struct Api {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Api {
-    pub fn new(app: &TestApp) -> Self {
-        Self {
-            http: reqwest::Client::new(),
-            base: app.http_url("/api/v1"),
-        }
-    }
-
-    pub async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<&Value>,
-        headers: &[(&str, &str)],
-    ) -> (u16, Value) {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(API_KEY);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = tokio::time::timeout(WAIT, request.send())
-            .await
-            .expect("API answers in time")
-            .expect("API answers");
-        let status = response.status().as_u16();
-        let body = response.json().await.unwrap_or(Value::Null);
-        (status, body)
-    }
-
-    /// Pushes to `users`; asserts 201 and returns the body.
-    pub async fn push(&self, users: &[&str], kind: &str, data: Value) -> Value {
-        let (status, body) = self
-            .call(
-                reqwest::Method::POST,
-                "/notifications",
-                Some(&json!({ "users": users, "kind": kind, "data": data })),
-                &[],
-            )
-            .await;
-        assert_eq!(status, 201, "push: {body}");
-        body
-    }
-
-    pub async fn push_one(&self, user: &str, kind: &str) -> String {
-        let body = self.push(&[user], kind, json!({ "kind": kind })).await;
-        body["notifications"][0]["id"].as_str().unwrap().to_owned()
-    }
-}
-
-/// Takes the next `notification`, acks it, returns it.
-async fn receive(client: &mut SioClient) -> Value {
-    let (notification, ack) = client.next_event_with_ack("notification").await;
-    let ack = ack.expect("notifications ask for an ack");
-    client.answer(ack, &[json!(true)]).await;
-    notification
 }
 
 /// The ids of a `list` answer, in its order.
@@ -145,17 +40,6 @@ fn listed_ids(answer: &Value) -> Vec<&str> {
         .iter()
         .map(|n| n["id"].as_str().unwrap())
         .collect()
-}
-
-fn error_code(ack: &Value) -> &str {
-    assert_eq!(ack["ok"], false, "expected a refusal, got {ack}");
-    assert!(
-        ack["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "a refusal explains itself: {ack}"
-    );
-    ack["error"]["code"].as_str().unwrap()
 }
 
 /// A second handle on the test's store, to read what clients cannot see.
@@ -242,9 +126,7 @@ async fn a_live_push_arrives_and_its_ack_is_the_delivery_receipt(engine: Engine)
     };
     let api = Api::new(&app);
     let alice = unique_user("alice");
-    let mut socket = connect(&app, &alice, None).await;
-    // Round trip: the socket's subscription is open once `list` answers.
-    socket.request("list", json!({})).await;
+    let mut socket = listening_socket(app.addr, &alice, None).await;
 
     let body = api
         .push(&[&alice], "order.shipped", json!({"order": 7}))
@@ -298,8 +180,7 @@ async fn replay_after_an_offline_period_is_in_order_then_live(engine: Engine) {
     };
     let api = Api::new(&app);
     let bob = unique_user("bob");
-    let mut socket = connect(&app, &bob, None).await;
-    socket.request("list", json!({})).await;
+    let mut socket = listening_socket(app.addr, &bob, None).await;
     let first = api.push_one(&bob, "first").await;
     assert_eq!(receive(&mut socket).await["id"], first.as_str());
     socket.close().await;
@@ -311,7 +192,7 @@ async fn replay_after_an_offline_period_is_in_order_then_live(engine: Engine) {
         api.push_one(&unique_user("carol"), kind).await;
     }
 
-    let mut socket = connect(&app, &bob, Some(&first)).await;
+    let mut socket = notifications_socket(app.addr, &bob, Some(&first)).await;
     for id in &missed {
         let n = receive(&mut socket).await;
         assert_eq!(n["id"], id.as_str(), "replayed in id order");
@@ -324,8 +205,7 @@ async fn replay_after_an_offline_period_is_in_order_then_live(engine: Engine) {
     assert_eq!(socket.pending("notification"), 0);
 
     // Without `since`, nothing old is replayed.
-    let mut fresh = connect(&app, &bob, None).await;
-    fresh.request("list", json!({})).await;
+    let fresh = listening_socket(app.addr, &bob, None).await;
     assert_eq!(fresh.pending("notification"), 0);
     app.stop().await.unwrap();
 }
@@ -357,7 +237,7 @@ async fn replay_races_live_pushes_without_gap_or_disorder(engine: Engine) {
     while !pusher.is_finished() || connections == 0 {
         connections += 1;
         let since = seen.last().cloned().unwrap_or_else(|| "0".into());
-        let mut socket = connect(&app, &user, Some(&since)).await;
+        let mut socket = notifications_socket(app.addr, &user, Some(&since)).await;
         // Take a few, then drop the connection mid-stream.
         for _ in 0..5 {
             let next = tokio::time::timeout(Duration::from_millis(300), async {
@@ -378,7 +258,7 @@ async fn replay_races_live_pushes_without_gap_or_disorder(engine: Engine) {
     }
     let pushed = pusher.await.unwrap();
     // One last connection drains what is left.
-    let mut socket = connect(&app, &user, Some(seen.last().unwrap())).await;
+    let mut socket = notifications_socket(app.addr, &user, Some(seen.last().unwrap())).await;
     while seen.len() < PUSHES {
         let id = receive(&mut socket).await["id"]
             .as_str()
@@ -403,9 +283,9 @@ async fn read_state_reaches_every_socket_of_the_user(engine: Engine) {
     };
     let api = Api::new(&app);
     let (dana, erin) = (unique_user("dana"), unique_user("erin"));
-    let mut phone = connect(&app, &dana, None).await;
-    let mut laptop = connect(&app, &dana, None).await;
-    let mut other = connect(&app, &erin, None).await;
+    let mut phone = notifications_socket(app.addr, &dana, None).await;
+    let mut laptop = notifications_socket(app.addr, &dana, None).await;
+    let mut other = notifications_socket(app.addr, &erin, None).await;
     for socket in [&mut phone, &mut laptop, &mut other] {
         socket.request("list", json!({})).await;
     }
@@ -462,7 +342,7 @@ async fn list_pages_newest_first_with_filters(engine: Engine) {
     for i in 0..5 {
         ids.push(api.push_one(&fay, &format!("k{i}")).await);
     }
-    let mut socket = connect(&app, &fay, None).await;
+    let mut socket = notifications_socket(app.addr, &fay, None).await;
     socket
         .request("read", json!({ "ids": [ids[1], ids[3]] }))
         .await;
@@ -516,8 +396,8 @@ async fn topics_and_broadcasts_are_live_only(engine: Engine) {
     };
     let api = Api::new(&app);
     let (gil, hal) = (unique_user("gil"), unique_user("hal"));
-    let mut fan = connect(&app, &gil, None).await;
-    let mut other = connect(&app, &hal, None).await;
+    let mut fan = notifications_socket(app.addr, &gil, None).await;
+    let mut other = notifications_socket(app.addr, &hal, None).await;
     let ack = fan
         .request(
             "subscribe",
@@ -587,7 +467,7 @@ async fn bad_events_get_bad_request_and_change_nothing(engine: Engine) {
     let api = Api::new(&app);
     let ivy = unique_user("ivy");
     let id = api.push_one(&ivy, "k").await;
-    let mut socket = connect(&app, &ivy, None).await;
+    let mut socket = notifications_socket(app.addr, &ivy, None).await;
     let too_many: Vec<String> = (0..101).map(|i| format!("t{i}")).collect();
     for (event, payload) in [
         ("list", json!({ "limit": 0 })),
@@ -748,8 +628,7 @@ async fn idempotent_retries_send_nothing_again(engine: Engine) {
     };
     let api = Api::new(&app);
     let jo = unique_user("jo");
-    let mut socket = connect(&app, &jo, None).await;
-    socket.request("list", json!({})).await;
+    let mut socket = listening_socket(app.addr, &jo, None).await;
     let body = json!({"users": [jo], "kind": "invoice", "data": {"n": 1}});
     let key = [("Idempotency-Key", "invoice-1")];
 
@@ -844,14 +723,7 @@ async fn development_mode_serves_demo_tokens_and_the_development_key() {
     // test_config() is loopback without secret or keys: development mode.
     let app = spawn_app(test_config()).await;
     let http = reqwest::Client::new();
-    let demo: Value = http
-        .get(app.http_url("/demo/token?user=zoe"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let demo: Value = json_body(http.get(app.http_url("/demo/token?user=zoe"))).await;
     assert_eq!(demo["user"], "zoe");
     assert_eq!(
         demo["api_key"],

@@ -8,7 +8,7 @@
 //! screenshot of both pages in `target/tmp/screenshots/notifications.png` for
 //! a human to look at.
 
-use crate::browser::run_page_check;
+use crate::helpers::run_page_check;
 
 #[tokio::test]
 async fn notifications_page_works_in_chromium_for_one_user_on_two_pages() {

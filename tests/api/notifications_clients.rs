@@ -21,87 +21,24 @@ use switchboard::{
 };
 
 use crate::helpers::*;
-use crate::interop::{
-    available, node_checks_ready, node_client_ready, project_path, python, record_summary,
-    run_client,
-};
 
-const SECRET: &str = "interop-secret-0123456789";
-const API_KEY: &str = "interop-key-0123456789";
+const CLIENT_SECRET: &str = "interop-secret-0123456789";
+const CLIENT_API_KEY: &str = "interop-key-0123456789";
 
 /// Default settings plus the secret and key the clients are given.
-fn notifications_config() -> ServeConfig {
+fn clients_config() -> ServeConfig {
     let mut config = test_config();
-    config.jwt_secret = Some(SECRET.into());
-    config.api_keys = vec![API_KEY.into()];
+    config.jwt_secret = Some(CLIENT_SECRET.into());
+    config.api_keys = vec![CLIENT_API_KEY.into()];
     config
 }
 
-/// The npm packages of the JS check, `jsonwebtoken` (its tokens) included.
-fn node_checks_with_jwt_ready() -> bool {
-    node_checks_ready()
-        && available(
-            "tests/interop/node_modules/jsonwebtoken (cd tests/interop && npm ci)",
-            project_path("tests/interop/node_modules/jsonwebtoken").exists(),
-        )
-}
-
-/// Which interop check program.
-#[derive(Clone, Copy)]
-pub(crate) enum CheckProgram {
-    Js,
-    Python,
-}
-
-/// Runs a notification check program against `url` (a server, or nginx in
-/// front of several) with the secret and key it was started with, and
-/// records its summary as `label`.
-pub(crate) async fn run_notification_checks(
-    program: CheckProgram,
-    url: &str,
-    (secret, api_key): (&str, &str),
-    transport: &str,
-    label: &str,
-) {
-    let (runner, script) = match program {
-        CheckProgram::Js => {
-            if !node_checks_with_jwt_ready() {
-                return;
-            }
-            (
-                PathBuf::from("node"),
-                "tests/interop/js/notifications.check.mjs",
-            )
-        }
-        CheckProgram::Python => {
-            let Some(python) = python() else { return };
-            (python, "tests/interop/python/notifications_check.py")
-        }
-    };
-    let stdout = run_client(
-        &runner,
-        &[
-            script,
-            url,
-            "--secret",
-            secret,
-            "--api-key",
-            api_key,
-            "--transport",
-            transport,
-        ],
-        &[],
-    )
-    .await;
-    record_summary(&stdout, label);
-}
-
 async fn js_notifications(transport: &str) {
-    let app = spawn_app(notifications_config()).await;
+    let app = spawn_app(clients_config()).await;
     run_notification_checks(
         CheckProgram::Js,
         &app.http_url(""),
-        (SECRET, API_KEY),
+        (CLIENT_SECRET, CLIENT_API_KEY),
         transport,
         &format!("js-notifications-{transport}"),
     )
@@ -110,11 +47,11 @@ async fn js_notifications(transport: &str) {
 }
 
 async fn python_notifications(transport: &str) {
-    let app = spawn_app(notifications_config()).await;
+    let app = spawn_app(clients_config()).await;
     run_notification_checks(
         CheckProgram::Python,
         &app.http_url(""),
-        (SECRET, API_KEY),
+        (CLIENT_SECRET, CLIENT_API_KEY),
         transport,
         &format!("python-notifications-{transport}"),
     )
@@ -176,9 +113,9 @@ async fn push(python: &Path, url: &str, user: &str, n: usize) -> Pushed {
     ];
     let mut envs = vec![];
     if n.is_multiple_of(2) {
-        envs.push(("SWITCHBOARD_API_KEY", API_KEY.to_owned()));
+        envs.push(("SWITCHBOARD_API_KEY", CLIENT_API_KEY.to_owned()));
     } else {
-        args.extend(["--api-key", API_KEY]);
+        args.extend(["--api-key", CLIENT_API_KEY]);
     }
     let stdout = run_client(&python.to_path_buf(), &args, &envs).await;
     let body: Value = serde_json::from_str(stdout.trim())
@@ -256,11 +193,11 @@ async fn listener_resumes(listener: &str) {
             "notify.py",
         ),
     };
-    let app = spawn_app(notifications_config()).await;
+    let app = spawn_app(clients_config()).await;
     let url = app.http_url("");
     let user = format!("resume-{listener} é");
     let token = sign_token(
-        SECRET,
+        CLIENT_SECRET,
         &UserId::parse(&user).unwrap(),
         std::time::Duration::from_secs(3600),
     );

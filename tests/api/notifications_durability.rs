@@ -3,10 +3,9 @@
 
 use serde_json::{Value, json};
 
-use crate::{
-    helpers::{Engine, fresh_postgres_database},
-    notifications::{API_KEY, SECRET},
-    shutdown::ServerProcess,
+use crate::helpers::{
+    API_KEY, CREDENTIAL_ENVS, Engine, SECRET, ServerProcess, fresh_postgres_database, ids_in,
+    json_body,
 };
 
 async fn killed_after_201_loses_nothing(engine: Engine) {
@@ -20,10 +19,7 @@ async fn killed_after_201_loses_nothing(engine: Engine) {
             url
         }
     };
-    let envs = [
-        ("SWITCHBOARD_JWT_SECRET", SECRET),
-        ("SWITCHBOARD_API_KEYS", API_KEY),
-    ];
+    let envs = CREDENTIAL_ENVS;
     let mut server = ServerProcess::start_on(&database_url, &[], &envs);
     let http = reqwest::Client::new();
     let base = format!("http://{}/api/v1", server.addr);
@@ -62,21 +58,8 @@ async fn killed_after_201_loses_nothing(engine: Engine) {
         if let Some(before) = &before {
             url.push_str(&format!("&before={before}"));
         }
-        let page: Value = http
-            .get(url)
-            .bearer_auth(API_KEY)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let ids: Vec<String> = page["notifications"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|n| n["id"].as_str().unwrap().to_owned())
-            .collect();
+        let page: Value = json_body(http.get(url).bearer_auth(API_KEY)).await;
+        let ids = ids_in(&page["notifications"]);
         if ids.is_empty() {
             break;
         }

@@ -7,10 +7,7 @@ use std::net::SocketAddr;
 
 use serde_json::{Value, json};
 
-use crate::cluster::Cluster;
 use crate::helpers::*;
-use crate::notifications::{API_KEY, notifications_config, token};
-use crate::sio::SioClient;
 
 on_both_engines!(
     a_user_push_retry_replays_the_first_response_bytes,
@@ -19,13 +16,6 @@ on_both_engines!(
 
 /// Retries fired together with the first request.
 const CONCURRENT_RETRIES: usize = 20;
-
-/// A user id no other test uses.
-fn unique_user(name: &str) -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    format!("{name}-idem-{}", NEXT.fetch_add(1, Ordering::Relaxed))
-}
 
 /// `POST /api/v1/notifications` with an `Idempotency-Key`; the raw answer.
 async fn post(http: &reqwest::Client, node: SocketAddr, body: &Value, key: &str) -> (u16, Vec<u8>) {
@@ -89,15 +79,6 @@ async fn first_and_retries(
     )
 }
 
-/// Takes the next `notification` and acks it.
-async fn receive(client: &mut SioClient) -> Value {
-    let (notification, ack) = client.next_event_with_ack("notification").await;
-    client
-        .answer(ack.expect("notifications ask for an ack"), &[json!(true)])
-        .await;
-    notification
-}
-
 async fn a_user_push_retry_replays_the_first_response_bytes(engine: Engine) {
     let Some(config) = engine.config().await else {
         return;
@@ -132,15 +113,12 @@ async fn a_user_push_retry_replays_the_first_response_bytes(engine: Engine) {
     }
     socket.request("list", json!({})).await;
     assert_eq!(socket.pending("notification"), 0, "retries sent nothing");
-    let listed: Value = reqwest::Client::new()
-        .get(app.http_url(&format!("/api/v1/users/{user}/notifications")))
-        .bearer_auth(API_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = json_body(
+        reqwest::Client::new()
+            .get(app.http_url(&format!("/api/v1/users/{user}/notifications")))
+            .bearer_auth(API_KEY),
+    )
+    .await;
     assert_eq!(
         listed["notifications"].as_array().unwrap().len(),
         2,

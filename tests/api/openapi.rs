@@ -5,10 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{
-    helpers::{spawn_app, test_config},
-    notifications::{API_KEY, notifications_config},
-};
+use crate::helpers::{API_KEY, json_body, notifications_config, spawn_app, test_config};
 
 /// Resolves a local `$ref` (`#/components/...`).
 fn resolve<'a>(doc: &'a Value, node: &'a Value) -> &'a Value {
@@ -105,14 +102,7 @@ fn response_schema<'a>(doc: &'a Value, operation: &'a Value, status: u16) -> &'a
 async fn the_openapi_document_matches_the_api() {
     let app = spawn_app(notifications_config(test_config())).await;
     let http = reqwest::Client::new();
-    let doc: Value = http
-        .get(app.http_url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = json_body(http.get(app.http_url("/api/v1/openapi.json"))).await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let base = app.http_url("/api/v1");
 

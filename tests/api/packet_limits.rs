@@ -14,7 +14,6 @@ use switchboard::ServeConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::*;
-use crate::sio::SioClient;
 
 /// Panic messages seen on this module's test threads. `#[tokio::test]` runs a
 /// current-thread runtime, so the server's tasks (connections, handlers) run

@@ -11,7 +11,6 @@ use std::{
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-use crate::sio::SioClient;
 
 /// What an attacking client saw.
 #[derive(Debug, Default)]
@@ -231,13 +230,8 @@ fn elsewhere(n: u8) -> IpAddr {
 
 /// The value of `switchboard_limit_hits_total{limit}`.
 async fn limit_hits(app: &TestApp, limit: &str) -> u64 {
-    let metrics = reqwest::get(app.http_url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let series = format!("switchboard_limit_hits_total{{limit=\"{limit}\"}} ");
+    let metrics = metrics_text(app.addr).await;
+    let series = limit_hits_series(limit);
     metrics
         .lines()
         .find_map(|line| line.strip_prefix(&series)?.parse().ok())

@@ -12,8 +12,10 @@ use futures_util::{SinkExt, StreamExt, future::join_all};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{RawSocket, TestApp, WAIT, polling_session, spawn_app, test_config};
-use crate::sio::SioClient;
+use crate::helpers::{
+    RawSocket, ServerProcess, SioClient, TestApp, WAIT, metrics_text, polling_session, spawn_app,
+    test_config,
+};
 
 #[tokio::test]
 async fn a_binary_packet_whose_attachment_never_comes_closes_the_connection() {
@@ -79,12 +81,7 @@ async fn a_polling_client_that_never_polls_is_cut_off_at_its_byte_budget() {
         .await
         .unwrap();
     assert!(refused || poll.status() == 400, "status {}", poll.status());
-    let metrics = reqwest::get(app.http_url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(app.addr).await;
     assert!(
         metrics.contains(r#"switchboard_disconnects_total{namespace="/",reason="slow_client"} 1"#),
         "{metrics}"
@@ -98,12 +95,7 @@ async fn a_polling_client_that_never_polls_is_cut_off_at_its_byte_budget() {
 async fn metric_reaches(app: &TestApp, series: &str, at_least: u64) -> u64 {
     let deadline = Instant::now() + WAIT;
     loop {
-        let text = reqwest::get(app.http_url("/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = metrics_text(app.addr).await;
         let value = text
             .lines()
             .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
@@ -304,7 +296,7 @@ async fn sessions_that_never_poll_cost_the_server_their_budget_not_their_echoes(
     const SESSIONS: usize = 20;
     const POSTS: usize = 15; // 9 events of 100 KB each: 13.5 MB echoed per session
     const BUDGET: u64 = 1 << 20;
-    let server = crate::shutdown::ServerProcess::start(&[
+    let server = ServerProcess::start(&[
         "--max-buffered-bytes",
         &BUDGET.to_string(),
         "--max-connections-per-ip",
@@ -467,7 +459,7 @@ async fn stalled_partial_packets_cost_the_server_their_cap_until_the_timeout() {
     const CAP: usize = 1_000_000; // the default --max-attachment-bytes
     const TIMEOUT: Duration = Duration::from_secs(10); // the default --attachment-timeout
     const MIB: u64 = 1 << 20;
-    let server = crate::shutdown::ServerProcess::start(&[
+    let server = ServerProcess::start(&[
         "--max-attachment-bytes",
         &CAP.to_string(),
         "--attachment-timeout",

@@ -9,8 +9,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use crate::helpers::{TestApp, WAIT, polling_session, spawn_app, test_config};
-use crate::sio::SioClient;
+use crate::helpers::{SioClient, TestApp, WAIT, polling_session, spawn_app, test_config};
 
 /// An Engine.IO long-polling session driven by hand.
 struct Polling<'a> {

@@ -23,12 +23,7 @@ use std::{
 
 use serde_json::{Value, json};
 
-use crate::{
-    helpers::*,
-    notifications::{API_KEY, SECRET, notifications_config},
-    shutdown::ServerProcess,
-    sio::SioClient,
-};
+use crate::helpers::*;
 
 /// What every refusal for a store that cannot write says.
 const CANNOT_WRITE: &str = "the store cannot write";
@@ -128,10 +123,7 @@ const ROOM: &str = "disk-room";
 
 impl Server {
     fn start(database_url: &str) -> Self {
-        let envs = [
-            ("SWITCHBOARD_JWT_SECRET", SECRET),
-            ("SWITCHBOARD_API_KEYS", API_KEY),
-        ];
+        let envs = CREDENTIAL_ENVS;
         Self {
             process: ServerProcess::start_on(database_url, &[], &envs),
             http: reqwest::Client::new(),
@@ -223,12 +215,7 @@ impl Server {
             let (status, body) = self.get(&path).await;
             assert_eq!(status, 200, "{body}");
             let page: Value = serde_json::from_str(&body).unwrap();
-            let ids: Vec<String> = page["notifications"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|n| n["id"].as_str().unwrap().to_owned())
-                .collect();
+            let ids = ids_in(&page["notifications"]);
             let Some(last) = ids.last().cloned() else {
                 return stored;
             };
@@ -282,12 +269,7 @@ async fn stored_messages(client: &mut SioClient) -> BTreeSet<String> {
     loop {
         let ack = client.request("history", request.clone()).await;
         assert_eq!(ack["ok"], true, "{ack}");
-        let ids: Vec<String> = ack["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["id"].as_str().unwrap().to_owned())
-            .collect();
+        let ids = ids_in(&ack["messages"]);
         let Some(oldest) = ids.first().cloned() else {
             return stored;
         };
@@ -659,7 +641,7 @@ async fn nul_is_refused_and_never_fails_the_neighbours(engine: Engine) {
 
     // The HTTP API: NUL in `kind`, `data` strings or keys, and user ids is
     // `bad_request` too, and the pushes beside them all succeed.
-    let api = crate::notifications::Api::new(&app);
+    let api = Api::new(&app);
     let bad_bodies = [
         json!({ "users": ["u"], "kind": "k\u{0}", "data": {} }),
         json!({ "users": ["u"], "kind": "k", "data": { "s": "a\u{0}b" } }),

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{RawSocket, WAIT, ns_prefix};
+use super::{RawSocket, WAIT, ns_prefix};
 
 pub struct SioClient {
     raw: RawSocket,
@@ -226,4 +226,17 @@ impl SioClient {
         let ack = ack_id.map(|id| id.to_string()).unwrap_or_default();
         format!("42{}{ack}{}", self.prefix, Value::Array(array))
     }
+}
+
+/// The `error.code` of a refusal ack (`{ok: false, error: {code, message}}`);
+/// asserts it is a refusal that explains itself.
+pub fn error_code(ack: &Value) -> &str {
+    assert_eq!(ack["ok"], false, "expected a refusal, got {ack}");
+    assert!(
+        ack["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "a refusal explains itself: {ack}"
+    );
+    ack["error"]["code"].as_str().unwrap()
 }
