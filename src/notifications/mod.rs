@@ -6,11 +6,14 @@
 pub mod auth;
 pub mod credentials;
 pub mod hub;
-mod user;
+pub mod list;
 pub mod wire;
 
 pub use auth::{Claims, TokenError, TokenVerifier, sign_token};
 pub use credentials::{ApiKeys, Credentials};
 pub use hub::Hub;
-pub use user::{UserId, UserIdError};
+pub use list::ListRequest;
 pub use wire::{LiveIds, NotificationView};
+
+/// The Socket.IO namespace of live notifications.
+pub const NAMESPACE: &str = "/notifications";

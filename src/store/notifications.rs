@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{Db, Health, StoreError, StreamId, batch::BatchWriter, db::WriteTx, now_ms};
+use super::{Db, Health, StoreError, batch::BatchWriter, db::WriteTx};
+use crate::protocol::{StreamId, now_ms};
 
 /// The PostgreSQL advisory lock key of notification writes (any constant
 /// unique to this use).

@@ -8,8 +8,10 @@ use serde_json::{Value, json};
 use switchboard::{
     ServeConfig,
     config::Secret,
-    notifications::{UserId, sign_token},
-    store::{CommitListener, Store, StoredNotification, StreamId},
+    notifications::sign_token,
+    protocol::StreamId,
+    protocol::UserId,
+    store::{CommitListener, Store, StoredNotification},
 };
 
 use crate::helpers::*;
@@ -176,7 +178,7 @@ async fn bad_tokens_are_refused_with_unauthorized(engine: Engine) {
     let Some((app, _)) = spawn(engine).await else {
         return;
     };
-    let now = u64::try_from(switchboard::store::now_ms() / 1000).unwrap();
+    let now = u64::try_from(switchboard::protocol::now_ms() / 1000).unwrap();
     let sign = |secret: &str, claims: Value| {
         jsonwebtoken::encode(
             &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),

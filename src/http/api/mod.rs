@@ -94,7 +94,7 @@ async fn not_found() -> ApiError {
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        crate::namespaces::reply::ErrorCode::BadRequest,
+        crate::protocol::ErrorCode::BadRequest,
         "method not allowed on this endpoint; see /api/v1/openapi.json",
     )
 }

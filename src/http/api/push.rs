@@ -21,11 +21,10 @@ use super::{
     error::{ApiError, parse_json},
 };
 use crate::{
-    namespaces::{
-        names::RoomId,
-        notifications::{NAMESPACE, payload::ListRequest, topic_room_of},
+    notifications::{
+        ListRequest, NAMESPACE, NotificationView, credentials::KeyId, wire::live_view,
     },
-    notifications::{NotificationView, UserId, credentials::KeyId, wire::live_view},
+    protocol::{ErrorCode, RoomId, UserId, rooms},
     store::notifications::{
         IdempotencyClaim, IdempotencyRecord, NewNotification, PushOutcome, PushResponse,
     },
@@ -186,7 +185,7 @@ fn replay(record: IdempotencyRecord, claim: &IdempotencyClaim) -> Result<Created
     if record.body_hash != claim.body_hash {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            crate::namespaces::reply::ErrorCode::BadRequest,
+            ErrorCode::BadRequest,
             "this Idempotency-Key was already used within 24 hours for a different request body",
         ));
     }
@@ -210,8 +209,8 @@ pub async fn create<A: Adapter>(
     match push.target {
         Target::Users(users) => {
             check_stored_size(&state, &push.kind, &push.data, users.len())?;
-            let rooms: Vec<String> = users.iter().map(UserId::room).collect();
-            let online = count(sockets_in(&state, Some(rooms)).await?);
+            let user_rooms: Vec<String> = users.iter().map(rooms::user).collect();
+            let online = count(sockets_in(&state, Some(user_rooms)).await?);
             let new = users
                 .into_iter()
                 .map(|user| NewNotification {
@@ -236,7 +235,7 @@ pub async fn create<A: Adapter>(
                 Target::Topic(topic) => Some(topic),
                 _ => None,
             };
-            let online = count(sockets_in(&state, topic.map(|t| vec![topic_room_of(t)])).await?);
+            let online = count(sockets_in(&state, topic.map(|t| vec![rooms::topic(t)])).await?);
             let response = match &claim {
                 // Record the key (with the whole response) before sending: a
                 // concurrent retry then finds it and sends nothing.
@@ -276,7 +275,7 @@ fn check_stored_size<A: Adapter>(
     state.metrics.limit_hit("api_stored_bytes");
     Err(ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        crate::namespaces::reply::ErrorCode::TooLarge,
+        ErrorCode::TooLarge,
         format!(
             "this push would store {total} bytes (`kind` and `data`, {payload} bytes, for each of              {users} users); the limit is {} bytes (--api-max-stored-bytes): send a smaller `data`              or fewer users per request",
             state.max_stored_bytes
@@ -320,7 +319,7 @@ async fn emit_live<A: Adapter>(
         ));
     };
     let recipients = match topic {
-        Some(topic) => namespace.within(topic_room_of(topic)),
+        Some(topic) => namespace.within(rooms::topic(topic)),
         None => namespace,
     };
     let view = live_view(state.live_ids.next(), kind, data, topic.map(RoomId::as_str));

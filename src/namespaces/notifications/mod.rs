@@ -23,24 +23,21 @@ use socketioxide_core::adapter::DefinedAdapter;
 
 use self::{
     delivery::Delivery,
-    payload::{ConnectAuth, ListRequest, ReadRequest, TopicsRequest, parse_since},
-    session::{NotificationSession, topic_room},
+    payload::{ConnectAuth, ReadRequest, TopicsRequest, parse_since},
+    session::NotificationSession,
 };
 use super::{
     dispatch::{Context, Session, event_handler},
     rate_limit::{RateLimit, admit_connect},
-    reply::{EventError, EventResult, fields},
+    reply::{EventResult, fields, store_write_refusal},
     socket_closed, socket_opened,
 };
 use crate::{
     metrics::Metrics,
-    notifications::{Hub, NotificationView, TokenError, TokenVerifier},
-    store::NotificationStore,
+    notifications::{Hub, ListRequest, NAMESPACE, NotificationView, TokenError, TokenVerifier},
+    protocol::{EventError, rooms},
+    store::{NotificationStore, StoreError},
 };
-
-pub use session::topic_room as topic_room_of;
-
-pub const NAMESPACE: &str = "/notifications";
 
 /// What every `/notifications` handler needs (socketioxide state).
 #[derive(Clone)]
@@ -133,7 +130,7 @@ async fn authenticate<A: Adapter>(
             (ctx.hub.subscribe(&user), newest)
         }
     };
-    socket.join(user.room());
+    socket.join(rooms::user(&user));
     let limiter = ctx.rate_limit.for_socket(&socket);
     let session = NotificationSession::new(user, limiter, subscription, cursor);
     socket.extensions.insert(Arc::new(session));
@@ -182,9 +179,9 @@ fn store_failed(e: &dyn fmt::Display) -> EventError {
     EventError::internal()
 }
 
-fn store_write_failed(e: &crate::store::StoreError) -> EventError {
+fn store_write_failed(e: &StoreError) -> EventError {
     tracing::error!(error = %e, "notification store write failed");
-    EventError::store_write(e)
+    store_write_refusal(e)
 }
 
 async fn list<A: Adapter>(
@@ -218,7 +215,7 @@ async fn read<A: Adapter>(
         .map_err(|e| store_write_failed(&e))?;
     // Every socket of the user, on every node, this one included.
     match socket
-        .within(session.user.room())
+        .within(rooms::user(&session.user))
         .emit("unread", &json!({ "count": unread }))
         .await
     {
@@ -241,7 +238,7 @@ async fn subscribe<A: Adapter>(
             session::MAX_TOPICS_PER_SOCKET
         ))
     })?;
-    socket.join(topics.iter().map(topic_room).collect::<Vec<_>>());
+    socket.join(topics.iter().map(rooms::topic).collect::<Vec<_>>());
     let held: Vec<&str> = held.iter().map(|t| t.as_str()).collect();
     Ok(fields(json!({ "topics": held })))
 }
@@ -254,7 +251,7 @@ async fn unsubscribe<A: Adapter>(
 ) -> EventResult {
     let topics = req.parse()?;
     let held = session.unsubscribe(&topics);
-    socket.leave(topics.iter().map(topic_room).collect::<Vec<_>>());
+    socket.leave(topics.iter().map(rooms::topic).collect::<Vec<_>>());
     let held: Vec<&str> = held.iter().map(|t| t.as_str()).collect();
     Ok(fields(json!({ "topics": held })))
 }
