@@ -22,8 +22,9 @@
 //! - [`metrics`]: the Prometheus registry each app owns.
 //! - [`game`]: the arena game's simulation (pure, deterministic) and the
 //!   registry of running games.
-//! - [`notifications`]: tokens, API keys, the inbox's list query, and the
-//!   live fan-out of stored notifications to the sockets of their user.
+//! - [`notifications`]: the whole push-notification feature: tokens, API
+//!   keys, the push service (`push(...) -> receipt`), idempotency, the hub
+//!   and the per-socket delivery of stored notifications.
 //! - [`namespaces`]: one module per Socket.IO namespace (`echo`, `chat`,
 //!   `notifications`, `game`), plus the shared pieces every namespace uses
 //!   (connection logging, the event path and the contract's replies, event

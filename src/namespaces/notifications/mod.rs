@@ -3,9 +3,9 @@
 //!
 //! The connect middleware checks the token and opens the socket's live
 //! subscription before the CONNECT packet goes out; once connected, a
-//! [`delivery::Delivery`] task sends the replay and then the live stream.
+//! [`Delivery`] task (of the notifications feature) sends the replay and then
+//! the live stream.
 
-mod delivery;
 pub mod payload;
 mod session;
 
@@ -22,7 +22,6 @@ use socketioxide::{
 use socketioxide_core::adapter::DefinedAdapter;
 
 use self::{
-    delivery::Delivery,
     payload::{ConnectAuth, ReadRequest, TopicsRequest, parse_since},
     session::NotificationSession,
 };
@@ -34,7 +33,10 @@ use super::{
 };
 use crate::{
     metrics::Metrics,
-    notifications::{Hub, ListRequest, NAMESPACE, NotificationView, TokenError, TokenVerifier},
+    notifications::{
+        Hub, ListRequest, NAMESPACE, NotificationView, TokenError, TokenVerifier,
+        delivery::Delivery,
+    },
     protocol::{EventError, rooms},
     store::{NotificationStore, StoreError},
 };
@@ -48,7 +50,7 @@ pub struct NotificationsContext {
     pub metrics: Metrics,
     pub rate_limit: RateLimit,
     /// On a cluster, live notifications only wake delivery up (see
-    /// [`delivery`]).
+    /// [`crate::notifications::delivery`]).
     pub clustered: bool,
 }
 
