@@ -34,10 +34,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use futures_util::{SinkExt, StreamExt, stream};
 use serde_json::{Value, json};
-use switchboard::{
-    config::Secret,
-    notifications::{UserId, sign_token},
-};
+use switchboard::{config::Secret, notifications::sign_token, protocol::UserId};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 

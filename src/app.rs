@@ -33,7 +33,7 @@ use crate::{
         order::EventOrder,
         rate_limit::{self, ConnectLimit, RateLimit},
     },
-    notifications::{Credentials, Hub, LiveIds},
+    notifications::{Credentials, Hub, LiveIds, PushService, idempotency},
     server,
     store::{CommitListener, Store},
 };
@@ -341,16 +341,21 @@ where
         init.finish().await?;
     }
 
-    let api = http::api::router(http::api::ApiState {
+    let push = PushService {
         io: io.clone(),
         store: parts.store.notifications().clone(),
+        metrics: parts.metrics.clone(),
+        live_ids: Arc::new(LiveIds::default()),
+        max_stored_bytes: config.api_max_stored_bytes,
+        clustered: parts.redis.is_some(),
+    };
+    let api = http::api::router(http::api::ApiState {
+        io: io.clone(),
+        push,
         keys: parts.credentials.api_keys.clone(),
         rate_limit: config.api_rate_limit,
         metrics: parts.metrics.clone(),
-        live_ids: Arc::new(LiveIds::default()),
         max_body: parts.max_payload,
-        max_stored_bytes: config.api_max_stored_bytes,
-        clustered: parts.redis.is_some(),
     });
     spawn_idempotency_purge(&parts.store);
     let state = HttpState {
@@ -421,18 +426,7 @@ impl<D: socketioxide_redis::drivers::Driver> NamespaceInit for socketioxide_redi
 
 /// Deletes expired `Idempotency-Key` records once an hour.
 fn spawn_idempotency_purge(store: &Store) {
-    let notifications = store.notifications().clone();
-    tokio::spawn(async move {
-        let mut hourly = tokio::time::interval(Duration::from_secs(60 * 60));
-        loop {
-            hourly.tick().await;
-            match notifications.purge_idempotency_keys().await {
-                Ok(0) => {}
-                Ok(purged) => tracing::info!(purged, "expired idempotency keys deleted"),
-                Err(e) => tracing::warn!(error = %e, "idempotency key purge failed"),
-            }
-        }
-    });
+    tokio::spawn(idempotency::purge_hourly(store.notifications().clone()));
 }
 
 /// No origins: no CORS headers at all. Who may connect at all is

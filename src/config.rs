@@ -558,7 +558,7 @@ fn parse_secret(value: &str) -> Result<Secret, String> {
 }
 
 fn parse_user_id(value: &str) -> Result<String, String> {
-    crate::notifications::UserId::parse(value)
+    crate::protocol::UserId::parse(value)
         .map(|user| user.as_str().to_owned())
         .map_err(|e| e.to_string())
 }

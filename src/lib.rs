@@ -5,29 +5,40 @@
 //!
 //! # Layout
 //!
+//! From the bottom up. Layers import downward only: [`protocol`] imports
+//! nothing of the crate; the store and the features import neither the
+//! namespaces nor the HTTP routes; `http` does not import `namespaces` (the
+//! one piece both transports share is [`http::client_addr`], who a
+//! connection's client is); [`app`] assembles everything.
+//!
+//! - [`protocol`]: the vocabulary every layer speaks: the contract's error
+//!   codes and their HTTP statuses, the validated names and ids (`RoomId`,
+//!   `DisplayName`, `UserId`, `StreamId`), the names of the adapter rooms
+//!   (`protocol::rooms`), the clock (`now_ms`). Imports nothing above it.
 //! - [`config`]: typed settings from flags and `SWITCHBOARD_*` variables.
 //! - [`telemetry`]: tracing set-up (text or JSON lines).
-//! - [`app`]: builds the axum router and the Socket.IO layer, binds, serves,
-//!   shuts down gracefully.
-//! - [`namespaces`]: one module per Socket.IO namespace (`echo`, `chat`,
-//!   `notifications`, `game`), plus
-//!   the shared pieces every namespace uses (connection logging, names, the
-//!   contract's replies and error codes, the rate limits per socket, per
-//!   client address and of namespace connects).
 //! - [`store`]: the durable store on sqlx (SQLite or PostgreSQL), written
 //!   through one group-committing writer task per stream.
-//! - [`notifications`]: tokens, API keys, and the live fan-out of stored
-//!   notifications to the sockets of their user.
+//! - [`metrics`]: the Prometheus registry each app owns.
 //! - [`game`]: the arena game's simulation (pure, deterministic) and the
 //!   registry of running games.
+//! - [`notifications`]: the whole push-notification feature: tokens, API
+//!   keys, the push service (`push(...) -> receipt`), idempotency, the hub
+//!   and the per-socket delivery of stored notifications.
+//! - [`namespaces`]: one module per Socket.IO namespace (`echo`, `chat`,
+//!   `notifications`, `game`), plus the shared pieces every namespace uses
+//!   (connection logging, the event path and the contract's replies, event
+//!   order, the rate limits per socket, per client address and of namespace
+//!   connects).
 //! - [`http`]: plain HTTP routes: health, readiness, metrics, `/ws`, the demo
 //!   pages, the HTTP push API (`http::api`), and who a request's client is
 //!   (`http::client_addr`).
 //! - [`cluster`]: several nodes on Redis: the socketioxide-redis adapter's
 //!   driver, and the fan-out of committed notifications to every node.
-//! - [`metrics`]: the Prometheus registry each app owns.
 //! - [`server`]: the accept loop under the router: connection caps and the
 //!   timeouts of slow and idle connections.
+//! - [`app`]: builds the axum router and the Socket.IO layer, binds, serves,
+//!   shuts down gracefully.
 //!
 //! Data flows one way: transport -> namespace handler (parses the payload into
 //! typed values) -> domain -> emit.
@@ -44,6 +55,7 @@ pub mod http;
 pub mod metrics;
 pub mod namespaces;
 pub mod notifications;
+pub mod protocol;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -5,7 +5,8 @@ use clap::Parser;
 use switchboard::{
     App,
     config::{Action, Cli, TokenArgs},
-    notifications::{UserId, credentials::DEVELOPMENT_SECRET, sign_token},
+    notifications::{credentials::DEVELOPMENT_SECRET, sign_token},
+    protocol::UserId,
     telemetry,
 };
 use tokio::signal::unix::{Signal, SignalKind, signal};

@@ -20,7 +20,8 @@ use tokio::sync::mpsc;
 use super::RedisDriver;
 use crate::{
     notifications::Hub,
-    store::{CommitListener, StoredNotification, StreamId},
+    protocol::StreamId,
+    store::{CommitListener, StoredNotification},
 };
 
 /// The Redis channel of committed notifications.

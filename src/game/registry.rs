@@ -16,7 +16,7 @@ use std::{
 use tokio_util::sync::CancellationToken;
 
 use super::sim::{Player, Simulation, Snapshot};
-use crate::store::now_ms;
+use crate::protocol::now_ms;
 
 /// Most players in one game.
 pub const MAX_PLAYERS: usize = 64;

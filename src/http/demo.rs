@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 use super::api::error::ApiError;
 use crate::{
     config::Secret,
-    notifications::{Credentials, UserId, credentials::DEVELOPMENT_API_KEY, sign_token},
+    notifications::{Credentials, credentials::DEVELOPMENT_API_KEY, sign_token},
+    protocol::UserId,
 };
 
 /// How long a demo token is valid.

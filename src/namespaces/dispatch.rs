@@ -16,9 +16,12 @@ use super::{
     AckRequested,
     order::Turn,
     rate_limit::{SocketLimiter, Verdict},
-    reply::{ErrorCode, EventError, EventResult, respond},
+    reply::{EventResult, respond},
 };
-use crate::metrics::Metrics;
+use crate::{
+    metrics::Metrics,
+    protocol::{ErrorCode, EventError},
+};
 
 /// A namespace's per-socket state, kept in the socket's extensions as `Arc<Self>`.
 pub trait Session: Send + Sync + 'static {

@@ -8,7 +8,6 @@ pub mod chat;
 pub mod dispatch;
 pub mod echo;
 pub mod game;
-pub mod names;
 pub mod notifications;
 pub mod order;
 pub mod rate_limit;

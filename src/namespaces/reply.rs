@@ -2,65 +2,26 @@
 //! `{"ok": false, "error": {"code", "message"}}` as the ack when the client
 //! asked for one; otherwise nothing on success and an `error` event on failure.
 
-use serde::Serialize;
 use serde_json::{Map, Value, json};
 use socketioxide::{
     adapter::Adapter,
     extract::{AckSender, SocketRef},
 };
 
-use crate::metrics::Metrics;
+use crate::{
+    metrics::Metrics,
+    protocol::{ErrorCode, EventError},
+    store::{StoreError, UNWRITABLE_MESSAGE},
+};
 
-/// The contract's error codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    BadRequest,
-    Unauthorized,
-    Forbidden,
-    NotFound,
-    TooLarge,
-    RateLimited,
-    Internal,
-}
-
-/// A refused event: a code for programs, a message for people.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EventError {
-    pub code: ErrorCode,
-    pub message: String,
-}
-
-impl EventError {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
-    }
-
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::BadRequest, message)
-    }
-
-    pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::Forbidden, message)
-    }
-
-    /// The store or another part failed; the details go to the log, not the client.
-    pub fn internal() -> Self {
-        Self::new(ErrorCode::Internal, "internal error, try again")
-    }
-
-    /// A store write failed: `internal`, saying so when the store cannot
-    /// write at all (disk full, read-only), so clients know to retry later.
-    /// The caller logs the details.
-    pub fn store_write(error: &crate::store::StoreError) -> Self {
-        if error.is_unwritable() {
-            Self::new(ErrorCode::Internal, crate::store::UNWRITABLE_MESSAGE)
-        } else {
-            Self::internal()
-        }
+/// A store write failed: `internal`, saying so when the store cannot
+/// write at all (disk full, read-only), so clients know to retry later.
+/// The caller logs the details.
+pub fn store_write_refusal(error: &StoreError) -> EventError {
+    if error.is_unwritable() {
+        EventError::new(ErrorCode::Internal, UNWRITABLE_MESSAGE)
+    } else {
+        EventError::internal()
     }
 }
 

@@ -6,8 +6,7 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
 
-use super::UserId;
-use crate::store::now_ms;
+use crate::protocol::{UserId, now_ms};
 
 /// The claims Switchboard reads and writes. Other claims in a backend's token
 /// are ignored.

@@ -16,8 +16,10 @@ use std::{
 
 use tokio::sync::mpsc;
 
-use super::UserId;
-use crate::store::{CommitListener, StoredNotification};
+use crate::{
+    protocol::UserId,
+    store::{CommitListener, StoredNotification},
+};
 
 /// Live notifications one socket may have waiting before it is marked lagged.
 pub const QUEUE: usize = 1024;
@@ -145,7 +147,7 @@ impl Drop for Subscription {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::StreamId;
+    use crate::protocol::StreamId;
 
     fn notification(id: i64, user: &str) -> StoredNotification {
         StoredNotification {

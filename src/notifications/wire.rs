@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::store::{StoredNotification, now_ms};
+use crate::{protocol::now_ms, store::StoredNotification};
 
 /// `{"id", "user", "kind", "data", "topic"?, "ts", "read"}`, in that order.
 #[derive(Debug, Clone, Serialize)]
@@ -75,7 +75,7 @@ pub fn live_view<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::StreamId;
+    use crate::protocol::StreamId;
 
     #[test]
     fn stored_notifications_serialize_in_contract_order() {

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-pub use super::id::StreamId as MessageId;
-use super::{Db, Health, StoreError, batch::BatchWriter, db::WriteTx, now_ms};
+use super::{Db, Health, StoreError, batch::BatchWriter, db::WriteTx};
+use crate::protocol::{StreamId, now_ms};
 
 /// A message to store; the store gives it an id and a time.
 #[derive(Debug, Clone)]
@@ -17,7 +17,7 @@ pub struct NewChatMessage {
 /// A stored message, as history returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredChatMessage {
-    pub id: MessageId,
+    pub id: StreamId,
     pub room: String,
     pub member_id: String,
     pub member_name: String,
@@ -56,7 +56,7 @@ impl ChatStore {
     pub async fn history(
         &self,
         room: &str,
-        before: Option<MessageId>,
+        before: Option<StreamId>,
         limit: u32,
     ) -> Result<Vec<StoredChatMessage>, StoreError> {
         let before = before.map_or(i64::MAX, |id| id.0);
@@ -92,7 +92,7 @@ impl ChatStore {
 
 fn from_row((id, room, member_id, member_name, text, ts): Row) -> StoredChatMessage {
     StoredChatMessage {
-        id: MessageId(id),
+        id: StreamId(id),
         room,
         member_id,
         member_name,
@@ -171,7 +171,7 @@ async fn insert_batch(
         .iter()
         .zip(ids)
         .map(|(m, id)| StoredChatMessage {
-            id: MessageId(id),
+            id: StreamId(id),
             room: m.room.clone(),
             member_id: m.member_id.clone(),
             member_name: m.member_name.clone(),

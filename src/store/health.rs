@@ -14,7 +14,8 @@ use std::{
 
 use prometheus::{IntCounterVec, IntGauge, Opts, core::Collector};
 
-use super::{Db, StoreError, now_ms};
+use super::{Db, StoreError};
+use crate::protocol::now_ms;
 
 /// Fewest time between two test writes; while real writes succeed more
 /// often than this, there is no test write at all.

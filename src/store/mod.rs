@@ -18,15 +18,13 @@ pub mod batch;
 pub mod chat;
 mod db;
 pub mod health;
-mod id;
 pub mod notifications;
 
 use std::sync::Arc;
 
-pub use chat::{ChatStore, MessageId, NewChatMessage, StoredChatMessage};
+pub use chat::{ChatStore, NewChatMessage, StoredChatMessage};
 pub use db::Db;
 pub use health::Health;
-pub use id::StreamId;
 pub use notifications::{CommitListener, NotificationStore, StoredNotification};
 
 use crate::config::DatabaseUrl;
@@ -132,13 +130,6 @@ impl Store {
     pub fn engine(&self) -> &'static str {
         self.db.engine()
     }
-}
-
-/// Milliseconds since the Unix epoch, the contract's `ts`.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Fresh databases for the store's own tests.

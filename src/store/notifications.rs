@@ -1,5 +1,8 @@
 //! The per-user notification inbox: push (with an optional idempotency
-//! record), delivery receipts, read state, listing.
+//! record), the claim of a live push's idempotency key, delivery receipts,
+//! read state, listing. One function per write: [`NotificationStore::push`],
+//! [`NotificationStore::claim_key`], [`NotificationStore::mark_delivered`],
+//! [`NotificationStore::mark_read`].
 //!
 //! Every write goes through one group-committing writer task. After a batch
 //! commits, the writer hands the new notifications to a [`CommitListener`]
@@ -11,7 +14,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{Db, Health, StoreError, StreamId, batch::BatchWriter, db::WriteTx, now_ms};
+use super::{Db, Health, StoreError, batch::BatchWriter, db::WriteTx};
+use crate::protocol::{StreamId, now_ms};
 
 /// The PostgreSQL advisory lock key of notification writes (any constant
 /// unique to this use).
@@ -80,6 +84,12 @@ enum Write {
     Push {
         notifications: Vec<NewNotification>,
         idempotency: Option<IdempotencyClaim>,
+        online: i64,
+    },
+    /// The key of a live-only push, recorded with its whole response before
+    /// the push is sent: nothing is stored but the key.
+    Claim {
+        claim: IdempotencyClaim,
         online: i64,
     },
     Delivered(StreamId),
@@ -182,6 +192,22 @@ impl NotificationStore {
             })
             .await?
         {
+            Outcome::Pushed(outcome) => Ok(outcome),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Claims `claim`'s key for a live-only push (topic, broadcast) that
+    /// reached `online` sockets, recording the response (no stored
+    /// notifications) in one transaction; resolves after the commit, before
+    /// the caller sends anything, so a concurrent retry finds the key and
+    /// sends nothing. [`PushOutcome::Duplicate`] when the key was used.
+    pub async fn claim_key(
+        &self,
+        claim: IdempotencyClaim,
+        online: i64,
+    ) -> Result<PushOutcome, Arc<StoreError>> {
+        match self.writer.submit(Write::Claim { claim, online }).await? {
             Outcome::Pushed(outcome) => Ok(outcome),
             other => Err(unexpected(&other)),
         }
@@ -368,6 +394,46 @@ fn response_ids(stored: &[StoredNotification]) -> Value {
         .collect()
 }
 
+/// Claims an `Idempotency-Key` in the transaction `$tx` of a write batch:
+/// `None` when claimed, or the live record that holds it (nothing written).
+/// A macro, as [`on_pool!`] gives each engine its own transaction type.
+macro_rules! claim_key {
+    ($tx:ident, $sql:ident, $claim:expr, $online:expr, $ts:expr) => {{
+        let (claim, online, ts): (&IdempotencyClaim, i64, i64) = ($claim, $online, $ts);
+        // Claims the key unless a live record holds it; an expired record is
+        // taken over. A push completes the response before its transaction
+        // commits: whoever finds the key (a later write of this batch, or
+        // another node's transaction, serialized by the advisory lock and the
+        // row) reads all of it.
+        let claimed = sqlx::query($sql(
+            "INSERT INTO idempotency_keys (scope_key, body_hash, response, online, created_at) \
+             VALUES ($1, $2, '[]', $3, $4) \
+             ON CONFLICT (scope_key) DO UPDATE SET body_hash = excluded.body_hash, \
+             response = '[]', online = excluded.online, created_at = excluded.created_at \
+             WHERE idempotency_keys.created_at < $5",
+        ))
+        .bind(&claim.scope_key)
+        .bind(&claim.body_hash)
+        .bind(online)
+        .bind(ts)
+        .bind(ts - IDEMPOTENCY_WINDOW_MS)
+        .execute(&mut *$tx)
+        .await?
+        .rows_affected();
+        if claimed == 0 {
+            let row: (String, String, Option<i64>) = sqlx::query_as($sql(
+                "SELECT body_hash, response, online FROM idempotency_keys WHERE scope_key = $1",
+            ))
+            .bind(&claim.scope_key)
+            .fetch_one(&mut *$tx)
+            .await?;
+            Some(record_from_row(row))
+        } else {
+            None
+        }
+    }};
+}
+
 /// Commits one batch of writes in one transaction (nothing of it when it
 /// fails), then hands the new notifications to the listener in commit order.
 async fn commit(
@@ -398,40 +464,11 @@ async fn commit(
                         idempotency,
                         online,
                     } => {
-                        if let Some(claim) = &idempotency {
-                            // Claims the key unless a live record holds it; an
-                            // expired record is taken over. The response is
-                            // completed below, before this transaction commits:
-                            // whoever finds the key (a later write of this batch,
-                            // or another node's transaction, serialized by the
-                            // advisory lock and the row) reads all of it.
-                            let claimed = sqlx::query(sql(
-                                "INSERT INTO idempotency_keys (scope_key, body_hash, response, online, created_at) \
-                                 VALUES ($1, $2, '[]', $3, $4) \
-                                 ON CONFLICT (scope_key) DO UPDATE SET body_hash = excluded.body_hash, \
-                                 response = '[]', online = excluded.online, created_at = excluded.created_at \
-                                 WHERE idempotency_keys.created_at < $5",
-                            ))
-                            .bind(&claim.scope_key)
-                            .bind(&claim.body_hash)
-                            .bind(*online)
-                            .bind(ts)
-                            .bind(ts - IDEMPOTENCY_WINDOW_MS)
-                            .execute(&mut *tx)
-                            .await?
-                            .rows_affected();
-                            if claimed == 0 {
-                                let row: (String, String, Option<i64>) = sqlx::query_as(sql(
-                                    "SELECT body_hash, response, online FROM idempotency_keys WHERE scope_key = $1",
-                                ))
-                                .bind(&claim.scope_key)
-                                .fetch_one(&mut *tx)
-                                .await?;
-                                outcomes.push(Outcome::Pushed(PushOutcome::Duplicate(
-                                    record_from_row(row),
-                                )));
-                                continue;
-                            }
+                        if let Some(claim) = &idempotency
+                            && let Some(record) = claim_key!(tx, sql, claim, *online, ts)
+                        {
+                            outcomes.push(Outcome::Pushed(PushOutcome::Duplicate(record)));
+                            continue;
                         }
                         let mut stored = Vec::with_capacity(notifications.len());
                         for n in notifications {
@@ -478,6 +515,22 @@ async fn commit(
                             notifications: stored,
                             response,
                         })
+                    }
+                    Write::Claim { claim, online } => {
+                        match claim_key!(tx, sql, claim, *online, ts) {
+                            Some(record) => Outcome::Pushed(PushOutcome::Duplicate(record)),
+                            // The response of a push that stores nothing,
+                            // as a retry reads it back.
+                            None => Outcome::Pushed(PushOutcome::Stored {
+                                notifications: Vec::new(),
+                                response: record_from_row((
+                                    claim.body_hash.clone(),
+                                    "[]".to_owned(),
+                                    Some(*online),
+                                ))
+                                .response,
+                            }),
+                        }
                     }
                     Write::Delivered(id) => {
                         sqlx::query(sql(

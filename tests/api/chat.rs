@@ -80,7 +80,7 @@ async fn messages_are_stored_then_sent_to_the_others(engine: Engine) {
     join(&mut bob, "lobby", "Bob").await;
     join(&mut eve, "elsewhere", "Eve").await;
 
-    let before = switchboard::store::now_ms();
+    let before = switchboard::protocol::now_ms();
     let text = "héllo wörld ✓ ".repeat(10);
     let sent = say(&mut ada, "lobby", &text).await;
     assert_eq!(sent["room"], "lobby");
@@ -88,7 +88,7 @@ async fn messages_are_stored_then_sent_to_the_others(engine: Engine) {
     assert_eq!(sent["from"], member(&ada, "Ada"));
     let ts = sent["ts"].as_i64().unwrap();
     assert!(
-        ts >= before && ts <= switchboard::store::now_ms(),
+        ts >= before && ts <= switchboard::protocol::now_ms(),
         "ts {ts}"
     );
     let id = sent["id"].as_str().unwrap();

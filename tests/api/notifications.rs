@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use switchboard::{
     ServeConfig,
     config::Secret,
-    store::{CommitListener, Store, StoredNotification, StreamId},
+    protocol::StreamId,
+    store::{CommitListener, Store, StoredNotification},
 };
 
 use crate::helpers::*;
@@ -60,7 +61,7 @@ async fn bad_tokens_are_refused_with_unauthorized(engine: Engine) {
     let Some((app, _)) = spawn(engine).await else {
         return;
     };
-    let now = u64::try_from(switchboard::store::now_ms() / 1000).unwrap();
+    let now = u64::try_from(switchboard::protocol::now_ms() / 1000).unwrap();
     let sign = |secret: &str, claims: Value| {
         jsonwebtoken::encode(
             &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),

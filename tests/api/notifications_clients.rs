@@ -15,10 +15,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
-use switchboard::{
-    ServeConfig,
-    notifications::{UserId, sign_token},
-};
+use switchboard::{ServeConfig, notifications::sign_token, protocol::UserId};
 
 use crate::helpers::*;
 

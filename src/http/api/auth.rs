@@ -13,8 +13,8 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::error::ApiError;
 use crate::{
-    namespaces::reply::ErrorCode,
     notifications::credentials::{ApiKeys, KeyId},
+    protocol::ErrorCode,
 };
 
 /// Who may call the API, and how often.

@@ -14,7 +14,7 @@ use super::{
     ApiState,
     error::{ApiError, parse_json},
 };
-use crate::namespaces::names::RoomId;
+use crate::protocol::{RoomId, rooms};
 
 /// Events a client library treats specially; emitting them would confuse it.
 const RESERVED_EVENTS: [&str; 6] = [
@@ -67,7 +67,7 @@ pub async fn emit<A: Adapter>(
         ))
     })?;
     let recipients = match room {
-        Some(room) => namespace.within(room.as_str().to_owned()),
+        Some(room) => namespace.within(rooms::chat(&room)),
         None => namespace,
     };
     recipients

@@ -9,7 +9,7 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::namespaces::reply::{ErrorCode, EventError};
+use crate::protocol::{ErrorCode, EventError};
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -67,16 +67,7 @@ impl ApiError {
 
 impl From<EventError> for ApiError {
     fn from(e: EventError) -> Self {
-        let status = match e.code {
-            ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
-            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
-            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
-            ErrorCode::NotFound => StatusCode::NOT_FOUND,
-            ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        Self::new(status, e.code, e.message)
+        Self::new(e.code.status(), e.code, e.message)
     }
 }
 

@@ -7,8 +7,6 @@ mod emit;
 pub mod error;
 mod push;
 
-use std::sync::Arc;
-
 use axum::{
     Router,
     extract::DefaultBodyLimit,
@@ -22,8 +20,7 @@ use socketioxide::{SocketIo, adapter::Adapter};
 use self::error::ApiError;
 use crate::{
     metrics::Metrics,
-    notifications::{LiveIds, credentials::ApiKeys},
-    store::NotificationStore,
+    notifications::{PushService, credentials::ApiKeys},
 };
 
 /// The OpenAPI 3 document, kept beside the code it describes; a test checks
@@ -32,34 +29,27 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// What the API handlers share.
 pub struct ApiState<A: Adapter> {
+    /// For `POST /api/v1/emit`.
     pub io: SocketIo<A>,
-    pub store: NotificationStore,
+    /// Pushes and lists notifications.
+    pub push: PushService<A>,
     pub keys: ApiKeys,
     /// Requests per second per API key.
     pub rate_limit: u32,
     pub metrics: Metrics,
-    pub live_ids: Arc<LiveIds>,
     /// Largest request body (413 above).
     pub max_body: usize,
-    /// Most bytes one user push may store, payload times users
-    /// (`--api-max-stored-bytes`; 413 above).
-    pub max_stored_bytes: u64,
-    /// Several nodes: counts of reached sockets ask every node.
-    pub clustered: bool,
 }
 
 impl<A: Adapter> Clone for ApiState<A> {
     fn clone(&self) -> Self {
         Self {
             io: self.io.clone(),
-            store: self.store.clone(),
+            push: self.push.clone(),
             keys: self.keys.clone(),
             rate_limit: self.rate_limit,
             metrics: self.metrics.clone(),
-            live_ids: self.live_ids.clone(),
             max_body: self.max_body,
-            max_stored_bytes: self.max_stored_bytes,
-            clustered: self.clustered,
         }
     }
 }
@@ -94,7 +84,7 @@ async fn not_found() -> ApiError {
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        crate::namespaces::reply::ErrorCode::BadRequest,
+        crate::protocol::ErrorCode::BadRequest,
         "method not allowed on this endpoint; see /api/v1/openapi.json",
     )
 }

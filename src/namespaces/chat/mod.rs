@@ -35,13 +35,13 @@ use self::{
 };
 use super::{
     dispatch::{Context, Session, event_handler},
-    names::RoomId,
     rate_limit::{RateLimit, admit_connect},
-    reply::{EventError, EventResult, fields},
+    reply::{EventResult, fields, store_write_refusal},
     socket_closed, socket_opened,
 };
 use crate::{
     metrics::Metrics,
+    protocol::{EventError, RoomId, StreamId, rooms},
     store::{ChatStore, NewChatMessage},
 };
 
@@ -126,7 +126,7 @@ async fn emit_to_others<A: Adapter, T: serde::Serialize + ?Sized>(
     data: &T,
     volatile: bool,
 ) {
-    let mut others = socket.to(room.as_str().to_owned());
+    let mut others = socket.to(rooms::chat(room));
     if volatile {
         others = others.volatile();
     }
@@ -172,7 +172,7 @@ fn room_full(ctx: &ChatContext, room: &RoomId) -> EventError {
 async fn read_history(
     ctx: &ChatContext,
     room: &RoomId,
-    before: Option<crate::store::MessageId>,
+    before: Option<StreamId>,
     limit: u32,
 ) -> Result<Vec<Message>, EventError> {
     let messages = ctx
@@ -212,17 +212,17 @@ async fn join<A: Adapter>(
     // arrives live and may also be in the history (same id, clients
     // de-duplicate), but is never missed.
     let id = socket.id.to_string();
-    let marker = presence::marker(&join.room, &id, &join.name);
+    let marker = rooms::presence_marker(&join.room, &id, &join.name);
     if let Some(previous) = &previous {
-        socket.leave(presence::marker(&join.room, &id, previous));
+        socket.leave(rooms::presence_marker(&join.room, &id, previous));
     }
-    socket.join([join.room.as_str().to_owned(), marker.clone()]);
+    socket.join([rooms::chat(&join.room), marker.clone()]);
     let members = presence::members(&socket, &join.room, None).await;
     if newcomer && members.len() > ctx.room_limit {
         // Others took the last places meanwhile (on any node): undo before
         // anyone was told, so the room never grows past the limit.
         session.leave(&join.room);
-        socket.leave([join.room.as_str().to_owned(), marker]);
+        socket.leave([rooms::chat(&join.room), marker]);
         return Err(room_full(&ctx, &join.room));
     }
     let history = read_history(&ctx, &join.room, None, payload::DEFAULT_HISTORY).await?;
@@ -248,8 +248,8 @@ async fn leave<A: Adapter>(
     let member = member_of(&socket.id.to_string(), &session, &room)?;
     if let Some(name) = session.leave(&room) {
         socket.leave([
-            room.as_str().to_owned(),
-            presence::marker(&room, &member.id, &name),
+            rooms::chat(&room),
+            rooms::presence_marker(&room, &member.id, &name),
         ]);
     }
     let count = presence::members(&socket, &room, Some(&member.id))
@@ -278,7 +278,7 @@ async fn message<A: Adapter>(
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "message not stored");
-            EventError::store_write(&e)
+            store_write_refusal(&e)
         })?;
     let message = Message::from(stored);
     // Stored first: a message anyone saw is in the history.

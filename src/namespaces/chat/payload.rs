@@ -4,12 +4,9 @@
 
 use serde::Deserialize;
 
-use crate::namespaces::{
-    args::object_payloads,
-    names::{DisplayName, RoomId, check_no_nul},
-    reply::EventError,
+use crate::protocol::{
+    DisplayName, EventError, RoomId, StreamId, check_no_nul, payload::object_payloads,
 };
-use crate::store::MessageId;
 
 /// Longest message text, in characters.
 pub const MAX_TEXT_CHARS: usize = 4000;
@@ -120,7 +117,7 @@ pub struct HistoryRequest {
 
 pub struct History {
     pub room: RoomId,
-    pub before: Option<MessageId>,
+    pub before: Option<StreamId>,
     pub limit: u32,
 }
 
@@ -130,7 +127,7 @@ impl HistoryRequest {
         let before = match self.before {
             None => None,
             Some(id) => Some(
-                id.parse::<MessageId>()
+                id.parse::<StreamId>()
                     .map_err(|()| EventError::bad_request("`before` must be a message id"))?,
             ),
         };

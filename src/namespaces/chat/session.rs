@@ -3,9 +3,9 @@
 
 use std::{collections::BTreeMap, sync::Mutex};
 
-use crate::namespaces::{
-    names::{DisplayName, RoomId},
-    rate_limit::SocketLimiter,
+use crate::{
+    namespaces::rate_limit::SocketLimiter,
+    protocol::{DisplayName, RoomId},
 };
 
 /// Most rooms one socket may be in, so one client cannot grow the room maps

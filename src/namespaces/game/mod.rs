@@ -23,10 +23,14 @@ use super::{
     dispatch::{Context, Session, event_handler, handle},
     order::Turn,
     rate_limit::{RateLimit, SocketLimiter, admit_connect},
-    reply::{EventError, EventResult, fields},
+    reply::{EventResult, fields},
     socket_closed, socket_opened,
 };
-use crate::{game::Games, metrics::Metrics};
+use crate::{
+    game::Games,
+    metrics::Metrics,
+    protocol::{EventError, rooms},
+};
 
 pub const NAMESPACE: &str = "/game";
 
@@ -56,10 +60,6 @@ impl GameSession {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-}
-
-fn room_of(game: &str) -> String {
-    format!("game:{game}")
 }
 
 impl Context for GameContext {
@@ -165,7 +165,7 @@ async fn join<A: Adapter>(
         game: game_id.to_owned(),
         player: player_id.clone(),
     });
-    let room = room_of(game_id);
+    let room = rooms::game(game_id);
     socket.join(room.clone());
     if joined.created {
         let ops = io
@@ -221,7 +221,7 @@ async fn leave_current<A: Adapter>(
         return;
     };
     ctx.games.leave(&seat.game, &seat.player);
-    let room = room_of(&seat.game);
+    let room = rooms::game(&seat.game);
     socket.leave(room.clone());
     match socket
         .to(room)

@@ -4,11 +4,7 @@ use serde::Deserialize;
 
 use crate::{
     game::sim::Input,
-    namespaces::{
-        args::object_payloads,
-        names::{DisplayName, RoomId},
-        reply::EventError,
-    },
+    protocol::{DisplayName, EventError, RoomId, payload::object_payloads},
 };
 
 /// `join {game, name}`.

@@ -14,7 +14,7 @@ use tokio::time::MissedTickBehavior;
 use crate::{
     game::{Game, sim::Snapshot},
     metrics::Metrics,
-    store::now_ms,
+    protocol::now_ms,
 };
 
 /// Counts a running loop in `switchboard_games_active` for as long as it lives.

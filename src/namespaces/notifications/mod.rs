@@ -3,9 +3,9 @@
 //!
 //! The connect middleware checks the token and opens the socket's live
 //! subscription before the CONNECT packet goes out; once connected, a
-//! [`delivery::Delivery`] task sends the replay and then the live stream.
+//! [`Delivery`] task (of the notifications feature) sends the replay and then
+//! the live stream.
 
-mod delivery;
 pub mod payload;
 mod session;
 
@@ -22,25 +22,24 @@ use socketioxide::{
 use socketioxide_core::adapter::DefinedAdapter;
 
 use self::{
-    delivery::Delivery,
-    payload::{ConnectAuth, ListRequest, ReadRequest, TopicsRequest, parse_since},
-    session::{NotificationSession, topic_room},
+    payload::{ConnectAuth, ReadRequest, TopicsRequest, parse_since},
+    session::NotificationSession,
 };
 use super::{
     dispatch::{Context, Session, event_handler},
     rate_limit::{RateLimit, admit_connect},
-    reply::{EventError, EventResult, fields},
+    reply::{EventResult, fields, store_write_refusal},
     socket_closed, socket_opened,
 };
 use crate::{
     metrics::Metrics,
-    notifications::{Hub, NotificationView, TokenError, TokenVerifier},
-    store::NotificationStore,
+    notifications::{
+        Hub, ListRequest, NAMESPACE, NotificationView, TokenError, TokenVerifier,
+        delivery::Delivery,
+    },
+    protocol::{EventError, rooms},
+    store::{NotificationStore, StoreError},
 };
-
-pub use session::topic_room as topic_room_of;
-
-pub const NAMESPACE: &str = "/notifications";
 
 /// What every `/notifications` handler needs (socketioxide state).
 #[derive(Clone)]
@@ -51,7 +50,7 @@ pub struct NotificationsContext {
     pub metrics: Metrics,
     pub rate_limit: RateLimit,
     /// On a cluster, live notifications only wake delivery up (see
-    /// [`delivery`]).
+    /// [`crate::notifications::delivery`]).
     pub clustered: bool,
 }
 
@@ -133,7 +132,7 @@ async fn authenticate<A: Adapter>(
             (ctx.hub.subscribe(&user), newest)
         }
     };
-    socket.join(user.room());
+    socket.join(rooms::user(&user));
     let limiter = ctx.rate_limit.for_socket(&socket);
     let session = NotificationSession::new(user, limiter, subscription, cursor);
     socket.extensions.insert(Arc::new(session));
@@ -182,9 +181,9 @@ fn store_failed(e: &dyn fmt::Display) -> EventError {
     EventError::internal()
 }
 
-fn store_write_failed(e: &crate::store::StoreError) -> EventError {
+fn store_write_failed(e: &StoreError) -> EventError {
     tracing::error!(error = %e, "notification store write failed");
-    EventError::store_write(e)
+    store_write_refusal(e)
 }
 
 async fn list<A: Adapter>(
@@ -218,7 +217,7 @@ async fn read<A: Adapter>(
         .map_err(|e| store_write_failed(&e))?;
     // Every socket of the user, on every node, this one included.
     match socket
-        .within(session.user.room())
+        .within(rooms::user(&session.user))
         .emit("unread", &json!({ "count": unread }))
         .await
     {
@@ -241,7 +240,7 @@ async fn subscribe<A: Adapter>(
             session::MAX_TOPICS_PER_SOCKET
         ))
     })?;
-    socket.join(topics.iter().map(topic_room).collect::<Vec<_>>());
+    socket.join(topics.iter().map(rooms::topic).collect::<Vec<_>>());
     let held: Vec<&str> = held.iter().map(|t| t.as_str()).collect();
     Ok(fields(json!({ "topics": held })))
 }
@@ -254,7 +253,7 @@ async fn unsubscribe<A: Adapter>(
 ) -> EventResult {
     let topics = req.parse()?;
     let held = session.unsubscribe(&topics);
-    socket.leave(topics.iter().map(topic_room).collect::<Vec<_>>());
+    socket.leave(topics.iter().map(rooms::topic).collect::<Vec<_>>());
     let held: Vec<&str> = held.iter().map(|t| t.as_str()).collect();
     Ok(fields(json!({ "topics": held })))
 }

@@ -1,21 +1,17 @@
-//! What clients send to `/notifications` (and the HTTP API's list query),
-//! parsed into typed, checked values at the boundary. Each `parse` returns the
+//! What clients send to `/notifications`, parsed into typed, checked values
+//! at the boundary (`list`'s payload, shared with the HTTP API, is
+//! [`ListRequest`](crate::notifications::ListRequest)). Each `parse` returns the
 //! first problem as `bad_request`, naming the field.
 
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::{
-    namespaces::{args::object_payloads, names::RoomId, reply::EventError},
-    store::{
-        StreamId,
-        notifications::{ListQuery, ReadTarget},
-    },
+    notifications::list::parse_id,
+    protocol::{EventError, RoomId, StreamId, payload::object_payloads},
+    store::notifications::ReadTarget,
 };
 
-/// `list` page size when the client names none, and the largest allowed.
-pub const DEFAULT_LIST: u32 = 50;
-pub const MAX_LIST: u32 = 100;
 /// Most ids one `read` may name.
 pub const MAX_READ_IDS: usize = 1000;
 /// Most topics one `subscribe` / `unsubscribe` may name.
@@ -25,7 +21,6 @@ pub const MAX_TOPICS_PER_REQUEST: usize = 100;
 // A non-object connect payload is as good as none: `unauthorized`.
 object_payloads!(
     ConnectAuth: "{token, since?}",
-    ListRequest: "{unread_only?, before?, limit?}",
     ReadRequest: "{ids} or {all: true}",
     TopicsRequest: "{topics}",
 );
@@ -40,15 +35,6 @@ pub struct ConnectAuth {
     pub since: Option<Value>,
 }
 
-/// A stored notification's id in a field, or `bad_request`.
-pub fn parse_id(field: &str, value: &str) -> Result<StreamId, EventError> {
-    value.parse().map_err(|()| {
-        EventError::bad_request(format!(
-            "`{field}` must be a notification id (up to 16 digits, as the server sent it)"
-        ))
-    })
-}
-
 /// `since` from the connect payload: absent or `null`, or an id.
 pub fn parse_since(since: Option<&Value>) -> Result<Option<StreamId>, EventError> {
     match since {
@@ -57,41 +43,6 @@ pub fn parse_since(since: Option<&Value>) -> Result<Option<StreamId>, EventError
         Some(_) => Err(EventError::bad_request(
             "`since` must be a notification id string",
         )),
-    }
-}
-
-/// `list {unread_only?, before?, limit?}`; the HTTP API's query string too.
-#[derive(Deserialize, Default)]
-#[serde(remote = "Self")]
-pub struct ListRequest {
-    #[serde(default)]
-    pub unread_only: Option<bool>,
-    #[serde(default)]
-    pub before: Option<String>,
-    #[serde(default)]
-    pub limit: Option<i64>,
-}
-
-impl ListRequest {
-    pub fn parse(self) -> Result<ListQuery, EventError> {
-        let limit = match self.limit {
-            None => DEFAULT_LIST,
-            Some(n) => u32::try_from(n)
-                .ok()
-                .filter(|n| (1..=MAX_LIST).contains(n))
-                .ok_or_else(|| {
-                    EventError::bad_request(format!("`limit` must be 1 to {MAX_LIST}"))
-                })?,
-        };
-        Ok(ListQuery {
-            unread_only: self.unread_only.unwrap_or(false),
-            before: self
-                .before
-                .as_deref()
-                .map(|b| parse_id("before", b))
-                .transpose()?,
-            limit,
-        })
     }
 }
 
@@ -178,24 +129,6 @@ mod tests {
             json!({"ids": ["1"], "all": true}),
         ] {
             assert!(read(bad.clone()).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn list_limits_are_checked() {
-        let parse = |v: Value| serde_json::from_value::<ListRequest>(v).unwrap().parse();
-        assert_eq!(parse(json!({})).unwrap().limit, DEFAULT_LIST);
-        assert_eq!(
-            parse(json!({"limit": 100, "before": "12"})).unwrap().before,
-            Some(StreamId(12))
-        );
-        for bad in [
-            json!({"limit": 0}),
-            json!({"limit": 101}),
-            json!({"limit": -1}),
-            json!({"before": "abc"}),
-        ] {
-            assert!(parse(bad.clone()).is_err(), "{bad}");
         }
     }
 

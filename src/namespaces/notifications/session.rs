@@ -8,9 +8,9 @@ use std::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    namespaces::{names::RoomId, rate_limit::SocketLimiter},
-    notifications::{UserId, hub::Subscription},
-    store::StreamId,
+    namespaces::rate_limit::SocketLimiter,
+    notifications::hub::Subscription,
+    protocol::{RoomId, StreamId, UserId},
 };
 
 /// Most topics one socket may hold, so one client cannot grow the room maps
@@ -80,9 +80,4 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// The adapter room of a topic.
-pub fn topic_room(topic: &RoomId) -> String {
-    format!("topic:{}", topic.as_str())
 }

@@ -5,11 +5,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use serde_json::{Value, json};
-use switchboard::{
-    ServeConfig,
-    config::Secret,
-    notifications::{UserId, sign_token},
-};
+use switchboard::{ServeConfig, config::Secret, notifications::sign_token, protocol::UserId};
 
 use super::{SioClient, TestApp, WAIT};
 

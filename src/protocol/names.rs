@@ -3,7 +3,7 @@
 //! trimming, no control characters, no bidirectional controls, not
 //! invisible). Also [`check_no_nul`], for free text the store keeps.
 
-use super::reply::EventError;
+use super::EventError;
 
 /// A valid room, game or topic id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

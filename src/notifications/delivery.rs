@@ -22,8 +22,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     metrics::Metrics,
-    notifications::{NotificationView, UserId, hub::Subscription},
-    store::{NotificationStore, StoredNotification, StreamId},
+    notifications::{NotificationView, hub::Subscription},
+    protocol::{StreamId, UserId},
+    store::{NotificationStore, StoredNotification},
 };
 
 /// Notifications read from the store per query while catching up.

@@ -36,12 +36,6 @@ impl UserId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    /// The adapter room every socket of this user is in (for `unread`, and
-    /// anything else sent to all of a user's sockets on every node).
-    pub fn room(&self) -> String {
-        format!("user:{}", self.0)
-    }
 }
 
 impl fmt::Display for UserId {
@@ -60,7 +54,6 @@ mod tests {
             UserId::parse("alice@example.com").unwrap().as_str(),
             "alice@example.com"
         );
-        assert_eq!(UserId::parse("élodie 42").unwrap().room(), "user:élodie 42");
         assert_eq!(UserId::parse(""), Err(UserIdError::Empty));
         assert_eq!(UserId::parse("a\nb"), Err(UserIdError::ControlCharacter));
         assert_eq!(UserId::parse(&"x".repeat(129)), Err(UserIdError::TooLong));
