@@ -28,6 +28,8 @@
 //! - [`metrics`]: the Prometheus registry each app owns.
 //! - [`server`]: the accept loop under the router: connection caps and the
 //!   timeouts of slow and idle connections.
+//! - [`tasks`]: every spawned task, tracked, and the order a shutdown stops
+//!   them in (the store's writers last, so they drain).
 //!
 //! Data flows one way: transport -> namespace handler (parses the payload into
 //! typed values) -> domain -> emit.
@@ -46,6 +48,7 @@ pub mod namespaces;
 pub mod notifications;
 pub mod server;
 pub mod store;
+pub mod tasks;
 pub mod telemetry;
 
 pub use app::{App, ShutdownHandle};

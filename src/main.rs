@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use switchboard::{
-    App,
+    App, ServeConfig,
     config::{Action, Cli, TokenArgs},
     notifications::{UserId, credentials::DEVELOPMENT_SECRET, sign_token},
     telemetry,
@@ -20,7 +20,11 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     telemetry::init(config.log_format, &config.log_level);
+    serve(config).await
+}
 
+/// Builds the app and serves until SIGINT or SIGTERM, then shuts down.
+async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     // Listen for signals before serving, so an early SIGTERM is a graceful
     // shutdown rather than the default (immediate) termination.
     let mut interrupt = signal(SignalKind::interrupt())?;
@@ -28,12 +32,15 @@ async fn main() -> anyhow::Result<()> {
 
     let app = App::build(config).await?;
     let shutdown = app.shutdown_handle();
-    tokio::spawn(async move {
-        let name = first_signal(&mut interrupt, &mut terminate).await;
-        tracing::info!(signal = name, "shutdown requested");
-        shutdown.shutdown();
-    });
-    app.run_until_stopped().await
+    let mut running = std::pin::pin!(app.run_until_stopped());
+    tokio::select! {
+        result = &mut running => return result,
+        name = first_signal(&mut interrupt, &mut terminate) => {
+            tracing::info!(signal = name, "shutdown requested");
+            shutdown.shutdown();
+        }
+    }
+    running.await
 }
 
 async fn first_signal(interrupt: &mut Signal, terminate: &mut Signal) -> &'static str {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::{Db, Health, StoreError, StreamId, batch::BatchWriter, db::WriteTx, now_ms};
+use crate::tasks::Tasks;
 
 /// The PostgreSQL advisory lock key of notification writes (any constant
 /// unique to this use).
@@ -155,9 +156,14 @@ type Row = (i64, String, String, String, i64, Option<i64>);
 const COLUMNS: &str = "id, user_id, kind, data, ts, read_at";
 
 impl NotificationStore {
-    pub(super) fn new(db: Db, listener: Arc<dyn CommitListener>, health: Health) -> Self {
+    pub(super) fn new(
+        db: Db,
+        listener: Arc<dyn CommitListener>,
+        health: Health,
+        tasks: &Tasks,
+    ) -> Self {
         let commit_db = db.clone();
-        let writer = BatchWriter::spawn("notifications", health, move |batch| {
+        let writer = BatchWriter::spawn("notifications", health, tasks, move |batch| {
             Box::pin(commit(commit_db.clone(), batch, listener.clone()))
         });
         Self { db, writer }

@@ -24,6 +24,7 @@ use crate::{
     metrics::Metrics,
     notifications::{LiveIds, credentials::ApiKeys},
     store::NotificationStore,
+    tasks::Tasks,
 };
 
 /// The OpenAPI 3 document, kept beside the code it describes; a test checks
@@ -46,6 +47,8 @@ pub struct ApiState<A: Adapter> {
     pub max_stored_bytes: u64,
     /// Several nodes: counts of reached sockets ask every node.
     pub clustered: bool,
+    /// Where the acks of live pushes are awaited.
+    pub tasks: Tasks,
 }
 
 impl<A: Adapter> Clone for ApiState<A> {
@@ -60,6 +63,7 @@ impl<A: Adapter> Clone for ApiState<A> {
             max_body: self.max_body,
             max_stored_bytes: self.max_stored_bytes,
             clustered: self.clustered,
+            tasks: self.tasks.clone(),
         }
     }
 }

@@ -331,7 +331,7 @@ async fn emit_live<A: Adapter>(
     state.metrics.event_out(NAMESPACE);
     // Live pushes keep no receipt, but the acks must be awaited (or time out)
     // so the sockets forget them.
-    tokio::spawn(acks.for_each(|_| std::future::ready(())));
+    state.tasks.spawn(acks.for_each(|_| std::future::ready(())));
     Ok(())
 }
 

@@ -24,6 +24,7 @@ use crate::{
     metrics::Metrics,
     notifications::{NotificationView, UserId, hub::Subscription},
     store::{NotificationStore, StoredNotification, StreamId},
+    tasks::Tasks,
 };
 
 /// Notifications read from the store per query while catching up.
@@ -43,6 +44,8 @@ pub struct Delivery<A: Adapter> {
     pub closed: CancellationToken,
     /// Read the store on every live notification instead of sending it as is.
     pub live_is_wake_up: bool,
+    /// Where the delivery receipts are written.
+    pub tasks: Tasks,
 }
 
 /// Why sending stopped.
@@ -176,7 +179,7 @@ impl<A: Adapter> Delivery<A> {
     /// Records the delivery receipt without holding up the stream.
     fn record_delivery(&self, id: StreamId) {
         let store = self.store.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             if let Err(e) = store.mark_delivered(id).await {
                 tracing::warn!(error = %e, %id, "delivery receipt not recorded");
             }
