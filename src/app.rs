@@ -1,5 +1,6 @@
 //! Builds the whole server from its settings, binds it, and runs it until a
-//! shutdown is asked for.
+//! shutdown is asked for; owns every task it spawns ([`Tasks`]), so the
+//! shutdown waits for them.
 //!
 //! [`App::build`] binds the listener itself and exposes the bound address, so
 //! tests ask for port 0 and learn the real one.
@@ -36,6 +37,7 @@ use crate::{
     notifications::{Credentials, Hub, LiveIds, PushService, idempotency},
     server,
     store::{CommitListener, Store},
+    tasks::Tasks,
 };
 
 /// A built, bound server that is not serving yet.
@@ -44,14 +46,15 @@ pub struct App {
     local_addr: SocketAddr,
     router: Router,
     closer: Closer,
+    /// Every task the server spawns; a shutdown stops and waits for them.
+    tasks: Tasks,
     shutdown: ShutdownHandle,
     shutdown_timeout: Duration,
     /// Connection caps and timeouts of the accept loop.
     server: server::Settings,
 }
 
-/// Closes every Engine.IO session and waits for the disconnect handlers,
-/// whatever the adapter type.
+/// Closes every Engine.IO session, whatever the adapter type.
 type Closer = Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>;
 
 /// Everything the Socket.IO layer and the routes are built from, whichever
@@ -60,11 +63,14 @@ struct Parts {
     chat: ChatContext,
     notifications: NotificationsContext,
     game: GameContext,
+    echo: EchoContext,
+    connect_limit: ConnectLimit,
     metrics: Metrics,
     store: Store,
     credentials: Credentials,
     redis: Option<RedisDriver>,
     max_payload: usize,
+    tasks: Tasks,
 }
 
 /// Asks a running [`App`] to shut down gracefully. Cheap to clone.
@@ -82,81 +88,23 @@ impl ShutdownHandle {
 }
 
 impl App {
+    /// Binds, connects to Redis (`--redis-url`), opens the store, builds the
+    /// namespaces' states, then the Socket.IO layer on the adapter the
+    /// settings ask for, with its namespaces and the routes. The listener
+    /// comes first: a port in use fails before anything starts.
     pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
+        let listener = server::bind(config.listen)
+            .with_context(|| format!("cannot listen on {} (--listen)", config.listen))?;
+        let local_addr = listener.local_addr()?;
+        let tasks = Tasks::default();
         let metrics = Metrics::new();
         let server = server::Settings::from_config(&config, &metrics);
         let hub = Hub::new();
-        let redis = match &config.redis_url {
-            Some(url) => {
-                check_cluster_store(&config)?;
-                let driver = RedisDriver::connect(url.expose())
-                    .await
-                    .context("cannot connect to Redis (--redis-url)")?;
-                driver
-                    .ping()
-                    .await
-                    .context("Redis does not answer (--redis-url)")?;
-                Some(driver)
-            }
-            None => None,
-        };
-        let listener: Arc<dyn CommitListener> = match &redis {
-            Some(driver) => ClusterFanout::start(driver.clone(), hub.clone()).await?,
-            None => Arc::new(hub.clone()),
-        };
-        let store = Store::open(&config.database_url, listener).await?;
-        metrics.register_store(store.health());
-        tracing::info!(
-            engine = store.engine(),
-            adapter = if redis.is_some() {
-                "redis"
-            } else {
-                "in-memory"
-            },
-            "store ready"
-        );
-        let credentials = Credentials::resolve(&config);
-        // Each namespace has its own per-address buckets.
-        let event_limit = |label, multiplier: u32| {
-            RateLimit::new(
-                label,
-                config.rate_limit.saturating_mul(multiplier),
-                config.rate_burst.saturating_mul(multiplier),
-                config.address_rate_multiplier,
-                &metrics,
-            )
-        };
-        let (chat_limit, notifications_limit) = (event_limit("rate", 1), event_limit("rate", 1));
-        // Inputs come faster than chat messages (one per key change).
-        let game_limit = event_limit("game_rate", config.game_rate_multiplier);
-        let parts = Parts {
-            chat: ChatContext {
-                store: store.chat().clone(),
-                metrics: metrics.clone(),
-                rate_limit: chat_limit,
-                room_limit: config.room_limit as usize,
-            },
-            notifications: NotificationsContext {
-                store: store.notifications().clone(),
-                hub,
-                verifier: credentials.token_verifier(),
-                metrics: metrics.clone(),
-                rate_limit: notifications_limit,
-                clustered: redis.is_some(),
-            },
-            game: GameContext {
-                games: Games::new(config.game_tick_rate),
-                metrics: metrics.clone(),
-                rate_limit: game_limit,
-            },
-            max_payload: usize::try_from(config.max_payload)
-                .context("max payload fits in memory")?,
-            metrics,
-            store,
-            credentials,
-            redis: redis.clone(),
-        };
-        let (router, closer) = match redis {
+        let redis = connect_redis(&config).await?;
+        let store = open_store(&config, redis.as_ref(), &hub, &metrics, &tasks).await?;
+        spawn_idempotency_purge(&store, &tasks);
+        let parts = Parts::new(&config, store, hub, redis, metrics, tasks.clone())?;
+        let (router, closer) = match parts.redis.clone() {
             None => assemble(socket_io_builder(&config), parts, &config).await?,
             Some(driver) => {
                 let adapter = RedisAdapterCtr::new_with_driver(
@@ -168,16 +116,12 @@ impl App {
                 assemble(builder, parts, &config).await?
             }
         };
-
-        let listener = server::bind(config.listen)
-            .with_context(|| format!("cannot listen on {} (--listen)", config.listen))?;
-        let local_addr = listener.local_addr()?;
-
         Ok(Self {
             listener,
             local_addr,
             router,
             closer,
+            tasks,
             shutdown: ShutdownHandle::default(),
             shutdown_timeout: config.shutdown_timeout,
             server,
@@ -193,15 +137,24 @@ impl App {
         self.shutdown.clone()
     }
 
-    /// Serves until the [`ShutdownHandle`] fires, then shuts down gracefully:
-    /// stop accepting, close every Engine.IO session (a close packet, then a
-    /// WebSocket close or the end of the pending poll), let pending HTTP
-    /// requests finish, and return, or give up waiting after the shutdown timeout.
+    /// Serves until the [`ShutdownHandle`] fires, then shuts down gracefully,
+    /// within the shutdown timeout:
+    ///
+    /// 1. stop accepting (the listener closes, idle connections too);
+    /// 2. close every Engine.IO session (a close packet, then a WebSocket
+    ///    close or the end of the pending poll);
+    /// 3. let pending HTTP requests finish;
+    /// 4. stop the tasks ([`Tasks::stop`]): wait for every socket's
+    ///    disconnect handler and every other task, then let the store's
+    ///    writers commit what is queued.
+    ///
+    /// Past the timeout it stops waiting and returns all the same.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Self {
             listener,
             router,
             closer,
+            tasks,
             shutdown,
             shutdown_timeout,
             local_addr,
@@ -217,7 +170,13 @@ impl App {
         // handle directly it could finish (no HTTP request in flight; WebSockets
         // are not tracked) before the sockets are closed.
         let stop_accepting = CancellationToken::new();
-        let server = server::serve(listener, router, server, stop_accepting.clone());
+        let server = server::serve(
+            listener,
+            router,
+            server,
+            stop_accepting.clone(),
+            tasks.clone(),
+        );
         let mut server = std::pin::pin!(server);
 
         tokio::select! {
@@ -233,6 +192,7 @@ impl App {
             // tell clients to stay away.
             closer().await;
             server.await;
+            tasks.stop().await;
         };
         match tokio::time::timeout(shutdown_timeout, drain).await {
             Ok(()) => {
@@ -240,24 +200,138 @@ impl App {
                 Ok(())
             }
             Err(_) => {
-                tracing::warn!(timeout = ?shutdown_timeout, "shutdown timed out; exiting with connections open");
+                tracing::warn!(
+                    timeout = ?shutdown_timeout,
+                    tasks = tasks.running(),
+                    "shutdown timed out; exiting with connections open"
+                );
                 Ok(())
             }
         }
     }
 }
 
-/// Waits until every namespace has run its disconnect handlers, which remove
-/// each socket once done (they run in tasks of their own after the transports
-/// close, and nothing signals their end). Bounded by the caller's timeout.
-async fn disconnect_handlers_done<A: Adapter>(io: &SocketIo<A>) {
-    while io
-        .nsps()
-        .into_iter()
-        .any(|ns| !ns.local().sockets().is_empty())
-    {
-        tokio::time::sleep(Duration::from_millis(10)).await;
+impl Parts {
+    /// The namespaces' states and what the routes share. Each namespace has
+    /// its own per-address buckets.
+    fn new(
+        config: &ServeConfig,
+        store: Store,
+        hub: Hub,
+        redis: Option<RedisDriver>,
+        metrics: Metrics,
+        tasks: Tasks,
+    ) -> anyhow::Result<Self> {
+        let credentials = Credentials::resolve(config);
+        let event_limit = |label, multiplier: u32| {
+            RateLimit::new(
+                label,
+                config.rate_limit.saturating_mul(multiplier),
+                config.rate_burst.saturating_mul(multiplier),
+                config.address_rate_multiplier,
+                &metrics,
+                &tasks,
+            )
+        };
+        let (chat_limit, notifications_limit) = (event_limit("rate", 1), event_limit("rate", 1));
+        // Inputs come faster than chat messages (one per key change).
+        let game_limit = event_limit("game_rate", config.game_rate_multiplier);
+        let echo_limit = RateLimit::new(
+            "echo_rate",
+            config.echo_rate_limit,
+            config.echo_rate_limit.saturating_mul(2),
+            config.address_rate_multiplier,
+            &metrics,
+            &tasks,
+        );
+        let connect_limit = ConnectLimit::new(
+            config.connect_rate_limit,
+            config.connect_rate_limit.saturating_mul(2),
+            config.trusted_proxies.clone(),
+            &metrics,
+            &tasks,
+        );
+        Ok(Self {
+            chat: ChatContext {
+                store: store.chat().clone(),
+                metrics: metrics.clone(),
+                rate_limit: chat_limit,
+                room_limit: config.room_limit as usize,
+                tasks: tasks.clone(),
+            },
+            notifications: NotificationsContext {
+                store: store.notifications().clone(),
+                hub,
+                verifier: credentials.token_verifier(),
+                metrics: metrics.clone(),
+                rate_limit: notifications_limit,
+                clustered: redis.is_some(),
+                tasks: tasks.clone(),
+            },
+            game: GameContext {
+                games: Games::new(config.game_tick_rate),
+                metrics: metrics.clone(),
+                rate_limit: game_limit,
+                tasks: tasks.clone(),
+            },
+            echo: EchoContext {
+                rate_limit: echo_limit,
+                tasks: tasks.clone(),
+            },
+            connect_limit,
+            max_payload: usize::try_from(config.max_payload)
+                .context("max payload fits in memory")?,
+            metrics,
+            store,
+            credentials,
+            redis,
+            tasks,
+        })
     }
+}
+
+/// With `--redis-url`: the driver, once Redis answers (and the store is one
+/// every node can share).
+async fn connect_redis(config: &ServeConfig) -> anyhow::Result<Option<RedisDriver>> {
+    let Some(url) = &config.redis_url else {
+        return Ok(None);
+    };
+    check_cluster_store(config)?;
+    let driver = RedisDriver::connect(url.expose())
+        .await
+        .context("cannot connect to Redis (--redis-url)")?;
+    driver
+        .ping()
+        .await
+        .context("Redis does not answer (--redis-url)")?;
+    Ok(Some(driver))
+}
+
+/// Opens the store; what it commits goes live through this node's hub, and
+/// on a cluster through every node's.
+async fn open_store(
+    config: &ServeConfig,
+    redis: Option<&RedisDriver>,
+    hub: &Hub,
+    metrics: &Metrics,
+    tasks: &Tasks,
+) -> anyhow::Result<Store> {
+    let listener: Arc<dyn CommitListener> = match redis {
+        Some(driver) => ClusterFanout::start(driver.clone(), hub.clone(), tasks).await?,
+        None => Arc::new(hub.clone()),
+    };
+    let store = Store::open(&config.database_url, listener, tasks).await?;
+    metrics.register_store(store.health());
+    tracing::info!(
+        engine = store.engine(),
+        adapter = if redis.is_some() {
+            "redis"
+        } else {
+            "in-memory"
+        },
+        "store ready"
+    );
+    Ok(store)
 }
 
 /// The Socket.IO settings every adapter shares.
@@ -293,9 +367,8 @@ fn socket_io_builder(config: &ServeConfig) -> SocketIoBuilder {
         )
 }
 
-/// Builds the Socket.IO layer on adapter `A`, registers the namespaces (on a
-/// cluster adapter: subscribed before the first client can connect), and
-/// the routes.
+/// Builds the Socket.IO layer on adapter `A` with the namespaces' states,
+/// registers the namespaces, and builds the routes around it.
 async fn assemble<A>(
     builder: SocketIoBuilder<A>,
     parts: Parts,
@@ -313,33 +386,10 @@ where
         .with_state(parts.chat)
         .with_state(parts.notifications)
         .with_state(parts.game)
-        .with_state(EchoContext {
-            rate_limit: RateLimit::new(
-                "echo_rate",
-                config.echo_rate_limit,
-                config.echo_rate_limit.saturating_mul(2),
-                config.address_rate_multiplier,
-                &parts.metrics,
-            ),
-        })
-        .with_state(ConnectLimit::new(
-            config.connect_rate_limit,
-            config.connect_rate_limit.saturating_mul(2),
-            config.trusted_proxies.clone(),
-            &parts.metrics,
-        ))
+        .with_state(parts.echo)
+        .with_state(parts.connect_limit)
         .build_layer();
-    let metrics = &parts.metrics;
-    let mut registered = Vec::new();
-    for path in &config.echo_namespaces {
-        registered.push(echo::register(&io, path, metrics));
-    }
-    registered.push(chat::register(&io, metrics));
-    registered.push(notifications_ns::register(&io, metrics));
-    registered.push(game_ns::register(&io, metrics));
-    for init in registered {
-        init.finish().await?;
-    }
+    register_namespaces(&io, &config.echo_namespaces, &parts.metrics).await?;
 
     let push = PushService {
         io: io.clone(),
@@ -348,6 +398,7 @@ where
         live_ids: Arc::new(LiveIds::default()),
         max_stored_bytes: config.api_max_stored_bytes,
         clustered: parts.redis.is_some(),
+        tasks: parts.tasks.clone(),
     };
     let api = http::api::router(http::api::ApiState {
         io: io.clone(),
@@ -357,7 +408,6 @@ where
         metrics: parts.metrics.clone(),
         max_body: parts.max_payload,
     });
-    spawn_idempotency_purge(&parts.store);
     let state = HttpState {
         metrics: parts.metrics,
         max_payload: parts.max_payload,
@@ -381,13 +431,32 @@ where
         ))
         .layer(middleware::from_fn_with_state(state, http::track_requests))
         .layer(cors_layer(&config.cors_origins));
-    let closer: Closer = Box::new(move || {
-        Box::pin(async move {
-            io.close().await;
-            disconnect_handlers_done(&io).await;
-        })
-    });
+    let closer: Closer = Box::new(move || Box::pin(async move { io.close().await }));
     Ok((router, closer))
+}
+
+/// Registers every namespace and waits until each is ready (on a cluster
+/// adapter: subscribed before the first client can connect).
+async fn register_namespaces<A>(
+    io: &SocketIo<A>,
+    echo_namespaces: &[String],
+    metrics: &Metrics,
+) -> anyhow::Result<()>
+where
+    A: Adapter + DefinedAdapter,
+    A::InitRes: NamespaceInit,
+{
+    let mut registered = Vec::new();
+    for path in echo_namespaces {
+        registered.push(echo::register(io, path, metrics));
+    }
+    registered.push(chat::register(io, metrics));
+    registered.push(notifications_ns::register(io, metrics));
+    registered.push(game_ns::register(io, metrics));
+    for init in registered {
+        init.finish().await?;
+    }
+    Ok(())
 }
 
 /// Several nodes need one store: refuse SQLite (each node would keep its own
@@ -424,9 +493,12 @@ impl<D: socketioxide_redis::drivers::Driver> NamespaceInit for socketioxide_redi
     }
 }
 
-/// Deletes expired `Idempotency-Key` records once an hour.
-fn spawn_idempotency_purge(store: &Store) {
-    tokio::spawn(idempotency::purge_hourly(store.notifications().clone()));
+/// Deletes expired `Idempotency-Key` records once an hour, until the shutdown.
+fn spawn_idempotency_purge(store: &Store, tasks: &Tasks) {
+    tasks.spawn(idempotency::purge_hourly(
+        store.notifications().clone(),
+        tasks.stopping(),
+    ));
 }
 
 /// No origins: no CORS headers at all. Who may connect at all is

@@ -15,6 +15,8 @@
 //!   codes and their HTTP statuses, the validated names and ids (`RoomId`,
 //!   `DisplayName`, `UserId`, `StreamId`), the names of the adapter rooms
 //!   (`protocol::rooms`), the clock (`now_ms`). Imports nothing above it.
+//! - [`tasks`]: every spawned task, tracked, and the order a shutdown stops
+//!   them in (the store's writers last, so they drain).
 //! - [`config`]: typed settings from flags and `SWITCHBOARD_*` variables.
 //! - [`telemetry`]: tracing set-up (text or JSON lines).
 //! - [`store`]: the durable store on sqlx (SQLite or PostgreSQL), written
@@ -58,6 +60,7 @@ pub mod notifications;
 pub mod protocol;
 pub mod server;
 pub mod store;
+pub mod tasks;
 pub mod telemetry;
 
 pub use app::{App, ShutdownHandle};

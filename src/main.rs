@@ -1,9 +1,12 @@
 //! The `switchboard` binary: parse settings, set up logging, serve until
 //! SIGINT or SIGTERM.
 
+use std::process::ExitCode;
+
+use anyhow::Context;
 use clap::Parser;
 use switchboard::{
-    App,
+    App, ServeConfig,
     config::{Action, Cli, TokenArgs},
     notifications::{credentials::DEVELOPMENT_SECRET, sign_token},
     protocol::UserId,
@@ -12,29 +15,44 @@ use switchboard::{
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let config = match Cli::parse().into_action() {
         Action::Serve(config) => *config,
         Action::Token(args) => {
             print_token(&args);
-            return Ok(());
+            return ExitCode::SUCCESS;
         }
     };
     telemetry::init(config.log_format, &config.log_level);
+    match serve(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // One line naming the setting (the messages do), its causes
+            // after colons: no "Caused by:" list, no backtrace.
+            eprintln!("error: {}", one_line(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
 
+/// Builds the app and serves until SIGINT or SIGTERM, then shuts down.
+async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     // Listen for signals before serving, so an early SIGTERM is a graceful
     // shutdown rather than the default (immediate) termination.
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
 
     let app = App::build(config).await?;
     let shutdown = app.shutdown_handle();
-    tokio::spawn(async move {
-        let name = first_signal(&mut interrupt, &mut terminate).await;
-        tracing::info!(signal = name, "shutdown requested");
-        shutdown.shutdown();
-    });
-    app.run_until_stopped().await
+    let mut running = std::pin::pin!(app.run_until_stopped());
+    tokio::select! {
+        result = &mut running => return result,
+        name = first_signal(&mut interrupt, &mut terminate) => {
+            tracing::info!(signal = name, "shutdown requested");
+            shutdown.shutdown();
+        }
+    }
+    running.await
 }
 
 async fn first_signal(interrupt: &mut Signal, terminate: &mut Signal) -> &'static str {
@@ -42,6 +60,24 @@ async fn first_signal(interrupt: &mut Signal, terminate: &mut Signal) -> &'stati
         _ = interrupt.recv() => "SIGINT",
         _ = terminate.recv() => "SIGTERM",
     }
+}
+
+/// The error and its causes on one line, each cause once (many errors
+/// repeat their source in their own message), line breaks flattened.
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let cause = cause.to_string();
+        let cause = cause.split_whitespace().collect::<Vec<_>>().join(" ");
+        if line.contains(&cause) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&cause);
+    }
+    line
 }
 
 /// `switchboard token USER`: the token on stdout, a note on stderr when it is

@@ -22,6 +22,7 @@ use crate::{
     notifications::Hub,
     protocol::StreamId,
     store::{CommitListener, StoredNotification},
+    tasks::Tasks,
 };
 
 /// The Redis channel of committed notifications.
@@ -54,15 +55,19 @@ pub struct ClusterFanout {
 
 impl ClusterFanout {
     /// Subscribes to the channel and starts the publisher and the listener.
-    pub async fn start(driver: RedisDriver, hub: Hub) -> anyhow::Result<Arc<Self>> {
+    /// The publisher is one of `tasks`' writers: it ends once the store's
+    /// notification writer (which holds this listener) has drained, after
+    /// publishing what it committed. The listener ends when the shutdown
+    /// closes the sockets.
+    pub async fn start(driver: RedisDriver, hub: Hub, tasks: &Tasks) -> anyhow::Result<Arc<Self>> {
         let node = format!("{:016x}", rand_node_id());
-        let mut incoming = driver
+        let incoming = driver
             .subscribe(CHANNEL.to_owned(), OUTBOX)
             .await
             .map_err(|e| anyhow::anyhow!("cannot subscribe to Redis channel {CHANNEL}: {e}"))?;
         let (outbox, mut queue) = mpsc::channel::<Vec<u8>>(OUTBOX);
         let publisher = driver.clone();
-        tokio::spawn(async move {
+        tasks.spawn_writer(async move {
             while let Some(message) = queue.recv().await {
                 // Failures are logged by the driver; receivers catch up later.
                 publisher.publish(CHANNEL.to_owned(), message).await.ok();
@@ -70,7 +75,9 @@ impl ClusterFanout {
         });
         let listener_hub = hub.clone();
         let own = node.clone();
-        tokio::spawn(async move {
+        let stopping = tasks.stopping();
+        tasks.spawn(async move {
+            let mut incoming = std::pin::pin!(incoming.take_until(stopping));
             while let Some((_, payload)) = incoming.next().await {
                 match serde_json::from_slice::<Envelope>(&payload) {
                     Ok(envelope) if envelope.node == own => {}

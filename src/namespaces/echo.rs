@@ -36,12 +36,14 @@ use super::{
     rate_limit::{RateLimit, SocketLimiter, Verdict, admit_connect},
     socket_closed, socket_opened,
 };
-use crate::metrics::Metrics;
+use crate::{metrics::Metrics, tasks::Tasks};
 
 /// What the echo namespaces share (socketioxide state).
 #[derive(Clone)]
 pub struct EchoContext {
     pub rate_limit: RateLimit,
+    /// Where this namespace's tasks run; each socket counts as one.
+    pub tasks: Tasks,
 }
 
 /// Mounts the echo behaviour on namespace `path`.
@@ -71,7 +73,7 @@ async fn prepare_socket<A: Adapter>(
     socket
         .extensions
         .insert(Arc::new(echo.rate_limit.for_socket(&socket)));
-    socket_opened(&socket, &metrics);
+    socket_opened(&socket, &metrics, &echo.tasks);
     socket.on("message", on_message::<A>);
     socket.on("message-with-ack", on_message_with_ack::<A>);
     socket.on("emit-with-ack", on_emit_with_ack::<A>);

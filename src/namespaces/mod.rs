@@ -24,7 +24,7 @@ use socketioxide::{
     socket::{DisconnectReason, Socket},
 };
 
-use crate::metrics::Metrics;
+use crate::{metrics::Metrics, tasks::Tasks};
 
 /// Extractor: did the client attach an acknowledgement callback to this event?
 /// socketioxide's `AckSender` silently does nothing without one, but some
@@ -51,9 +51,12 @@ pub fn transport_name(transport: TransportType) -> &'static str {
     }
 }
 
-/// Counts and logs a socket that joined a namespace. Every namespace's connect
-/// handler calls this, and [`socket_closed`] from its disconnect handler.
-pub fn socket_opened<A: Adapter>(socket: &SocketRef<A>, metrics: &Metrics) {
+/// Counts and logs a socket that joined a namespace, and counts it as one of
+/// `tasks` until [`socket_closed`] (a shutdown waits for the disconnect
+/// handlers so). Every namespace's connect handler calls this, and
+/// [`socket_closed`] last in its disconnect handler.
+pub fn socket_opened<A: Adapter>(socket: &SocketRef<A>, metrics: &Metrics, tasks: &Tasks) {
+    tasks.socket_opened(&socket.extensions);
     metrics
         .sockets_connected
         .with_label_values(&[socket.ns()])
@@ -102,4 +105,5 @@ pub fn socket_closed<A: Adapter>(
         reason = %reason,
         "socket disconnected"
     );
+    Tasks::socket_closed(&socket.extensions);
 }

@@ -57,6 +57,7 @@ use socketioxide::{
 use crate::{
     http::client_addr::{address_key, client_ip, peer},
     metrics::Metrics,
+    tasks::Tasks,
 };
 
 /// How often idle per-address buckets are dropped.
@@ -78,16 +79,21 @@ fn quota(per_second: u32, burst: u32) -> Quota {
 }
 
 /// A keyed limiter whose idle keys are dropped every [`SWEEP_EVERY`] (by a
-/// task that ends with the limiter).
-fn keyed(quota: Quota) -> Arc<DefaultKeyedRateLimiter<IpAddr>> {
+/// task of `tasks` that ends with the limiter, or at shutdown).
+fn keyed(quota: Quota, tasks: &Tasks) -> Arc<DefaultKeyedRateLimiter<IpAddr>> {
     let limiter = Arc::new(RateLimiter::keyed(quota));
     let weak = Arc::downgrade(&limiter);
-    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        runtime.spawn(async move {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        let stopping = tasks.stopping();
+        tasks.spawn(async move {
+            let mut stopping = std::pin::pin!(stopping);
             let mut every = tokio::time::interval(SWEEP_EVERY);
             every.tick().await;
             loop {
-                every.tick().await;
+                tokio::select! {
+                    () = &mut stopping => return,
+                    _ = every.tick() => {}
+                }
                 let Some(limiter) = weak.upgrade() else {
                     return;
                 };
@@ -125,6 +131,7 @@ impl RateLimit {
         burst: u32,
         address_multiplier: u32,
         metrics: &Metrics,
+        tasks: &Tasks,
     ) -> Self {
         let multiplier = address_multiplier.max(1);
         for limit in [label, ADDRESS_LIMIT] {
@@ -134,10 +141,13 @@ impl RateLimit {
             inner: Arc::new(RateLimitInner {
                 label,
                 quota: quota(per_second, burst),
-                per_address: keyed(quota(
-                    per_second.saturating_mul(multiplier),
-                    burst.saturating_mul(multiplier),
-                )),
+                per_address: keyed(
+                    quota(
+                        per_second.saturating_mul(multiplier),
+                        burst.saturating_mul(multiplier),
+                    ),
+                    tasks,
+                ),
                 metrics: metrics.clone(),
             }),
         }
@@ -313,7 +323,13 @@ struct ConnectLimitInner {
 impl ConnectLimit {
     /// `per_second` connects per client address, bursts of `burst`;
     /// `trusted` proxies name the client in `X-Forwarded-For`.
-    pub fn new(per_second: u32, burst: u32, trusted: Vec<IpNet>, metrics: &Metrics) -> Self {
+    pub fn new(
+        per_second: u32,
+        burst: u32,
+        trusted: Vec<IpNet>,
+        metrics: &Metrics,
+        tasks: &Tasks,
+    ) -> Self {
         for limit in [CONNECT_LIMIT, CONNECT_FLOOD] {
             metrics.limit_hits.with_label_values(&[limit]);
         }
@@ -321,7 +337,7 @@ impl ConnectLimit {
         Self {
             inner: Arc::new(ConnectLimitInner {
                 quota,
-                per_address: keyed(quota),
+                per_address: keyed(quota, tasks),
                 trusted,
                 metrics: metrics.clone(),
             }),
@@ -423,7 +439,7 @@ mod tests {
 
     #[test]
     fn a_burst_passes_then_refusals_then_flooding() {
-        let limit = RateLimit::new("rate", 5, 10, 10, &Metrics::new());
+        let limit = RateLimit::new("rate", 5, 10, 10, &Metrics::new(), &Tasks::default());
         let limiter = limiter(&limit, &SessionState::default(), None);
         let verdicts: Vec<Verdict> = (0..25).map(|_| limiter.check()).collect();
         assert!(
@@ -442,7 +458,7 @@ mod tests {
 
     #[test]
     fn a_reconnected_socket_gets_its_session_buckets_back() {
-        let limit = RateLimit::new("rate", 5, 10, 10, &Metrics::new());
+        let limit = RateLimit::new("rate", 5, 10, 10, &Metrics::new(), &Tasks::default());
         let session = SessionState::default();
         let first = limiter(&limit, &session, None);
         assert!((0..10).all(|_| first.check() == Verdict::Allow));
@@ -457,7 +473,7 @@ mod tests {
     #[test]
     fn sessions_of_one_address_share_its_bucket() {
         let metrics = Metrics::new();
-        let limit = RateLimit::new("rate", 5, 10, 2, &metrics);
+        let limit = RateLimit::new("rate", 5, 10, 2, &metrics, &Tasks::default());
         let ip: IpAddr = "198.51.100.1".parse().unwrap();
         let allowed: usize = (0..5)
             .map(|_| {
@@ -482,7 +498,7 @@ mod tests {
     #[test]
     fn connects_past_the_rate_are_refused_then_the_session_is_flooding() {
         let metrics = Metrics::new();
-        let limit = ConnectLimit::new(2, 4, Vec::new(), &metrics);
+        let limit = ConnectLimit::new(2, 4, Vec::new(), &metrics, &Tasks::default());
         let client = Client {
             session: Some(SessionTag::default()),
             address: Some("198.51.100.1".parse().unwrap()),

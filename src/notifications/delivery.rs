@@ -25,6 +25,7 @@ use crate::{
     notifications::{NotificationView, hub::Subscription},
     protocol::{StreamId, UserId},
     store::{NotificationStore, StoredNotification},
+    tasks::Tasks,
 };
 
 /// Notifications read from the store per query while catching up.
@@ -44,6 +45,8 @@ pub struct Delivery<A: Adapter> {
     pub closed: CancellationToken,
     /// Read the store on every live notification instead of sending it as is.
     pub live_is_wake_up: bool,
+    /// Where the delivery receipts are written.
+    pub tasks: Tasks,
 }
 
 /// Why sending stopped.
@@ -177,7 +180,7 @@ impl<A: Adapter> Delivery<A> {
     /// Records the delivery receipt without holding up the stream.
     fn record_delivery(&self, id: StreamId) {
         let store = self.store.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             if let Err(e) = store.mark_delivered(id).await {
                 tracing::warn!(error = %e, %id, "delivery receipt not recorded");
             }

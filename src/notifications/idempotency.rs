@@ -76,11 +76,15 @@ pub fn replay(
     Ok(record.response)
 }
 
-/// Deletes expired `Idempotency-Key` records once an hour, forever.
-pub async fn purge_hourly(store: NotificationStore) {
+/// Deletes expired `Idempotency-Key` records once an hour, until `stopping`.
+pub async fn purge_hourly(store: NotificationStore, stopping: impl Future<Output = ()>) {
+    let mut stopping = std::pin::pin!(stopping);
     let mut hourly = tokio::time::interval(PURGE_INTERVAL);
     loop {
-        hourly.tick().await;
+        tokio::select! {
+            () = &mut stopping => return,
+            _ = hourly.tick() => {}
+        }
         match store.purge_idempotency_keys().await {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "expired idempotency keys deleted"),

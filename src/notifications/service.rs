@@ -31,6 +31,7 @@ use crate::{
         NotificationStore, StoreError,
         notifications::{IdempotencyClaim, NewNotification, PushOutcome, PushResponse},
     },
+    tasks::Tasks,
 };
 
 /// Most users one push may name.
@@ -186,6 +187,8 @@ pub struct PushService<A: Adapter> {
     pub max_stored_bytes: u64,
     /// Several nodes: counts of reached sockets ask every node.
     pub clustered: bool,
+    /// Where the acks of live pushes are awaited.
+    pub tasks: Tasks,
 }
 
 impl<A: Adapter> Clone for PushService<A> {
@@ -197,6 +200,7 @@ impl<A: Adapter> Clone for PushService<A> {
             live_ids: self.live_ids.clone(),
             max_stored_bytes: self.max_stored_bytes,
             clustered: self.clustered,
+            tasks: self.tasks.clone(),
         }
     }
 }
@@ -297,7 +301,7 @@ impl<A: Adapter> PushService<A> {
         self.metrics.event_out(NAMESPACE);
         // Live pushes keep no receipt, but the acks must be awaited (or time out)
         // so the sockets forget them.
-        tokio::spawn(acks.for_each(|_| std::future::ready(())));
+        self.tasks.spawn(acks.for_each(|_| std::future::ready(())));
         Ok(())
     }
 

@@ -49,14 +49,14 @@ use serde_json::json;
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     net::TcpStream,
-    sync::{Notify, watch},
+    sync::Notify,
     time::Instant,
 };
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::ServiceExt;
 
 use super::limits::{ConnectionPermit, IpSlot, Limits};
-use crate::metrics::Metrics;
+use crate::{metrics::Metrics, tasks::Tasks};
 
 /// The HTTP timeouts of a connection.
 #[derive(Debug, Clone, Copy)]
@@ -92,8 +92,10 @@ pub struct ConnContext {
     pub timeouts: Timeouts,
     pub metrics: Metrics,
     pub stop: CancellationToken,
-    /// Dropped when the task ends; graceful shutdown waits for every one.
-    pub done: watch::Receiver<()>,
+    /// The server's connections: graceful shutdown waits for every one.
+    pub connections: TaskTracker,
+    /// The app's tasks, which count every connection too.
+    pub tasks: Tasks,
 }
 
 /// Serves one accepted connection in a task of its own.
@@ -104,7 +106,8 @@ pub fn spawn(tcp: TcpStream, peer: SocketAddr, permit: ConnectionPermit, cx: Con
         timeouts,
         metrics,
         stop,
-        done,
+        connections,
+        tasks,
     } = cx;
     let state = Arc::new(ConnState::new(timeouts, limits.clone()));
     let io = TokioIo::new(TrackedIo {
@@ -119,7 +122,7 @@ pub fn spawn(tcp: TcpStream, peer: SocketAddr, permit: ConnectionPermit, cx: Con
         peer,
         state: state.clone(),
     };
-    tokio::spawn(async move {
+    tasks.spawn(connections.track_future(async move {
         let mut builder = hyper::server::conn::http1::Builder::new();
         // The watchdog applies the header timeout (hyper's own would also
         // close kept-alive connections after it, and needs a timer).
@@ -151,8 +154,7 @@ pub fn spawn(tcp: TcpStream, peer: SocketAddr, permit: ConnectionPermit, cx: Con
             }
         }
         state.finish();
-        drop(done);
-    });
+    }));
 }
 
 /// Where a connection is, shared by its socket, its service and its watchdog.

@@ -13,17 +13,14 @@ pub mod limits;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::Router;
-use tokio::{
-    net::{TcpListener, TcpSocket},
-    sync::watch,
-};
-use tokio_util::sync::CancellationToken;
+use tokio::net::{TcpListener, TcpSocket};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use connection::ConnContext;
 pub use connection::Timeouts;
 use limits::{Limits, Throttle};
 
-use crate::{config::ServeConfig, metrics::Metrics};
+use crate::{config::ServeConfig, metrics::Metrics, tasks::Tasks};
 
 /// How long the accept loop pauses after an error such as "too many open
 /// files" (EMFILE), instead of spinning on it.
@@ -95,14 +92,15 @@ impl Settings {
 /// accepting (the listener is closed), lets every connection finish its
 /// request in flight (idle ones close at once) and returns once they all
 /// have. Upgraded connections (WebSockets) are not waited for: their owners
-/// close them.
+/// close them. Each connection is a task of `tasks`.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     settings: Settings,
     stop: CancellationToken,
+    tasks: Tasks,
 ) {
-    let (all_done, done) = watch::channel(());
+    let connections = TaskTracker::new();
     let accept_errors = Throttle::default();
     loop {
         let accepted = tokio::select! {
@@ -147,13 +145,14 @@ pub async fn serve(
                 timeouts: settings.timeouts,
                 metrics: settings.metrics.clone(),
                 stop: stop.clone(),
-                done: done.clone(),
+                connections: connections.clone(),
+                tasks: tasks.clone(),
             },
         );
     }
     drop(listener);
-    drop(done);
-    all_done.closed().await;
+    connections.close();
+    connections.wait().await;
 }
 
 fn is_connection_error(e: &std::io::Error) -> bool {

@@ -21,6 +21,7 @@ use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{StoreError, health::Health};
+use crate::tasks::Tasks;
 
 /// Most writes committed in one transaction.
 const MAX_BATCH: usize = 512;
@@ -35,7 +36,8 @@ struct Job<T, R> {
 }
 
 /// The submitting side of a writer task. Cheap to clone; the task ends when
-/// the last clone is dropped, after finishing what was submitted.
+/// the last clone is dropped, or when the shutdown drains the writers
+/// ([`Tasks::draining`]), after finishing what was submitted.
 pub struct BatchWriter<T, R> {
     jobs: mpsc::Sender<Job<T, R>>,
 }
@@ -53,8 +55,9 @@ impl<T: Send + Sync + 'static, R: Send + 'static> BatchWriter<T, R> {
     /// metric label). `commit` writes the items it is given in one
     /// transaction and returns one result per item, in order; when it fails
     /// nothing of those items may be stored (it may be called again with a
-    /// part of them). Every outcome is reported to `health`.
-    pub fn spawn<F>(stream: &'static str, health: Health, commit: F) -> Self
+    /// part of them). Every outcome is reported to `health`. The task is
+    /// one of `tasks`' writers.
+    pub fn spawn<F>(stream: &'static str, health: Health, tasks: &Tasks, commit: F) -> Self
     where
         F: for<'a> FnMut(&'a [T]) -> BoxFuture<'a, Result<Vec<R>, StoreError>> + Send + 'static,
     {
@@ -64,9 +67,23 @@ impl<T: Send + Sync + 'static, R: Send + 'static> BatchWriter<T, R> {
             health,
             commit,
         };
-        tokio::spawn(async move {
+        let draining = tasks.draining();
+        tasks.spawn_writer(async move {
+            let mut draining = std::pin::pin!(draining);
             let mut batch = Vec::with_capacity(MAX_BATCH);
-            while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            loop {
+                let received = tokio::select! {
+                    received = queue.recv_many(&mut batch, MAX_BATCH) => received,
+                    // No new writes from now on (`submit` says the writer is
+                    // gone); the queued ones are still received and committed.
+                    () = &mut draining, if !queue.is_closed() => {
+                        queue.close();
+                        continue;
+                    }
+                };
+                if received == 0 {
+                    break;
+                }
                 let (items, replies): (Vec<T>, Vec<_>) =
                     batch.drain(..).map(|job| (job.item, job.reply)).unzip();
                 writer.write(&items, replies).await;
@@ -183,23 +200,28 @@ mod tests {
         let committed = Arc::new(Mutex::new(Vec::new()));
         let attempts = Arc::new(Mutex::new(Vec::new()));
         let (log, tried) = (committed.clone(), attempts.clone());
-        let writer = BatchWriter::spawn("chat", Health::new(), move |items: &[i32]| {
-            let (log, tried) = (log.clone(), tried.clone());
-            let items = items.to_vec();
-            Box::pin(async move {
-                tried.lock().unwrap().push(items.clone());
-                // Long enough for every submission to queue up behind the first.
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                if full {
-                    return Err(disk_full());
-                }
-                if items.iter().any(|&i| i < 0) {
-                    return Err(bad_item());
-                }
-                log.lock().unwrap().push(items.clone());
-                Ok(items.iter().map(|i| i * 10).collect())
-            }) as BoxFuture<'_, _>
-        });
+        let writer = BatchWriter::spawn(
+            "chat",
+            Health::new(),
+            &Tasks::default(),
+            move |items: &[i32]| {
+                let (log, tried) = (log.clone(), tried.clone());
+                let items = items.to_vec();
+                Box::pin(async move {
+                    tried.lock().unwrap().push(items.clone());
+                    // Long enough for every submission to queue up behind the first.
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    if full {
+                        return Err(disk_full());
+                    }
+                    if items.iter().any(|&i| i < 0) {
+                        return Err(bad_item());
+                    }
+                    log.lock().unwrap().push(items.clone());
+                    Ok(items.iter().map(|i| i * 10).collect())
+                }) as BoxFuture<'_, _>
+            },
+        );
         (writer, committed, attempts)
     }
 

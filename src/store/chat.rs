@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::{Db, Health, StoreError, batch::BatchWriter, db::WriteTx};
 use crate::protocol::{StreamId, now_ms};
+use crate::tasks::Tasks;
 
 /// A message to store; the store gives it an id and a time.
 #[derive(Debug, Clone)]
@@ -35,9 +36,9 @@ pub struct ChatStore {
 type Row = (i64, String, String, String, String, i64);
 
 impl ChatStore {
-    pub(super) fn new(db: Db, health: Health) -> Self {
+    pub(super) fn new(db: Db, health: Health, tasks: &Tasks) -> Self {
         let commit_db = db.clone();
-        let writer = BatchWriter::spawn("chat", health, move |batch| {
+        let writer = BatchWriter::spawn("chat", health, tasks, move |batch| {
             Box::pin(insert_batch(commit_db.clone(), batch))
         });
         Self { db, writer }
@@ -228,7 +229,7 @@ mod tests {
     async fn bad_items_fail_alone(url: &crate::config::DatabaseUrl, bad: &[(usize, &str)]) {
         let db = Db::connect(url).await.unwrap();
         poison_trigger(&db).await;
-        let store = ChatStore::new(db, Health::new());
+        let store = ChatStore::new(db, Health::new(), &Tasks::default());
         let texts: Vec<String> = (0..60)
             .map(|i| {
                 bad.iter()

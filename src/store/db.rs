@@ -46,7 +46,10 @@ impl Db {
             DatabaseUrl::Sqlite(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir).with_context(|| {
-                        format!("cannot create the data directory {}", dir.display())
+                        format!(
+                            "cannot create the data directory {} (--database-url)",
+                            dir.display()
+                        )
                     })?;
                 }
                 // WAL lets readers run beside the writer; FULL makes every
@@ -63,11 +66,18 @@ impl Db {
                     .max_connections(SQLITE_CONNECTIONS)
                     .connect_with(options)
                     .await
-                    .with_context(|| format!("cannot open the SQLite store {}", path.display()))?;
-                SQLITE_MIGRATIONS
-                    .run(&pool)
-                    .await
-                    .context("cannot apply the SQLite migrations")?;
+                    .with_context(|| {
+                        format!(
+                            "cannot open the SQLite store {} (--database-url)",
+                            path.display()
+                        )
+                    })?;
+                SQLITE_MIGRATIONS.run(&pool).await.with_context(|| {
+                    format!(
+                        "cannot apply the SQLite migrations to {} (--database-url)",
+                        path.display()
+                    )
+                })?;
                 Ok(Self::Sqlite(pool))
             }
             DatabaseUrl::Postgres(url) => {
@@ -81,7 +91,7 @@ impl Db {
                 POSTGRES_MIGRATIONS
                     .run(&pool)
                     .await
-                    .context("cannot apply the PostgreSQL migrations")?;
+                    .context("cannot apply the PostgreSQL migrations (--database-url)")?;
                 Ok(Self::Postgres(pool))
             }
         }

@@ -16,6 +16,7 @@ use prometheus::{IntCounterVec, IntGauge, Opts, core::Collector};
 
 use super::{Db, StoreError};
 use crate::protocol::now_ms;
+use crate::tasks::Tasks;
 
 /// Fewest time between two test writes; while real writes succeed more
 /// often than this, there is no test write at all.
@@ -174,7 +175,7 @@ impl Health {
     /// one is due ([`State::probe_due`]). The test write runs in a task of
     /// its own: a caller that stops waiting (a timeout) never cuts a
     /// transaction short.
-    pub(super) async fn check(&self, db: &Db) -> Result<(), NotWritable> {
+    pub(super) async fn check(&self, db: &Db, tasks: &Tasks) -> Result<(), NotWritable> {
         if self.state().probe_due(Instant::now()) {
             let _probing = self.inner.probing.lock().await;
             // Another check may have written while this one waited.
@@ -189,7 +190,7 @@ impl Health {
             };
             if due {
                 let (health, db) = (self.clone(), db.clone());
-                let probe = tokio::spawn(async move {
+                let probe = tasks.spawn(async move {
                     match db.probe_write(now_ms()).await {
                         Ok(()) => health.write_succeeded("probe"),
                         Err(error) => {

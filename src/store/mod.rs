@@ -27,7 +27,7 @@ pub use db::Db;
 pub use health::Health;
 pub use notifications::{CommitListener, NotificationStore, StoredNotification};
 
-use crate::config::DatabaseUrl;
+use crate::{config::DatabaseUrl, tasks::Tasks};
 
 /// What clients are told when the store cannot write (HTTP 503, or an
 /// `internal` ack): nothing was stored, and a retry later may succeed.
@@ -74,6 +74,8 @@ impl StoreError {
 pub struct Store {
     db: Db,
     health: Health,
+    /// Where the writers and the test writes run.
+    tasks: Tasks,
     chat: ChatStore,
     notifications: NotificationStore,
 }
@@ -82,18 +84,20 @@ impl Store {
     /// Connects (creating a SQLite file and its directory when missing),
     /// applies the migrations, and starts the writers. Must run inside a
     /// tokio runtime. `listener` hears of every committed notification (the
-    /// live fan-out).
+    /// live fan-out); the writers are `tasks`' writers.
     pub async fn open(
         url: &DatabaseUrl,
         listener: Arc<dyn CommitListener>,
+        tasks: &Tasks,
     ) -> anyhow::Result<Self> {
         let db = Db::connect(url).await?;
         let health = Health::new();
-        let chat = ChatStore::new(db.clone(), health.clone());
-        let notifications = NotificationStore::new(db.clone(), listener, health.clone());
+        let chat = ChatStore::new(db.clone(), health.clone(), tasks);
+        let notifications = NotificationStore::new(db.clone(), listener, health.clone(), tasks);
         Ok(Self {
             db,
             health,
+            tasks: tasks.clone(),
             chat,
             notifications,
         })
@@ -118,7 +122,7 @@ impl Store {
     /// most once per [`health::PROBE_INTERVAL`], and not at all while real
     /// writes are succeeding.
     pub async fn check_writable(&self) -> Result<(), health::NotWritable> {
-        self.health.check(&self.db).await
+        self.health.check(&self.db, &self.tasks).await
     }
 
     /// Write counters and state, for `/metrics` ([`Health::collectors`]).

@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use super::{Db, Health, StoreError, batch::BatchWriter, db::WriteTx};
 use crate::protocol::{StreamId, now_ms};
+use crate::tasks::Tasks;
 
 /// The PostgreSQL advisory lock key of notification writes (any constant
 /// unique to this use).
@@ -165,9 +166,14 @@ type Row = (i64, String, String, String, i64, Option<i64>);
 const COLUMNS: &str = "id, user_id, kind, data, ts, read_at";
 
 impl NotificationStore {
-    pub(super) fn new(db: Db, listener: Arc<dyn CommitListener>, health: Health) -> Self {
+    pub(super) fn new(
+        db: Db,
+        listener: Arc<dyn CommitListener>,
+        health: Health,
+        tasks: &Tasks,
+    ) -> Self {
         let commit_db = db.clone();
-        let writer = BatchWriter::spawn("notifications", health, move |batch| {
+        let writer = BatchWriter::spawn("notifications", health, tasks, move |batch| {
             Box::pin(commit(commit_db.clone(), batch, listener.clone()))
         });
         Self { db, writer }

@@ -243,3 +243,63 @@ fn token_prints_a_token_signed_with_the_configured_secret() {
     );
     assert!(String::from_utf8_lossy(&output.stderr).contains("development secret"));
 }
+
+/// A start-up failure: exit status 1 and one line on stderr, `error: ` and
+/// the message naming `setting`; no panic, no backtrace (even asked for one),
+/// no list of causes. Returns the line.
+fn fails_to_start_naming(args: &[&str], setting: &str) -> String {
+    // Few connections: no warning about the open-file limit on any machine.
+    let mut args = args.to_vec();
+    args.extend(["--max-connections", "64"]);
+    let output = switchboard(&args, &[("RUST_BACKTRACE", "1")]);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{args:?}: one line on stderr: {stderr}");
+    let line = lines[0];
+    assert!(line.starts_with("error: "), "{args:?}: {line}");
+    assert!(line.contains(setting), "{args:?}: names {setting}: {line}");
+    for noise in ["panicked", "stack backtrace", "Caused by", "Error: "] {
+        assert!(!stderr.contains(noise), "{args:?}: {noise:?} in {stderr}");
+    }
+    line.to_owned()
+}
+
+#[test]
+fn a_port_in_use_fails_in_one_line_naming_listen() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let line = fails_to_start_naming(&["--listen", &addr], "--listen");
+    assert!(line.contains(&addr), "{line}");
+    assert!(line.to_lowercase().contains("in use"), "{line}");
+}
+
+#[test]
+fn an_unusable_store_fails_in_one_line_naming_database_url() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file where the store's directory should be: no user can create it.
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a directory").unwrap();
+    let unwritable = format!("sqlite://{}/sb.db", file.display());
+    // A file that is not a database.
+    let garbage = dir.path().join("garbage.db");
+    std::fs::write(&garbage, vec![0x5a; 8192]).unwrap();
+    let unreadable = format!("sqlite://{}", garbage.display());
+    for url in [&unwritable, &unreadable] {
+        fails_to_start_naming(
+            &["--listen", "127.0.0.1:0", "--database-url", url],
+            "--database-url",
+        );
+    }
+}
+
+#[test]
+fn an_unreachable_postgres_fails_in_one_line_without_the_url() {
+    // Nothing listens on port 1; the URL's password never shows.
+    let url = "postgres://switchboard:hunter2-password@127.0.0.1:1/switchboard";
+    let line = fails_to_start_naming(
+        &["--listen", "127.0.0.1:0", "--database-url", url],
+        "--database-url",
+    );
+    assert!(!line.contains("hunter2"), "{line}");
+}

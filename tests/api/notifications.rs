@@ -52,7 +52,7 @@ impl CommitListener for Ignore {
 }
 
 async fn open_store(app: &TestApp) -> Store {
-    Store::open(&app.database_url, Arc::new(Ignore))
+    Store::open(&app.database_url, Arc::new(Ignore), &Default::default())
         .await
         .expect("store opens")
 }

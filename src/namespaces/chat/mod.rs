@@ -43,6 +43,7 @@ use crate::{
     metrics::Metrics,
     protocol::{EventError, RoomId, StreamId, rooms},
     store::{ChatStore, NewChatMessage},
+    tasks::Tasks,
 };
 
 pub const NAMESPACE: &str = "/chat";
@@ -55,6 +56,8 @@ pub struct ChatContext {
     pub rate_limit: RateLimit,
     /// Most members one room may have, on every node together (`--room-limit`).
     pub room_limit: usize,
+    /// Where this namespace's tasks run; each socket counts as one.
+    pub tasks: Tasks,
 }
 
 impl Context for ChatContext {
@@ -97,7 +100,7 @@ async fn prepare_socket<A: Adapter>(
     socket.on("history", on_history::<A>);
     socket.on("members", on_members::<A>);
     socket.on_disconnect(on_disconnect::<A>);
-    socket_opened(&socket, &ctx.metrics);
+    socket_opened(&socket, &ctx.metrics, &ctx.tasks);
     Ok(())
 }
 

@@ -30,6 +30,7 @@ use crate::{
     game::Games,
     metrics::Metrics,
     protocol::{EventError, rooms},
+    tasks::Tasks,
 };
 
 pub const NAMESPACE: &str = "/game";
@@ -40,6 +41,8 @@ pub struct GameContext {
     pub games: Games,
     pub metrics: Metrics,
     pub rate_limit: RateLimit,
+    /// Where this namespace's tasks run; each socket counts as one.
+    pub tasks: Tasks,
 }
 
 /// The game and player this socket is in, if any.
@@ -97,7 +100,7 @@ async fn prepare_socket<A: Adapter>(
     socket.on("input", on_input::<A>);
     socket.on("leave", on_leave::<A>);
     socket.on_disconnect(on_disconnect::<A>);
-    socket_opened(&socket, &ctx.metrics);
+    socket_opened(&socket, &ctx.metrics, &ctx.tasks);
     Ok(())
 }
 
@@ -172,7 +175,7 @@ async fn join<A: Adapter>(
             .of(NAMESPACE)
             .expect("the /game namespace is registered")
             .within(room.clone());
-        tokio::spawn(ticker::run(
+        ctx.tasks.spawn(ticker::run(
             joined.game.clone(),
             ops,
             ctx.games.tick_rate(),

@@ -39,6 +39,7 @@ use crate::{
     },
     protocol::{EventError, rooms},
     store::{NotificationStore, StoreError},
+    tasks::Tasks,
 };
 
 /// What every `/notifications` handler needs (socketioxide state).
@@ -52,6 +53,8 @@ pub struct NotificationsContext {
     /// On a cluster, live notifications only wake delivery up (see
     /// [`crate::notifications::delivery`]).
     pub clustered: bool,
+    /// Where this namespace's tasks run; each socket counts as one.
+    pub tasks: Tasks,
 }
 
 impl Context for NotificationsContext {
@@ -141,7 +144,7 @@ async fn authenticate<A: Adapter>(
     socket.on("subscribe", on_subscribe::<A>);
     socket.on("unsubscribe", on_unsubscribe::<A>);
     socket.on_disconnect(on_disconnect::<A>);
-    socket_opened(&socket, &ctx.metrics);
+    socket_opened(&socket, &ctx.metrics, &ctx.tasks);
     Ok(())
 }
 
@@ -162,8 +165,9 @@ async fn on_connect<A: Adapter>(socket: SocketRef<A>, State(ctx): State<Notifica
         metrics: ctx.metrics.clone(),
         closed: session.closed.clone(),
         live_is_wake_up: ctx.clustered,
+        tasks: ctx.tasks.clone(),
     };
-    tokio::spawn(delivery.run());
+    ctx.tasks.spawn(delivery.run());
 }
 
 event_handler!(on_list, Option<ListRequest>, NotificationsContext, list);
