@@ -13,11 +13,8 @@ use axum::{
 };
 
 /// Scripts, styles and connections from this origin only; nothing inline,
-/// no plugins, no framing. `data:` images: the pages' empty favicon.
-/// `'unsafe-eval'`: the pages never evaluate strings, but the browser checks
-/// (`tests/interop/browser/`) wait on string predicates, which Playwright
-/// evaluates in the page; inline and foreign scripts stay refused.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'unsafe-eval'; \
+/// no eval, no plugins, no framing. `data:` images: the pages' empty favicon.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
      style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
      base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 

@@ -3,6 +3,7 @@
 //! no game or loop left behind.
 
 use serde_json::{Value, json};
+use switchboard::game::sim::ARENA;
 
 use crate::helpers::*;
 
@@ -68,13 +69,16 @@ async fn two_players_see_each_other_move_and_acks_follow_inputs() {
     assert_eq!(seen["id"], bob_id.as_str());
     assert_eq!(seen["name"], "Bob");
 
-    // Ann moves right; Bob sees it, and the acks say seq 3 was applied.
+    // Ann moves towards the far side (a spawn near a wall leaves no room
+    // the other way); Bob sees it, and the acks say seq 3 was applied.
     let start = state_where(&mut bob, |s| player(s, &ann_id).is_some()).await;
     let x0 = player(&start, &ann_id).unwrap()["x"].as_f64().unwrap();
-    ann.emit("input", &[json!({"seq": 3, "dx": 1, "dy": 0})])
+    let dx = if x0 < ARENA.width / 2.0 { 1.0 } else { -1.0 };
+    ann.emit("input", &[json!({"seq": 3, "dx": dx, "dy": 0})])
         .await;
     let moved = state_where(&mut bob, |s| {
-        s["acks"][&ann_id] == 3 && player(s, &ann_id).unwrap()["x"].as_f64().unwrap() >= x0 + 20.0
+        s["acks"][&ann_id] == 3
+            && (player(s, &ann_id).unwrap()["x"].as_f64().unwrap() - x0) * dx >= 20.0
     })
     .await;
     let y = player(&moved, &ann_id).unwrap()["y"].clone();

@@ -130,8 +130,11 @@ const ITEM_TEXT = `${ITEM} ${sel("notification-text")}`;
 async function waitForValue(page, probe, arg, expected, what) {
   const want = JSON.stringify(expected);
   try {
-    const expression = `JSON.stringify((${probe.toString()})(${JSON.stringify(arg)})) === ${JSON.stringify(want)}`;
-    await page.waitForFunction(expression, undefined, { timeout: WAIT_MS });
+    // A function, not a string expression: Playwright calls a function
+    // through the DevTools protocol, while a string needs eval, which the
+    // pages' Content-Security-Policy refuses.
+    const predicate = new Function("pair", `return JSON.stringify((${probe.toString()})(pair[0])) === pair[1];`);
+    await page.waitForFunction(predicate, [arg, want], { timeout: WAIT_MS });
   } catch {
     const got = await page.evaluate(probe, arg).catch((err) => `<${err.message}>`);
     throw new CheckFailed(`${what} ${show(expected)}`, show(got));
