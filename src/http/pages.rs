@@ -15,9 +15,9 @@ use axum::{
 /// Scripts, styles and connections from this origin only; nothing inline,
 /// no plugins, no framing. `data:` images: the pages' empty favicon.
 /// `'unsafe-eval'`: the pages never evaluate strings, but the browser checks
-/// (`tests/interop/browser/`) wait on predicates that Playwright's in-page
-/// poller builds with eval once a first check fails (CI: a page still
-/// "connecting" at the first check never passed under `script-src 'self'`);
+/// (`tests/interop/browser/`) wait with Playwright's `waitForFunction`, whose
+/// in-page poller runs the predicate through `eval` (under `script-src
+/// 'self'` a page still "connecting" at the first check never passed in CI);
 /// inline and foreign scripts stay refused.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'unsafe-eval'; \
      style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \

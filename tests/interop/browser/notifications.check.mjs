@@ -130,9 +130,9 @@ const ITEM_TEXT = `${ITEM} ${sel("notification-text")}`;
 async function waitForValue(page, probe, arg, expected, what) {
   const want = JSON.stringify(expected);
   try {
-    // A function, not a string expression: Playwright calls a function
-    // through the DevTools protocol, while a string needs eval, which the
-    // pages' Content-Security-Policy refuses.
+    // The probe's source as a function of (arg, expected). (Playwright's
+    // in-page poller evaluates predicates with eval either way, which is why
+    // the pages' Content-Security-Policy allows 'unsafe-eval'.)
     const predicate = new Function("pair", `return JSON.stringify((${probe.toString()})(pair[0])) === pair[1];`);
     await page.waitForFunction(predicate, [arg, want], { timeout: WAIT_MS });
   } catch {
