@@ -44,6 +44,13 @@ pub const COINS: usize = 8;
 /// before it settles for the roomiest it saw (the field is then crowded).
 const SPAWN_ATTEMPTS: usize = 64;
 
+/// The gap a new player wants between its disc and every other player's.
+/// The game page draws a name label above each disc, and on a phone-sized
+/// canvas a long name's label spans some 380 by 33 field units, so a newcomer
+/// placed nearer could hide a player under its label. On a field too full
+/// for this gap, the free place farthest from the players is taken instead.
+const PLAYER_SPAWN_GAP: f64 = 200.0;
+
 /// The playing field: `0..=width` by `0..=height`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Arena {
@@ -175,7 +182,14 @@ impl Simulation {
             rng: SplitMix64(seed),
         };
         for _ in 0..COINS {
-            let (x, y) = free_place(&mut sim.rng, COIN_RADIUS, &sim.players, &sim.coins, None);
+            let (x, y) = free_place(
+                &mut sim.rng,
+                COIN_RADIUS,
+                &sim.players,
+                &sim.coins,
+                None,
+                0.0,
+            );
             let id = sim.new_coin_id();
             sim.coins.push(Coin { id, x, y });
         }
@@ -227,6 +241,7 @@ impl Simulation {
             &self.players,
             &self.coins,
             None,
+            PLAYER_SPAWN_GAP,
         );
         let player = Player {
             id,
@@ -357,6 +372,7 @@ impl Simulation {
                 &self.players,
                 &self.coins,
                 Some(index),
+                0.0,
             );
             let id = self.new_coin_id();
             self.coins[index] = Coin { id, x, y };
@@ -385,44 +401,66 @@ fn distance_sq(ax: f64, ay: f64, bx: f64, by: f64) -> f64 {
     (ax - bx).powi(2) + (ay - by).powi(2)
 }
 
-/// A random place for a disc of `radius`, wholly inside the arena and touching
-/// no player and no coin (except the coin at `skip`, which it replaces).
+/// A random place for a disc of `radius`, wholly inside the arena, touching
+/// no player and no coin (except the coin at `skip`, which it replaces), and
+/// at least `player_gap` away from every player's disc.
 ///
-/// Tries [`SPAWN_ATTEMPTS`] places; if none is free (a crowded field), returns
-/// the one whose closest neighbour is farthest away rather than failing: a
-/// spawn must always happen.
+/// Tries [`SPAWN_ATTEMPTS`] places and takes the first that qualifies. If none
+/// does (a crowded field), it settles rather than fail, since a spawn must
+/// always happen: for the free place farthest from the players, or, when no
+/// place was free, for the one whose closest neighbour is farthest away.
 fn free_place(
     rng: &mut SplitMix64,
     radius: f64,
     players: &[Slot],
     coins: &[Coin],
     skip: Option<usize>,
+    player_gap: f64,
 ) -> (f64, f64) {
-    let others = players
-        .iter()
-        .map(|s| (s.player.x, s.player.y, PLAYER_RADIUS))
-        .chain(
-            coins
-                .iter()
-                .enumerate()
-                .filter(|&(i, _)| Some(i) != skip)
-                .map(|(_, c)| (c.x, c.y, COIN_RADIUS)),
-        );
-    let mut best = (f64::NEG_INFINITY, (ARENA.width / 2.0, ARENA.height / 2.0));
+    // The gap between a disc of `radius` at (x, y) and the closest of
+    // `discs`; negative when they overlap, infinite when there are none.
+    let closest = |x: f64, y: f64, discs: &mut dyn Iterator<Item = (f64, f64, f64)>| {
+        discs
+            .map(|(ox, oy, r)| distance_sq(x, y, ox, oy).sqrt() - radius - r)
+            .fold(f64::INFINITY, f64::min)
+    };
+    let player_discs = || {
+        players
+            .iter()
+            .map(|s| (s.player.x, s.player.y, PLAYER_RADIUS))
+    };
+    let coin_discs = || {
+        coins
+            .iter()
+            .enumerate()
+            .filter(move |&(i, _)| Some(i) != skip)
+            .map(|(_, c)| (c.x, c.y, COIN_RADIUS))
+    };
+    // Ranked by (free of everything, gap to the players or, when not free, to
+    // anything): a free place always beats a crowded one.
+    let mut best = (
+        (false, f64::NEG_INFINITY),
+        (ARENA.width / 2.0, ARENA.height / 2.0),
+    );
     for _ in 0..SPAWN_ATTEMPTS {
         let x = rng.range(radius, ARENA.width - radius);
         let y = rng.range(radius, ARENA.height - radius);
-        // The gap between the new disc and its closest neighbour; negative
-        // when they overlap, infinite on an empty field.
-        let gap = others
-            .clone()
-            .map(|(ox, oy, r)| distance_sq(x, y, ox, oy).sqrt() - radius - r)
-            .fold(f64::INFINITY, f64::min);
-        if gap > 0.0 {
+        let to_players = closest(x, y, &mut player_discs());
+        let to_coins = closest(x, y, &mut coin_discs());
+        let free = to_players > 0.0 && to_coins > 0.0;
+        if free && to_players >= player_gap {
             return (x, y);
         }
-        if gap > best.0 {
-            best = (gap, (x, y));
+        let rank = (
+            free,
+            if free {
+                to_players
+            } else {
+                to_players.min(to_coins)
+            },
+        );
+        if rank.0 > best.0.0 || (rank.0 == best.0.0 && rank.1 > best.0.1) {
+            best = (rank, (x, y));
         }
     }
     best.1
@@ -875,6 +913,28 @@ mod tests {
                 collected = snapshot.players.iter().map(|p| p.score).sum::<u64>();
             }
             assert!(collected > 0, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn a_new_player_spawns_clear_of_the_others_labels_while_there_is_room() {
+        for seed in 0..200 {
+            let mut sim = Simulation::new("g", seed, DEFAULT_TICK_RATE);
+            for i in 0..3 {
+                sim.add_player(format!("p{i}"), "few");
+            }
+            let players = sim.snapshot(0).players;
+            for (i, a) in players.iter().enumerate() {
+                for b in &players[i + 1..] {
+                    let gap = distance_sq(a.x, a.y, b.x, b.y).sqrt() - 2.0 * PLAYER_RADIUS;
+                    assert!(
+                        gap >= PLAYER_SPAWN_GAP,
+                        "seed {seed}: {} and {} {gap} apart",
+                        a.id,
+                        b.id
+                    );
+                }
+            }
         }
     }
 
