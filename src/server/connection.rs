@@ -424,11 +424,7 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
                 Ok(slot) => Some(slot),
                 Err(_) => {
                     let response = too_many_connections().map(|body| {
-                        Body::new(TrackedResponse {
-                            body,
-                            in_flight: Some(in_flight),
-                            slot: None,
-                        })
+                        Body::new(Tracked::new(body, (in_flight, None::<IpSlot>)))
                     });
                     return Box::pin(std::future::ready(Ok(response)));
                 }
@@ -437,10 +433,7 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
             None
         };
         let mut request = request.map(|body| {
-            Body::new(TrackedRequest {
-                body,
-                open: body_open,
-            })
+            Body::new(Tracked::new(body, body_open))
         });
         // The TCP peer, as `axum::serve` with connect info gives it (the
         // namespaces' per-address rate limits read it).
@@ -465,11 +458,7 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
                 slot => slot,
             };
             Ok(response.map(|body| {
-                Body::new(TrackedResponse {
-                    body,
-                    in_flight: Some(in_flight),
-                    slot,
-                })
+                Body::new(Tracked::new(body, (in_flight, slot)))
             }))
         })
     }
@@ -501,48 +490,27 @@ fn body_ended<B: HttpBody>(frame: &PolledFrame<B>, body: &B) -> bool {
     }
 }
 
-/// A request body that says when it has been read to its end (or dropped).
-struct TrackedRequest {
-    body: Incoming,
-    open: Option<BodyOpen>,
+/// A body that holds `guard` until it has been read to its end (or is
+/// dropped). On a request body the guard says the body is still being read
+/// ([`BodyOpen`]); on a response body it is the request's time in flight and
+/// its per-address place ([`InFlight`], [`IpSlot`]).
+struct Tracked<B, G> {
+    body: B,
+    guard: Option<G>,
 }
 
-impl HttpBody for TrackedRequest {
-    type Data = <Incoming as HttpBody>::Data;
-    type Error = <Incoming as HttpBody>::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let this = &mut *self;
-        let frame = Pin::new(&mut this.body).poll_frame(cx);
-        if body_ended(&frame, &this.body) {
-            this.open = None;
+impl<B, G> Tracked<B, G> {
+    fn new(body: B, guard: G) -> Self {
+        Self {
+            body,
+            guard: Some(guard),
         }
-        frame
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
     }
 }
 
-/// A response body that ends its request's time in flight once sent (or
-/// dropped), and gives its per-address place back.
-struct TrackedResponse {
-    body: Body,
-    in_flight: Option<InFlight>,
-    slot: Option<IpSlot>,
-}
-
-impl HttpBody for TrackedResponse {
-    type Data = <Body as HttpBody>::Data;
-    type Error = <Body as HttpBody>::Error;
+impl<B: HttpBody + Unpin, G: Unpin> HttpBody for Tracked<B, G> {
+    type Data = B::Data;
+    type Error = B::Error;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
@@ -551,8 +519,7 @@ impl HttpBody for TrackedResponse {
         let this = &mut *self;
         let frame = Pin::new(&mut this.body).poll_frame(cx);
         if body_ended(&frame, &this.body) {
-            this.in_flight = None;
-            this.slot = None;
+            this.guard = None;
         }
         frame
     }
