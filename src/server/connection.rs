@@ -423,18 +423,15 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
             {
                 Ok(slot) => Some(slot),
                 Err(_) => {
-                    let response = too_many_connections().map(|body| {
-                        Body::new(Tracked::new(body, (in_flight, None::<IpSlot>)))
-                    });
+                    let response = too_many_connections()
+                        .map(|body| Body::new(Tracked::new(body, (in_flight, None::<IpSlot>))));
                     return Box::pin(std::future::ready(Ok(response)));
                 }
             }
         } else {
             None
         };
-        let mut request = request.map(|body| {
-            Body::new(Tracked::new(body, body_open))
-        });
+        let mut request = request.map(|body| Body::new(Tracked::new(body, body_open)));
         // The TCP peer, as `axum::serve` with connect info gives it (the
         // namespaces' per-address rate limits read it).
         request
@@ -457,9 +454,7 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
                 }
                 slot => slot,
             };
-            Ok(response.map(|body| {
-                Body::new(Tracked::new(body, (in_flight, slot)))
-            }))
+            Ok(response.map(|body| Body::new(Tracked::new(body, (in_flight, slot)))))
         })
     }
 }
