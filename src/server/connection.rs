@@ -472,19 +472,6 @@ fn too_many_connections() -> Response<Body> {
         .into_response()
 }
 
-/// What polling a body for its next frame gives.
-type PolledFrame<B> = Poll<Option<Result<Frame<<B as HttpBody>::Data>, <B as HttpBody>::Error>>>;
-
-/// Whether `frame`, just polled from `body`, was its last: the end, an error,
-/// or a frame after which the body says it has ended.
-fn body_ended<B: HttpBody>(frame: &PolledFrame<B>, body: &B) -> bool {
-    match frame {
-        Poll::Ready(None | Some(Err(_))) => true,
-        Poll::Ready(Some(Ok(_))) => body.is_end_stream(),
-        Poll::Pending => false,
-    }
-}
-
 /// A body that holds `guard` until it has been read to its end (or is
 /// dropped). On a request body the guard says the body is still being read
 /// ([`BodyOpen`]); on a response body it is the request's time in flight and
@@ -513,7 +500,14 @@ impl<B: HttpBody + Unpin, G: Unpin> HttpBody for Tracked<B, G> {
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = &mut *self;
         let frame = Pin::new(&mut this.body).poll_frame(cx);
-        if body_ended(&frame, &this.body) {
+        // The last frame: the end, an error, or a frame after which the body
+        // says it has ended.
+        let ended = match &frame {
+            Poll::Ready(None | Some(Err(_))) => true,
+            Poll::Ready(Some(Ok(_))) => this.body.is_end_stream(),
+            Poll::Pending => false,
+        };
+        if ended {
             this.guard = None;
         }
         frame
