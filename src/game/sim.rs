@@ -417,13 +417,6 @@ fn free_place(
     skip: Option<usize>,
     player_gap: f64,
 ) -> (f64, f64) {
-    // The gap between a disc of `radius` at (x, y) and the closest of
-    // `discs`; negative when they overlap, infinite when there are none.
-    let closest = |x: f64, y: f64, discs: &mut dyn Iterator<Item = (f64, f64, f64)>| {
-        discs
-            .map(|(ox, oy, r)| distance_sq(x, y, ox, oy).sqrt() - radius - r)
-            .fold(f64::INFINITY, f64::min)
-    };
     let player_discs = || {
         players
             .iter()
@@ -436,39 +429,37 @@ fn free_place(
             .filter(move |&(i, _)| Some(i) != skip)
             .map(|(_, c)| (c.x, c.y, COIN_RADIUS))
     };
-    // Ranked by (free of everything, gap to the players or, when not free, to
-    // anything): a free place always beats a crowded one.
-    let mut best = (
-        (false, f64::NEG_INFINITY),
-        (ARENA.width / 2.0, ARENA.height / 2.0),
-    );
+    let mut best = (f64::NEG_INFINITY, (ARENA.width / 2.0, ARENA.height / 2.0));
     for _ in 0..SPAWN_ATTEMPTS {
         let x = rng.range(radius, ARENA.width - radius);
         let y = rng.range(radius, ARENA.height - radius);
-        let to_players = closest(x, y, &mut player_discs());
-        let to_coins = closest(x, y, &mut coin_discs());
+        let to_players = closest_gap(x, y, radius, player_discs());
+        let to_coins = closest_gap(x, y, radius, coin_discs());
         let free = to_players > 0.0 && to_coins > 0.0;
         if free && to_players >= player_gap {
             return (x, y);
         }
-        let rank = (
-            free,
-            if free {
-                to_players
-            } else {
-                to_players.min(to_coins)
-            },
-        );
-        if rank
-            .0
-            .cmp(&best.0.0)
-            .then(rank.1.total_cmp(&best.0.1))
-            .is_gt()
-        {
-            best = (rank, (x, y));
+        // A free place scores its gap to the players (above 0), a crowded one
+        // its overlap with the nearest disc (0 or below): any free place beats
+        // any crowded one.
+        let score = if free {
+            to_players
+        } else {
+            to_players.min(to_coins)
+        };
+        if score > best.0 {
+            best = (score, (x, y));
         }
     }
     best.1
+}
+
+/// The gap between a disc of `radius` at (x, y) and the closest of `discs`
+/// (x, y, radius); negative when they overlap, infinite when there are none.
+fn closest_gap(x: f64, y: f64, radius: f64, discs: impl Iterator<Item = (f64, f64, f64)>) -> f64 {
+    discs
+        .map(|(ox, oy, r)| distance_sq(x, y, ox, oy).sqrt() - radius - r)
+        .fold(f64::INFINITY, f64::min)
 }
 
 /// SplitMix64 (Steele, Lea and Flood): a tiny, fast, well-mixed generator whose
