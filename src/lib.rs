@@ -27,11 +27,15 @@
 //! - [`notifications`]: the whole push-notification feature: tokens, API
 //!   keys, the push service (`push(...) -> receipt`), idempotency, the hub
 //!   and the per-socket delivery of stored notifications.
-//! - [`namespaces`]: one module per Socket.IO namespace (`echo`, `chat`,
-//!   `notifications`, `game`), plus the shared pieces every namespace uses
-//!   (connection logging, the event path and the contract's replies, event
-//!   order, the rate limits per socket, per client address and of namespace
-//!   connects).
+//! - [`namespaces`]: one module per Socket.IO namespace. `chat`,
+//!   `notifications` and `game` have the same files: `mod.rs` (registration
+//!   and one small handler per event), `payload.rs` (the typed requests),
+//!   `session.rs` (per-socket state), `wire.rs` (the typed replies and
+//!   events); `echo` is the reference behaviour in one file. Shared by all:
+//!   [`namespaces::event`] (the one path of every event: order, rate limit,
+//!   parsing, the contract's answer), [`namespaces::order`] (events in
+//!   arrival order), [`namespaces::rate_limit`] (per socket, per client
+//!   address, and of namespace connects), connection logging.
 //! - [`http`]: plain HTTP routes: health, readiness, metrics, `/ws`, the demo
 //!   pages, the HTTP push API (`http::api`), and who a request's client is
 //!   (`http::client_addr`).

@@ -22,7 +22,6 @@ use socketioxide::{
     SocketIo,
     adapter::Adapter,
     extract::{AckSender, Data, Event, SocketRef, State},
-    handler::ConnectHandler,
     socket::DisconnectReason,
 };
 
@@ -31,9 +30,10 @@ use socketioxide_core::adapter::DefinedAdapter;
 use super::{
     AckRequested,
     args::Args,
-    dispatch::disconnect_flooding,
+    event::disconnect_flooding,
+    mount,
     order::{Place, Turn},
-    rate_limit::{RateLimit, SocketLimiter, Verdict, admit_connect},
+    rate_limit::{RateLimit, SocketLimiter, Verdict},
     socket_closed, socket_opened,
 };
 use crate::{metrics::Metrics, tasks::Tasks};
@@ -52,27 +52,23 @@ pub fn register<A: Adapter + DefinedAdapter>(
     path: &str,
     metrics: &Metrics,
 ) -> A::InitRes {
-    metrics.register_namespace(path);
-    io.ns(
-        path.to_string(),
-        on_connect::<A>
-            .with(prepare_socket::<A>)
-            .with(admit_connect::<A>),
+    mount(
+        io,
+        metrics,
+        path.to_owned(),
+        on_connect::<A>,
+        prepare_socket::<A>,
     )
 }
 
-/// Registers the event handlers before the CONNECT packet goes out (a connect
-/// middleware runs first): the connect handler runs in a task of its own after
-/// the packet was sent, and an event the client emits on `connect` must not
-/// arrive before there is a handler for it.
+/// The socket's limiter and handlers, before the CONNECT packet goes out
+/// ([`mount`]).
 async fn prepare_socket<A: Adapter>(
     socket: SocketRef<A>,
     State(metrics): State<Metrics>,
     State(echo): State<EchoContext>,
 ) -> Result<(), std::convert::Infallible> {
-    socket
-        .extensions
-        .insert(Arc::new(echo.rate_limit.for_socket(&socket)));
+    echo.rate_limit.attach(&socket);
     socket_opened(&socket, &metrics, &echo.tasks);
     socket.on("message", on_message::<A>);
     socket.on("message-with-ack", on_message_with_ack::<A>);

@@ -5,26 +5,56 @@
 
 pub mod args;
 pub mod chat;
-pub mod dispatch;
 pub mod echo;
+pub mod event;
 pub mod game;
 pub mod notifications;
 pub mod order;
 pub mod rate_limit;
-pub mod reply;
 
-use std::{convert::Infallible, sync::Arc};
+use std::{borrow::Cow, convert::Infallible, sync::Arc};
 
-use socketioxide::handler::Value;
 use socketioxide::{
-    TransportType,
+    SocketIo, TransportType,
     adapter::Adapter,
     extract::SocketRef,
-    handler::FromMessageParts,
+    handler::{ConnectHandler, ConnectMiddleware, FromMessageParts, Value},
     socket::{DisconnectReason, Socket},
 };
+use socketioxide_core::adapter::DefinedAdapter;
 
 use crate::{metrics::Metrics, tasks::Tasks};
+
+/// Mounts a namespace at `path`, the same way for all: its metrics are
+/// registered, a CONNECT first passes the connect rate limit
+/// ([`rate_limit::admit_connect`]), then `prepare`, the namespace's connect
+/// middleware (its session, limiter and event handlers, in place before the
+/// CONNECT packet goes out, since clients emit from their `connect`
+/// callback), then `on_connect`, which socketioxide runs in a task of its own
+/// after the packet was sent.
+pub fn mount<A, H, Th, M, Tm>(
+    io: &SocketIo<A>,
+    metrics: &Metrics,
+    path: impl Into<Cow<'static, str>>,
+    on_connect: H,
+    prepare: M,
+) -> A::InitRes
+where
+    A: Adapter + DefinedAdapter,
+    H: ConnectHandler<A, Th>,
+    M: ConnectMiddleware<A, Tm>,
+    Th: Send + Sync + 'static,
+    Tm: Send + Sync + 'static,
+{
+    let path = path.into();
+    metrics.register_namespace(&path);
+    io.ns(
+        path,
+        on_connect
+            .with(prepare)
+            .with(rate_limit::admit_connect::<A>),
+    )
+}
 
 /// Extractor: did the client attach an acknowledgement callback to this event?
 /// socketioxide's `AckSender` silently does nothing without one, but some

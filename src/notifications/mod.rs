@@ -31,7 +31,7 @@ pub use credentials::{ApiKeys, Credentials};
 pub use hub::Hub;
 pub use list::ListRequest;
 pub use service::{PushService, Receipt};
-pub use wire::{LiveIds, NotificationView};
+pub use wire::{InboxPage, LiveIds, NotificationView};
 
 /// The Socket.IO namespace of live notifications.
 pub const NAMESPACE: &str = "/notifications";

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 use crate::{protocol::now_ms, store::StoredNotification};
@@ -34,6 +34,19 @@ impl<'a> From<&'a StoredNotification> for NotificationView<'a> {
             read: n.read,
         }
     }
+}
+
+/// A page of a user's inbox and their unread count: the `/notifications`
+/// `list` ack and the HTTP API's list answer.
+#[derive(Debug, Serialize)]
+pub struct InboxPage {
+    #[serde(serialize_with = "as_views")]
+    pub notifications: Vec<StoredNotification>,
+    pub unread: i64,
+}
+
+fn as_views<S: Serializer>(list: &[StoredNotification], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(list.iter().map(NotificationView::from))
 }
 
 /// Ids of live-only pushes: `live:` and 16 digits, increasing within this

@@ -55,8 +55,8 @@ pub struct IdempotencyClaim {
 
 /// The 201 of a push: what the first request answers and, when it claimed an
 /// `Idempotency-Key`, what was stored with the key (in the same transaction)
-/// for every retry to answer.
-#[derive(Debug, Clone, PartialEq)]
+/// for every retry to answer. Serialized as it is, in this field order.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct PushResponse {
     /// `[{"id", "user"}]`, one per stored notification.
     pub notifications: Value,

@@ -11,7 +11,6 @@ use axum::{
     },
     http::{HeaderMap, StatusCode},
 };
-use serde_json::{Value, json};
 use socketioxide::adapter::Adapter;
 
 use super::{
@@ -20,7 +19,7 @@ use super::{
 };
 use crate::{
     notifications::{
-        ListRequest, NotificationView,
+        InboxPage, ListRequest,
         credentials::KeyId,
         idempotency,
         service::{PushError, PushRequest, PushService, Receipt},
@@ -28,15 +27,12 @@ use crate::{
     protocol::{ErrorCode, UserId},
 };
 
-type Created = (StatusCode, Json<Value>);
+type Created = (StatusCode, Json<Receipt>);
 
 /// The 201 of `receipt`. The first answer and every replay are built here
 /// from the same stored record, so they are the same bytes.
 fn created(receipt: Receipt) -> Created {
-    (
-        StatusCode::CREATED,
-        Json(json!({ "notifications": receipt.notifications, "online": receipt.online })),
-    )
+    (StatusCode::CREATED, Json(receipt))
 }
 
 impl From<PushError> for ApiError {
@@ -73,7 +69,7 @@ pub async fn list<A: Adapter>(
     State(state): State<ApiState<A>>,
     Path(user): Path<String>,
     query: Result<Query<ListRequest>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<InboxPage>, ApiError> {
     let Query(query) = query?;
     let user = UserId::parse(&user).map_err(|e| ApiError::bad_request(format!("user id: {e}")))?;
     let query = query.parse()?;
@@ -83,7 +79,8 @@ pub async fn list<A: Adapter>(
         .list(user.as_str(), query)
         .await
         .map_err(|e| ApiError::internal(&e))?;
-    let views: Vec<NotificationView<'_>> =
-        notifications.iter().map(NotificationView::from).collect();
-    Ok(Json(json!({ "notifications": views, "unread": unread })))
+    Ok(Json(InboxPage {
+        notifications,
+        unread,
+    }))
 }

@@ -6,10 +6,9 @@
 //! members (counted on every node), and the whole list goes only to the
 //! joiner (its `join` ack) or to whoever asks (`members`).
 //!
-//! Every event goes through [`super::dispatch::handle`]: count it, apply the
-//! socket's rate limit, parse the payload into typed values, run the handler,
-//! answer as the contract says. A message is committed to the store before it is broadcast
-//! and acked.
+//! Every event is one handler registered with [`event::on`], which applies
+//! the socket's order, rate limit and the contract's answer around it. A
+//! message is committed to the store before it is broadcast and acked.
 
 mod payload;
 mod presence;
@@ -18,12 +17,10 @@ mod wire;
 
 use std::sync::Arc;
 
-use serde_json::json;
 use socketioxide::{
     SocketIo,
     adapter::Adapter,
     extract::{SocketRef, State},
-    handler::ConnectHandler,
     socket::DisconnectReason,
 };
 use socketioxide_core::adapter::DefinedAdapter;
@@ -31,12 +28,12 @@ use socketioxide_core::adapter::DefinedAdapter;
 use self::{
     payload::{HistoryRequest, JoinRequest, MessageRequest, RoomRequest, TypingRequest},
     session::ChatSession,
-    wire::{Member, Message, Presence, TypingNotice},
+    wire::{HistoryPage, Joined, Member, Members, Message, Presence, Sent, TypingNotice},
 };
 use super::{
-    dispatch::{Context, Session, event_handler},
-    rate_limit::{RateLimit, admit_connect},
-    reply::{EventResult, fields, store_write_refusal},
+    event::{self, Event, Reply, store_write_refusal},
+    mount,
+    rate_limit::RateLimit,
     socket_closed, socket_opened,
 };
 use crate::{
@@ -60,45 +57,27 @@ pub struct ChatContext {
     pub tasks: Tasks,
 }
 
-impl Context for ChatContext {
-    fn metrics(&self) -> &Metrics {
-        &self.metrics
-    }
-}
-
-impl Session for ChatSession {
-    fn limiter(&self) -> &crate::namespaces::rate_limit::SocketLimiter {
-        &self.limiter
-    }
-}
+/// What a `/chat` handler gets besides its request.
+type ChatEvent<A> = Event<A, ChatSession, ChatContext>;
 
 pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, metrics: &Metrics) -> A::InitRes {
-    metrics.register_namespace(NAMESPACE);
-    io.ns(
-        NAMESPACE,
-        on_connect::<A>
-            .with(prepare_socket::<A>)
-            .with(admit_connect::<A>),
-    )
+    mount(io, metrics, NAMESPACE, on_connect::<A>, prepare_socket::<A>)
 }
 
-/// Runs before the CONNECT packet goes out (a connect middleware), so the
-/// handlers are in place when the client's first event arrives: clients
-/// usually emit `join` from their `connect` callback, and socketioxide runs the
-/// connect handler itself in a task of its own, after the packet was sent.
+/// The socket's session, limiter and handlers, before the CONNECT packet
+/// goes out ([`mount`]).
 async fn prepare_socket<A: Adapter>(
     socket: SocketRef<A>,
     State(ctx): State<ChatContext>,
 ) -> Result<(), std::convert::Infallible> {
-    socket.extensions.insert(Arc::new(ChatSession::new(
-        ctx.rate_limit.for_socket(&socket),
-    )));
-    socket.on("join", on_join::<A>);
-    socket.on("leave", on_leave::<A>);
-    socket.on("message", on_message::<A>);
-    socket.on("typing", on_typing::<A>);
-    socket.on("history", on_history::<A>);
-    socket.on("members", on_members::<A>);
+    ctx.rate_limit.attach(&socket);
+    socket.extensions.insert(Arc::new(ChatSession::default()));
+    event::on(&socket, "join", join::<A>);
+    event::on(&socket, "leave", leave::<A>);
+    event::on(&socket, "message", message::<A>);
+    event::on(&socket, "typing", typing::<A>);
+    event::on(&socket, "history", history::<A>);
+    event::on(&socket, "members", list_members::<A>);
     socket.on_disconnect(on_disconnect::<A>);
     socket_opened(&socket, &ctx.metrics, &ctx.tasks);
     Ok(())
@@ -189,19 +168,15 @@ async fn read_history(
     Ok(messages.into_iter().map(Message::from).collect())
 }
 
-event_handler!(on_join, JoinRequest, ChatContext, join);
-event_handler!(on_leave, RoomRequest, ChatContext, leave);
-event_handler!(on_message, MessageRequest, ChatContext, message);
-event_handler!(on_typing, TypingRequest, ChatContext, typing);
-event_handler!(on_history, HistoryRequest, ChatContext, history);
-event_handler!(on_members, RoomRequest, ChatContext, list_members);
-
 async fn join<A: Adapter>(
-    socket: SocketRef<A>,
-    session: Arc<ChatSession>,
     req: JoinRequest,
-    ctx: ChatContext,
-) -> EventResult {
+    Event {
+        socket,
+        session,
+        ctx,
+        ..
+    }: ChatEvent<A>,
+) -> Reply<Joined> {
     let join = req.parse()?;
     // A member joining again (to change its name) does not grow the room.
     let newcomer = session.name_in(&join.room).is_none();
@@ -236,17 +211,22 @@ async fn join<A: Adapter>(
         };
         broadcast_presence(&socket, &ctx, &join.room, "join", &member, members.len()).await;
     }
-    Ok(fields(
-        json!({ "room": join.room.as_str(), "members": members, "history": history }),
-    ))
+    Ok(Joined {
+        room: join.room.as_str().to_owned(),
+        members,
+        history,
+    })
 }
 
 async fn leave<A: Adapter>(
-    socket: SocketRef<A>,
-    session: Arc<ChatSession>,
     req: RoomRequest,
-    ctx: ChatContext,
-) -> EventResult {
+    Event {
+        socket,
+        session,
+        ctx,
+        ..
+    }: ChatEvent<A>,
+) -> Reply<()> {
     let room = req.parse()?;
     let member = member_of(&socket.id.to_string(), &session, &room)?;
     if let Some(name) = session.leave(&room) {
@@ -259,15 +239,18 @@ async fn leave<A: Adapter>(
         .await
         .len();
     broadcast_presence(&socket, &ctx, &room, "leave", &member, count).await;
-    Ok(fields(json!({})))
+    Ok(())
 }
 
 async fn message<A: Adapter>(
-    socket: SocketRef<A>,
-    session: Arc<ChatSession>,
     req: MessageRequest,
-    ctx: ChatContext,
-) -> EventResult {
+    Event {
+        socket,
+        session,
+        ctx,
+        ..
+    }: ChatEvent<A>,
+) -> Reply<Sent> {
     let send = req.parse()?;
     let member = member_of(&socket.id.to_string(), &session, &send.room)?;
     let stored = ctx
@@ -286,15 +269,18 @@ async fn message<A: Adapter>(
     let message = Message::from(stored);
     // Stored first: a message anyone saw is in the history.
     emit_to_others(&socket, &ctx, &send.room, "message", &message, false).await;
-    Ok(fields(json!({ "message": message })))
+    Ok(Sent { message })
 }
 
 async fn typing<A: Adapter>(
-    socket: SocketRef<A>,
-    session: Arc<ChatSession>,
     req: TypingRequest,
-    ctx: ChatContext,
-) -> EventResult {
+    Event {
+        socket,
+        session,
+        ctx,
+        ..
+    }: ChatEvent<A>,
+) -> Reply<()> {
     let typing = req.parse()?;
     let member = member_of(&socket.id.to_string(), &session, &typing.room)?;
     let notice = TypingNotice {
@@ -304,36 +290,41 @@ async fn typing<A: Adapter>(
     };
     // Volatile: a typing hint that cannot be delivered now is worthless later.
     emit_to_others(&socket, &ctx, &typing.room, "typing", &notice, true).await;
-    Ok(fields(json!({})))
+    Ok(())
 }
 
 async fn history<A: Adapter>(
-    socket: SocketRef<A>,
-    session: Arc<ChatSession>,
     req: HistoryRequest,
-    ctx: ChatContext,
-) -> EventResult {
+    Event {
+        socket,
+        session,
+        ctx,
+        ..
+    }: ChatEvent<A>,
+) -> Reply<HistoryPage> {
     let history = req.parse()?;
     member_of(&socket.id.to_string(), &session, &history.room)?;
     let messages = read_history(&ctx, &history.room, history.before, history.limit).await?;
-    Ok(fields(json!({ "messages": messages })))
+    Ok(HistoryPage { messages })
 }
 
 /// The room's members on every node, for a member that needs the whole list
 /// again (presence carries only changes). At most `--room-limit` of them.
 async fn list_members<A: Adapter>(
-    socket: SocketRef<A>,
-    session: Arc<ChatSession>,
     req: RoomRequest,
-    _ctx: ChatContext,
-) -> EventResult {
+    Event {
+        socket, session, ..
+    }: ChatEvent<A>,
+) -> Reply<Members> {
     let room = req.parse()?;
     member_of(&socket.id.to_string(), &session, &room)?;
     let members = presence::members(&socket, &room, None).await;
     let count = members.len();
-    Ok(fields(
-        json!({ "room": room.as_str(), "members": members, "count": count }),
-    ))
+    Ok(Members {
+        room: room.as_str().to_owned(),
+        members,
+        count,
+    })
 }
 
 /// Disconnecting leaves every room, with the same `presence` as `leave`.

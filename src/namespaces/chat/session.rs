@@ -1,30 +1,20 @@
 //! Per-socket chat state, kept in the socket's extensions: the rooms it joined
-//! (with the name it chose in each) and its rate limiter.
+//! (with the name it chose in each).
 
 use std::{collections::BTreeMap, sync::Mutex};
 
-use crate::{
-    namespaces::rate_limit::SocketLimiter,
-    protocol::{DisplayName, RoomId},
-};
+use crate::protocol::{DisplayName, RoomId};
 
 /// Most rooms one socket may be in, so one client cannot grow the room maps
 /// without bound.
 pub const MAX_ROOMS_PER_SOCKET: usize = 100;
 
+#[derive(Default)]
 pub struct ChatSession {
     rooms: Mutex<BTreeMap<RoomId, DisplayName>>,
-    pub limiter: SocketLimiter,
 }
 
 impl ChatSession {
-    pub fn new(limiter: SocketLimiter) -> Self {
-        Self {
-            rooms: Mutex::new(BTreeMap::new()),
-            limiter,
-        }
-    }
-
     fn rooms(&self) -> std::sync::MutexGuard<'_, BTreeMap<RoomId, DisplayName>> {
         // A panic while holding this lock cannot leave the map half-updated
         // (each operation is one map call), so a poisoned lock is still usable.

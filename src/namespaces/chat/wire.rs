@@ -53,3 +53,32 @@ pub struct TypingNotice<'a> {
     pub member: &'a Member,
     pub typing: bool,
 }
+
+/// The `join` ack: the room, its members on every node (the joiner
+/// included), and the newest page of its history.
+#[derive(Debug, Serialize)]
+pub struct Joined {
+    pub room: String,
+    pub members: Vec<Member>,
+    pub history: Vec<Message>,
+}
+
+/// The `message` ack: the message as stored, with its id.
+#[derive(Debug, Serialize)]
+pub struct Sent {
+    pub message: Message,
+}
+
+/// The `history` ack: one page, oldest first.
+#[derive(Debug, Serialize)]
+pub struct HistoryPage {
+    pub messages: Vec<Message>,
+}
+
+/// The `members` ack: the whole list, for a member that needs it again.
+#[derive(Debug, Serialize)]
+pub struct Members {
+    pub room: String,
+    pub members: Vec<Member>,
+    pub count: usize,
+}

@@ -3,27 +3,29 @@
 //! ([`ticker::run`]). The simulation itself is [`crate::game::sim`].
 
 mod payload;
+mod session;
 mod ticker;
+mod wire;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use serde_json::json;
 use socketioxide::{
     SocketIo,
     adapter::Adapter,
-    extract::{AckSender, SocketRef, State, TryData},
-    handler::ConnectHandler,
+    extract::{SocketRef, State},
     socket::DisconnectReason,
 };
 use socketioxide_core::adapter::DefinedAdapter;
 
-use self::payload::{InputRequest, JoinRequest, LeaveRequest};
+use self::{
+    payload::{InputRequest, JoinRequest, LeaveRequest},
+    session::{GameSession, Seat},
+    wire::{InputApplied, Joined, PlayerLeft},
+};
 use super::{
-    AckRequested,
-    dispatch::{Context, Session, event_handler, handle},
-    order::Turn,
-    rate_limit::{RateLimit, SocketLimiter, admit_connect},
-    reply::{EventResult, fields},
+    event::{self, Event, Reply},
+    mount,
+    rate_limit::RateLimit,
     socket_closed, socket_opened,
 };
 use crate::{
@@ -45,60 +47,24 @@ pub struct GameContext {
     pub tasks: Tasks,
 }
 
-/// The game and player this socket is in, if any.
-struct GameSession {
-    limiter: SocketLimiter,
-    current: Mutex<Option<Seat>>,
-}
-
-#[derive(Clone)]
-struct Seat {
-    game: String,
-    player: String,
-}
-
-impl GameSession {
-    fn current(&self) -> std::sync::MutexGuard<'_, Option<Seat>> {
-        self.current
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-impl Context for GameContext {
-    fn metrics(&self) -> &Metrics {
-        &self.metrics
-    }
-}
-
-impl Session for GameSession {
-    fn limiter(&self) -> &SocketLimiter {
-        &self.limiter
-    }
-}
+/// What a `/game` handler gets besides its request.
+type GameEvent<A> = Event<A, GameSession, GameContext>;
 
 pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, metrics: &Metrics) -> A::InitRes {
-    metrics.register_namespace(NAMESPACE);
-    io.ns(
-        NAMESPACE,
-        on_connect::<A>
-            .with(prepare_socket::<A>)
-            .with(admit_connect::<A>),
-    )
+    mount(io, metrics, NAMESPACE, on_connect::<A>, prepare_socket::<A>)
 }
 
-/// Registers the handlers before the CONNECT packet goes out (see `/chat`).
+/// The socket's session, limiter and handlers, before the CONNECT packet
+/// goes out ([`mount`]).
 async fn prepare_socket<A: Adapter>(
     socket: SocketRef<A>,
     State(ctx): State<GameContext>,
 ) -> Result<(), std::convert::Infallible> {
-    socket.extensions.insert(Arc::new(GameSession {
-        limiter: ctx.rate_limit.for_socket(&socket),
-        current: Mutex::new(None),
-    }));
-    socket.on("join", on_join::<A>);
-    socket.on("input", on_input::<A>);
-    socket.on("leave", on_leave::<A>);
+    ctx.rate_limit.attach(&socket);
+    socket.extensions.insert(Arc::new(GameSession::default()));
+    event::on(&socket, "join", join::<A>);
+    event::on(&socket, "input", input::<A>);
+    event::on(&socket, "leave", leave::<A>);
     socket.on_disconnect(on_disconnect::<A>);
     socket_opened(&socket, &ctx.metrics, &ctx.tasks);
     Ok(())
@@ -106,49 +72,17 @@ async fn prepare_socket<A: Adapter>(
 
 async fn on_connect<A: Adapter>(_: SocketRef<A>) {}
 
-/// `join` also needs the `SocketIo` handle (a new game's loop emits through
-/// it), so its handler is written out; the others use the shared macro.
-async fn on_join<A: Adapter>(
-    socket: SocketRef<A>,
-    turn: Turn,
-    io: SocketIo<A>,
-    TryData(payload): TryData<JoinRequest>,
-    asked: AckRequested,
-    ack: AckSender<A>,
-    State(ctx): State<GameContext>,
-) {
-    handle(
-        socket,
-        turn,
-        payload,
-        asked,
-        ack,
-        ctx,
-        |socket, session, req, ctx| join(socket, io, session, req, ctx),
-    )
-    .await;
-}
-
-event_handler!(on_input, InputRequest, GameContext, input);
-event_handler!(on_leave, Option<LeaveRequest>, GameContext, leave);
-
-async fn leave<A: Adapter>(
-    socket: SocketRef<A>,
-    session: Arc<GameSession>,
-    _: Option<LeaveRequest>,
-    ctx: GameContext,
-) -> EventResult {
-    leave_current(&socket, &session, &ctx).await;
-    Ok(fields(json!({})))
-}
-
+/// Joins (or rejoins, keeping the player) a game; the first player's join
+/// creates the game and starts its loop.
 async fn join<A: Adapter>(
-    socket: SocketRef<A>,
-    io: SocketIo<A>,
-    session: Arc<GameSession>,
     req: JoinRequest,
-    ctx: GameContext,
-) -> EventResult {
+    Event {
+        socket,
+        session,
+        ctx,
+        io,
+    }: GameEvent<A>,
+) -> Reply<Joined> {
     let join = req.parse()?;
     let game_id = join.game.as_str();
     let seat = session.current().clone();
@@ -186,19 +120,17 @@ async fn join<A: Adapter>(
         Ok(()) => ctx.metrics.event_out(NAMESPACE),
         Err(e) => tracing::debug!(game = game_id, "player_joined not sent: {e}"),
     }
-    Ok(fields(json!({
-        "you": player_id,
-        "tick_rate": ctx.games.tick_rate(),
-        "state": joined.snapshot,
-    })))
+    Ok(Joined {
+        you: player_id,
+        tick_rate: ctx.games.tick_rate(),
+        state: joined.snapshot,
+    })
 }
 
 async fn input<A: Adapter>(
-    _: SocketRef<A>,
-    session: Arc<GameSession>,
     req: InputRequest,
-    ctx: GameContext,
-) -> EventResult {
+    Event { session, ctx, .. }: GameEvent<A>,
+) -> Reply<InputApplied> {
     let input = req.parse()?;
     let seat = session
         .current()
@@ -211,7 +143,20 @@ async fn input<A: Adapter>(
     // A stale input (lower seq than the latest) is ignored, as the contract
     // says; only malformed ones are refused.
     let applied = game.sim().set_input(&seat.player, input).is_ok();
-    Ok(fields(json!({ "applied": applied })))
+    Ok(InputApplied { applied })
+}
+
+async fn leave<A: Adapter>(
+    _: Option<LeaveRequest>,
+    Event {
+        socket,
+        session,
+        ctx,
+        ..
+    }: GameEvent<A>,
+) -> Reply<()> {
+    leave_current(&socket, &session, &ctx).await;
+    Ok(())
 }
 
 /// Leaves the socket's game, if any, telling the others.
@@ -228,7 +173,7 @@ async fn leave_current<A: Adapter>(
     socket.leave(room.clone());
     match socket
         .to(room)
-        .emit("player_left", &json!({ "id": seat.player }))
+        .emit("player_left", &PlayerLeft { id: &seat.player })
         .await
     {
         Ok(()) => ctx.metrics.event_out(NAMESPACE),

@@ -8,15 +8,14 @@
 
 pub mod payload;
 mod session;
+mod wire;
 
 use std::{fmt, sync::Arc};
 
-use serde_json::json;
 use socketioxide::{
     SocketIo,
     adapter::Adapter,
     extract::{SocketRef, State, TryData},
-    handler::ConnectHandler,
     socket::DisconnectReason,
 };
 use socketioxide_core::adapter::DefinedAdapter;
@@ -24,18 +23,18 @@ use socketioxide_core::adapter::DefinedAdapter;
 use self::{
     payload::{ConnectAuth, ReadRequest, TopicsRequest, parse_since},
     session::NotificationSession,
+    wire::{Topics, Unread, UnreadCount},
 };
 use super::{
-    dispatch::{Context, Session, event_handler},
-    rate_limit::{RateLimit, admit_connect},
-    reply::{EventResult, fields, store_write_refusal},
+    event::{self, Event, Reply, store_write_refusal},
+    mount,
+    rate_limit::RateLimit,
     socket_closed, socket_opened,
 };
 use crate::{
     metrics::Metrics,
     notifications::{
-        Hub, ListRequest, NAMESPACE, NotificationView, TokenError, TokenVerifier,
-        delivery::Delivery,
+        Hub, InboxPage, ListRequest, NAMESPACE, TokenError, TokenVerifier, delivery::Delivery,
     },
     protocol::{EventError, rooms},
     store::{NotificationStore, StoreError},
@@ -57,26 +56,11 @@ pub struct NotificationsContext {
     pub tasks: Tasks,
 }
 
-impl Context for NotificationsContext {
-    fn metrics(&self) -> &Metrics {
-        &self.metrics
-    }
-}
-
-impl Session for NotificationSession {
-    fn limiter(&self) -> &crate::namespaces::rate_limit::SocketLimiter {
-        &self.limiter
-    }
-}
+/// What a `/notifications` handler gets besides its request.
+type NotificationsEvent<A> = Event<A, NotificationSession, NotificationsContext>;
 
 pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, metrics: &Metrics) -> A::InitRes {
-    metrics.register_namespace(NAMESPACE);
-    io.ns(
-        NAMESPACE,
-        on_connect::<A>
-            .with(authenticate::<A>)
-            .with(admit_connect::<A>),
-    )
+    mount(io, metrics, NAMESPACE, on_connect::<A>, authenticate::<A>)
 }
 
 /// Why a connection was refused: the client's `connect_error` message is the
@@ -136,13 +120,13 @@ async fn authenticate<A: Adapter>(
         }
     };
     socket.join(rooms::user(&user));
-    let limiter = ctx.rate_limit.for_socket(&socket);
-    let session = NotificationSession::new(user, limiter, subscription, cursor);
+    ctx.rate_limit.attach(&socket);
+    let session = NotificationSession::new(user, subscription, cursor);
     socket.extensions.insert(Arc::new(session));
-    socket.on("list", on_list::<A>);
-    socket.on("read", on_read::<A>);
-    socket.on("subscribe", on_subscribe::<A>);
-    socket.on("unsubscribe", on_unsubscribe::<A>);
+    event::on(&socket, "list", list::<A>);
+    event::on(&socket, "read", read::<A>);
+    event::on(&socket, "subscribe", subscribe::<A>);
+    event::on(&socket, "unsubscribe", unsubscribe::<A>);
     socket.on_disconnect(on_disconnect::<A>);
     socket_opened(&socket, &ctx.metrics, &ctx.tasks);
     Ok(())
@@ -170,16 +154,6 @@ async fn on_connect<A: Adapter>(socket: SocketRef<A>, State(ctx): State<Notifica
     ctx.tasks.spawn(delivery.run());
 }
 
-event_handler!(on_list, Option<ListRequest>, NotificationsContext, list);
-event_handler!(on_read, ReadRequest, NotificationsContext, read);
-event_handler!(on_subscribe, TopicsRequest, NotificationsContext, subscribe);
-event_handler!(
-    on_unsubscribe,
-    TopicsRequest,
-    NotificationsContext,
-    unsubscribe
-);
-
 fn store_failed(e: &dyn fmt::Display) -> EventError {
     tracing::error!(error = %e, "notification store failed");
     EventError::internal()
@@ -191,28 +165,30 @@ fn store_write_failed(e: &StoreError) -> EventError {
 }
 
 async fn list<A: Adapter>(
-    _: SocketRef<A>,
-    session: Arc<NotificationSession>,
     req: Option<ListRequest>,
-    ctx: NotificationsContext,
-) -> EventResult {
+    Event { session, ctx, .. }: NotificationsEvent<A>,
+) -> Reply<InboxPage> {
     let query = req.unwrap_or_default().parse()?;
     let (notifications, unread) = ctx
         .store
         .list(session.user.as_str(), query)
         .await
         .map_err(|e| store_failed(&e))?;
-    let views: Vec<NotificationView<'_>> =
-        notifications.iter().map(NotificationView::from).collect();
-    Ok(fields(json!({ "notifications": views, "unread": unread })))
+    Ok(InboxPage {
+        notifications,
+        unread,
+    })
 }
 
 async fn read<A: Adapter>(
-    socket: SocketRef<A>,
-    session: Arc<NotificationSession>,
     req: ReadRequest,
-    ctx: NotificationsContext,
-) -> EventResult {
+    Event {
+        socket,
+        session,
+        ctx,
+        ..
+    }: NotificationsEvent<A>,
+) -> Reply<Unread> {
     let target = req.parse()?;
     let unread = ctx
         .store
@@ -222,21 +198,21 @@ async fn read<A: Adapter>(
     // Every socket of the user, on every node, this one included.
     match socket
         .within(rooms::user(&session.user))
-        .emit("unread", &json!({ "count": unread }))
+        .emit("unread", &UnreadCount { count: unread })
         .await
     {
         Ok(()) => ctx.metrics.event_out(NAMESPACE),
         Err(e) => tracing::warn!(user = %session.user, "unread not broadcast: {e}"),
     }
-    Ok(fields(json!({ "unread": unread })))
+    Ok(Unread { unread })
 }
 
 async fn subscribe<A: Adapter>(
-    socket: SocketRef<A>,
-    session: Arc<NotificationSession>,
     req: TopicsRequest,
-    _: NotificationsContext,
-) -> EventResult {
+    Event {
+        socket, session, ..
+    }: NotificationsEvent<A>,
+) -> Reply<Topics> {
     let topics = req.parse()?;
     let held = session.subscribe(&topics).map_err(|()| {
         EventError::bad_request(format!(
@@ -245,21 +221,19 @@ async fn subscribe<A: Adapter>(
         ))
     })?;
     socket.join(topics.iter().map(rooms::topic).collect::<Vec<_>>());
-    let held: Vec<&str> = held.iter().map(|t| t.as_str()).collect();
-    Ok(fields(json!({ "topics": held })))
+    Ok(Topics::held(&held))
 }
 
 async fn unsubscribe<A: Adapter>(
-    socket: SocketRef<A>,
-    session: Arc<NotificationSession>,
     req: TopicsRequest,
-    _: NotificationsContext,
-) -> EventResult {
+    Event {
+        socket, session, ..
+    }: NotificationsEvent<A>,
+) -> Reply<Topics> {
     let topics = req.parse()?;
     let held = session.unsubscribe(&topics);
     socket.leave(topics.iter().map(rooms::topic).collect::<Vec<_>>());
-    let held: Vec<&str> = held.iter().map(|t| t.as_str()).collect();
-    Ok(fields(json!({ "topics": held })))
+    Ok(Topics::held(&held))
 }
 
 async fn on_disconnect<A: Adapter>(

@@ -8,7 +8,6 @@ use std::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    namespaces::rate_limit::SocketLimiter,
     notifications::hub::Subscription,
     protocol::{RoomId, StreamId, UserId},
 };
@@ -19,7 +18,6 @@ pub const MAX_TOPICS_PER_SOCKET: usize = 100;
 
 pub struct NotificationSession {
     pub user: UserId,
-    pub limiter: SocketLimiter,
     topics: Mutex<BTreeSet<RoomId>>,
     /// Set up by the connect middleware, taken by the delivery task once the
     /// socket is connected.
@@ -29,15 +27,9 @@ pub struct NotificationSession {
 }
 
 impl NotificationSession {
-    pub fn new(
-        user: UserId,
-        limiter: SocketLimiter,
-        subscription: Subscription,
-        cursor: StreamId,
-    ) -> Self {
+    pub fn new(user: UserId, subscription: Subscription, cursor: StreamId) -> Self {
         Self {
             user,
-            limiter,
             topics: Mutex::new(BTreeSet::new()),
             pending: Mutex::new(Some((subscription, cursor))),
             closed: CancellationToken::new(),
