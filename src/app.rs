@@ -27,6 +27,7 @@ use crate::{
     http::{self, HttpState},
     metrics::Metrics,
     namespaces::{
+        Common,
         chat::{self, ChatContext},
         echo::{self, EchoContext},
         game::{self as game_ns, GameContext},
@@ -251,32 +252,30 @@ impl Parts {
             &metrics,
             &tasks,
         );
+        let common = |rate_limit| Common {
+            metrics: metrics.clone(),
+            rate_limit,
+            tasks: tasks.clone(),
+        };
         Ok(Self {
             chat: ChatContext {
                 store: store.chat().clone(),
-                metrics: metrics.clone(),
-                rate_limit: chat_limit,
+                common: common(chat_limit),
                 room_limit: config.room_limit as usize,
-                tasks: tasks.clone(),
             },
             notifications: NotificationsContext {
                 store: store.notifications().clone(),
                 hub,
                 verifier: credentials.token_verifier(),
-                metrics: metrics.clone(),
-                rate_limit: notifications_limit,
+                common: common(notifications_limit),
                 clustered: redis.is_some(),
-                tasks: tasks.clone(),
             },
             game: GameContext {
                 games: Games::new(config.game_tick_rate),
-                metrics: metrics.clone(),
-                rate_limit: game_limit,
-                tasks: tasks.clone(),
+                common: common(game_limit),
             },
             echo: EchoContext {
-                rate_limit: echo_limit,
-                tasks: tasks.clone(),
+                common: common(echo_limit),
             },
             connect_limit,
             max_payload: usize::try_from(config.max_payload)

@@ -28,22 +28,21 @@ use socketioxide::{
 use socketioxide_core::adapter::DefinedAdapter;
 
 use super::{
-    AckRequested,
+    AckRequested, Common,
     args::Args,
     event::disconnect_flooding,
     mount,
     order::{Place, Turn},
-    rate_limit::{RateLimit, SocketLimiter, Verdict},
+    rate_limit::{SocketLimiter, Verdict},
     socket_closed, socket_opened,
 };
-use crate::{metrics::Metrics, tasks::Tasks};
+use crate::metrics::Metrics;
 
-/// What the echo namespaces share (socketioxide state).
+/// What the echo namespaces share (socketioxide state): only the
+/// [`Common`] state of every namespace.
 #[derive(Clone)]
 pub struct EchoContext {
-    pub rate_limit: RateLimit,
-    /// Where this namespace's tasks run; each socket counts as one.
-    pub tasks: Tasks,
+    pub common: Common,
 }
 
 /// Mounts the echo behaviour on namespace `path`.
@@ -65,11 +64,9 @@ pub fn register<A: Adapter + DefinedAdapter>(
 /// ([`mount`]).
 async fn prepare_socket<A: Adapter>(
     socket: SocketRef<A>,
-    State(metrics): State<Metrics>,
     State(echo): State<EchoContext>,
 ) -> Result<(), std::convert::Infallible> {
-    echo.rate_limit.attach(&socket);
-    socket_opened(&socket, &metrics, &echo.tasks);
+    socket_opened(&socket, &echo.common);
     socket.on("message", on_message::<A>);
     socket.on("message-with-ack", on_message_with_ack::<A>);
     socket.on("emit-with-ack", on_emit_with_ack::<A>);

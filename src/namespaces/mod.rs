@@ -23,7 +23,18 @@ use socketioxide::{
 };
 use socketioxide_core::adapter::DefinedAdapter;
 
+use self::rate_limit::RateLimit;
 use crate::{metrics::Metrics, tasks::Tasks};
+
+/// What the state of every namespace holds besides its own.
+#[derive(Clone)]
+pub struct Common {
+    pub metrics: Metrics,
+    /// The namespace's per-socket rate limit.
+    pub rate_limit: RateLimit,
+    /// Where the namespace's tasks run; each socket counts as one.
+    pub tasks: Tasks,
+}
 
 /// Mounts a namespace at `path`, the same way for all: its metrics are
 /// registered, a CONNECT first passes the connect rate limit
@@ -81,13 +92,16 @@ pub fn transport_name(transport: TransportType) -> &'static str {
     }
 }
 
-/// Counts and logs a socket that joined a namespace, and counts it as one of
-/// `tasks` until [`socket_closed`] (a shutdown waits for the disconnect
-/// handlers so). Every namespace's connect handler calls this, and
+/// A socket joined a namespace: puts its rate limiter in its extensions
+/// ([`RateLimit::attach`]), counts and logs it, and counts it as one of the
+/// tasks until [`socket_closed`] (a shutdown waits for the disconnect
+/// handlers so). Every namespace's connect middleware calls this, and
 /// [`socket_closed`] last in its disconnect handler.
-pub fn socket_opened<A: Adapter>(socket: &SocketRef<A>, metrics: &Metrics, tasks: &Tasks) {
-    tasks.socket_opened(&socket.extensions);
-    metrics
+pub fn socket_opened<A: Adapter>(socket: &SocketRef<A>, common: &Common) {
+    common.rate_limit.attach(socket);
+    common.tasks.socket_opened(&socket.extensions);
+    common
+        .metrics
         .sockets_connected
         .with_label_values(&[socket.ns()])
         .inc();

@@ -31,16 +31,14 @@ use self::{
     wire::{HistoryPage, Joined, Member, Members, Message, Presence, Sent, TypingNotice},
 };
 use super::{
+    Common,
     event::{self, Event, Reply, store_write_refusal},
-    mount,
-    rate_limit::RateLimit,
-    socket_closed, socket_opened,
+    mount, socket_closed, socket_opened,
 };
 use crate::{
     metrics::Metrics,
     protocol::{EventError, RoomId, StreamId, rooms},
     store::{ChatStore, NewChatMessage},
-    tasks::Tasks,
 };
 
 pub const NAMESPACE: &str = "/chat";
@@ -49,12 +47,9 @@ pub const NAMESPACE: &str = "/chat";
 #[derive(Clone)]
 pub struct ChatContext {
     pub store: ChatStore,
-    pub metrics: Metrics,
-    pub rate_limit: RateLimit,
+    pub common: Common,
     /// Most members one room may have, on every node together (`--room-limit`).
     pub room_limit: usize,
-    /// Where this namespace's tasks run; each socket counts as one.
-    pub tasks: Tasks,
 }
 
 /// What a `/chat` handler gets besides its request.
@@ -70,7 +65,6 @@ async fn prepare_socket<A: Adapter>(
     socket: SocketRef<A>,
     State(ctx): State<ChatContext>,
 ) -> Result<(), std::convert::Infallible> {
-    ctx.rate_limit.attach(&socket);
     socket.extensions.insert(Arc::new(ChatSession::default()));
     event::on(&socket, "join", join::<A>);
     event::on(&socket, "leave", leave::<A>);
@@ -79,7 +73,7 @@ async fn prepare_socket<A: Adapter>(
     event::on(&socket, "history", history::<A>);
     event::on(&socket, "members", list_members::<A>);
     socket.on_disconnect(on_disconnect::<A>);
-    socket_opened(&socket, &ctx.metrics, &ctx.tasks);
+    socket_opened(&socket, &ctx.common);
     Ok(())
 }
 
@@ -113,7 +107,7 @@ async fn emit_to_others<A: Adapter, T: serde::Serialize + ?Sized>(
         others = others.volatile();
     }
     match others.emit(event, data).await {
-        Ok(()) => ctx.metrics.event_out(NAMESPACE),
+        Ok(()) => ctx.common.metrics.event_out(NAMESPACE),
         Err(e) if volatile => tracing::debug!(room = room.as_str(), "{event} not broadcast: {e}"),
         Err(e) => tracing::warn!(room = room.as_str(), "{event} not broadcast: {e}"),
     }
@@ -141,7 +135,7 @@ async fn broadcast_presence<A: Adapter>(
 
 /// The refusal of a join to a full room, counted in `/metrics`.
 fn room_full(ctx: &ChatContext, room: &RoomId) -> EventError {
-    ctx.metrics.limit_hit("room_full");
+    ctx.common.metrics.limit_hit("room_full");
     EventError::forbidden(format!(
         "room `{}` is full ({} members)",
         room.as_str(),
@@ -344,5 +338,5 @@ async fn on_disconnect<A: Adapter>(
             broadcast_presence(&socket, &ctx, &room, "leave", &member, count).await;
         }
     }
-    socket_closed(&socket, &ctx.metrics, reason);
+    socket_closed(&socket, &ctx.common.metrics, reason);
 }

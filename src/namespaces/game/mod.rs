@@ -23,16 +23,14 @@ use self::{
     wire::{InputApplied, Joined, PlayerLeft},
 };
 use super::{
+    Common,
     event::{self, Event, Reply},
-    mount,
-    rate_limit::RateLimit,
-    socket_closed, socket_opened,
+    mount, socket_closed, socket_opened,
 };
 use crate::{
     game::Games,
     metrics::Metrics,
     protocol::{EventError, rooms},
-    tasks::Tasks,
 };
 
 pub const NAMESPACE: &str = "/game";
@@ -41,10 +39,7 @@ pub const NAMESPACE: &str = "/game";
 #[derive(Clone)]
 pub struct GameContext {
     pub games: Games,
-    pub metrics: Metrics,
-    pub rate_limit: RateLimit,
-    /// Where this namespace's tasks run; each socket counts as one.
-    pub tasks: Tasks,
+    pub common: Common,
 }
 
 /// What a `/game` handler gets besides its request.
@@ -60,13 +55,12 @@ async fn prepare_socket<A: Adapter>(
     socket: SocketRef<A>,
     State(ctx): State<GameContext>,
 ) -> Result<(), std::convert::Infallible> {
-    ctx.rate_limit.attach(&socket);
     socket.extensions.insert(Arc::new(GameSession::default()));
     event::on(&socket, "join", join::<A>);
     event::on(&socket, "input", input::<A>);
     event::on(&socket, "leave", leave::<A>);
     socket.on_disconnect(on_disconnect::<A>);
-    socket_opened(&socket, &ctx.metrics, &ctx.tasks);
+    socket_opened(&socket, &ctx.common);
     Ok(())
 }
 
@@ -109,15 +103,15 @@ async fn join<A: Adapter>(
             .of(NAMESPACE)
             .expect("the /game namespace is registered")
             .within(room.clone());
-        ctx.tasks.spawn(ticker::run(
+        ctx.common.tasks.spawn(ticker::run(
             joined.game.clone(),
             ops,
             ctx.games.tick_rate(),
-            ctx.metrics.clone(),
+            ctx.common.metrics.clone(),
         ));
     }
     match socket.to(room).emit("player_joined", &joined.player).await {
-        Ok(()) => ctx.metrics.event_out(NAMESPACE),
+        Ok(()) => ctx.common.metrics.event_out(NAMESPACE),
         Err(e) => tracing::debug!(game = game_id, "player_joined not sent: {e}"),
     }
     Ok(Joined {
@@ -176,7 +170,7 @@ async fn leave_current<A: Adapter>(
         .emit("player_left", &PlayerLeft { id: &seat.player })
         .await
     {
-        Ok(()) => ctx.metrics.event_out(NAMESPACE),
+        Ok(()) => ctx.common.metrics.event_out(NAMESPACE),
         Err(e) => tracing::debug!(game = %seat.game, "player_left not sent: {e}"),
     }
 }
@@ -189,5 +183,5 @@ async fn on_disconnect<A: Adapter>(
     if let Some(session) = socket.extensions.get::<Arc<GameSession>>() {
         leave_current(&socket, &session, &ctx).await;
     }
-    socket_closed(&socket, &ctx.metrics, reason);
+    socket_closed(&socket, &ctx.common.metrics, reason);
 }

@@ -26,10 +26,9 @@ use self::{
     wire::{Topics, Unread, UnreadCount},
 };
 use super::{
+    Common,
     event::{self, Event, Reply, store_write_refusal},
-    mount,
-    rate_limit::RateLimit,
-    socket_closed, socket_opened,
+    mount, socket_closed, socket_opened,
 };
 use crate::{
     metrics::Metrics,
@@ -38,7 +37,6 @@ use crate::{
     },
     protocol::{EventError, rooms},
     store::{NotificationStore, StoreError},
-    tasks::Tasks,
 };
 
 /// What every `/notifications` handler needs (socketioxide state).
@@ -47,13 +45,10 @@ pub struct NotificationsContext {
     pub store: NotificationStore,
     pub hub: Hub,
     pub verifier: TokenVerifier,
-    pub metrics: Metrics,
-    pub rate_limit: RateLimit,
+    pub common: Common,
     /// On a cluster, live notifications only wake delivery up (see
     /// [`crate::notifications::delivery`]).
     pub clustered: bool,
-    /// Where this namespace's tasks run; each socket counts as one.
-    pub tasks: Tasks,
 }
 
 /// What a `/notifications` handler gets besides its request.
@@ -120,7 +115,6 @@ async fn authenticate<A: Adapter>(
         }
     };
     socket.join(rooms::user(&user));
-    ctx.rate_limit.attach(&socket);
     let session = NotificationSession::new(user, subscription, cursor);
     socket.extensions.insert(Arc::new(session));
     event::on(&socket, "list", list::<A>);
@@ -128,7 +122,7 @@ async fn authenticate<A: Adapter>(
     event::on(&socket, "subscribe", subscribe::<A>);
     event::on(&socket, "unsubscribe", unsubscribe::<A>);
     socket.on_disconnect(on_disconnect::<A>);
-    socket_opened(&socket, &ctx.metrics, &ctx.tasks);
+    socket_opened(&socket, &ctx.common);
     Ok(())
 }
 
@@ -146,12 +140,12 @@ async fn on_connect<A: Adapter>(socket: SocketRef<A>, State(ctx): State<Notifica
         subscription,
         cursor,
         store: ctx.store.clone(),
-        metrics: ctx.metrics.clone(),
+        metrics: ctx.common.metrics.clone(),
         closed: session.closed.clone(),
         live_is_wake_up: ctx.clustered,
-        tasks: ctx.tasks.clone(),
+        tasks: ctx.common.tasks.clone(),
     };
-    ctx.tasks.spawn(delivery.run());
+    ctx.common.tasks.spawn(delivery.run());
 }
 
 fn store_failed(e: &dyn fmt::Display) -> EventError {
@@ -201,7 +195,7 @@ async fn read<A: Adapter>(
         .emit("unread", &UnreadCount { count: unread })
         .await
     {
-        Ok(()) => ctx.metrics.event_out(NAMESPACE),
+        Ok(()) => ctx.common.metrics.event_out(NAMESPACE),
         Err(e) => tracing::warn!(user = %session.user, "unread not broadcast: {e}"),
     }
     Ok(Unread { unread })
@@ -244,5 +238,5 @@ async fn on_disconnect<A: Adapter>(
     if let Some(session) = socket.extensions.get::<Arc<NotificationSession>>() {
         session.closed.cancel();
     }
-    socket_closed(&socket, &ctx.metrics, reason);
+    socket_closed(&socket, &ctx.common.metrics, reason);
 }
