@@ -66,14 +66,8 @@ async fn js_and_python_chat(transport: &str) {
     // keeps its member list from these changes.
     js.send("/leave").await;
     js.expect_line("left", json!({ "room": ROOM })).await;
-    py.expect_line(
-        "presence",
-        json!({ "room": ROOM, "event": "leave", "member": js.member(), "count": 1 }),
-    )
-    .await;
-    py.send("/members").await;
-    py.expect_line("members", json!({ "room": ROOM, "members": [py.member()] }))
-        .await;
+    py.expect_presence("leave", js.member(), 1).await;
+    py.expect_members("/members", json!([py.member()])).await;
     js.send("talking to a room I left").await;
     js.expect_error("forbidden", "message").await;
     js.send(&format!("/join {ROOM}")).await;
@@ -83,19 +77,11 @@ async fn js_and_python_chat(transport: &str) {
         json!([js.member(), py.member()]),
         "members",
     );
-    py.expect_line(
-        "presence",
-        json!({ "room": ROOM, "event": "join", "member": js.member(), "count": 2 }),
-    )
-    .await;
+    py.expect_presence("join", js.member(), 2).await;
     // The list kept from the changes is the server's (`/who` asks it).
     for command in ["/members", "/who"] {
-        py.send(command).await;
-        py.expect_line(
-            "members",
-            json!({ "room": ROOM, "members": [js.member(), py.member()] }),
-        )
-        .await;
+        py.expect_members(command, json!([js.member(), py.member()]))
+            .await;
     }
 
     // Messages: the sender's ack and the other's copy are the same message.
@@ -135,30 +121,18 @@ async fn js_and_python_chat(transport: &str) {
     );
 
     for command in ["/members", "/who"] {
-        js.send(command).await;
-        js.expect_line(
-            "members",
-            json!({ "room": ROOM, "members": [js.member(), py.member()] }),
-        )
-        .await;
+        js.expect_members(command, json!([js.member(), py.member()]))
+            .await;
     }
 
     // The Python side leaves and comes back; its join history is the history.
     py.send("/leave").await;
     py.expect_line("left", json!({ "room": ROOM })).await;
-    js.expect_line(
-        "presence",
-        json!({ "room": ROOM, "event": "leave", "member": py.member(), "count": 1 }),
-    )
-    .await;
+    js.expect_presence("leave", py.member(), 1).await;
     py.send(&format!("/join {ROOM}")).await;
     let joined = py.expect("joined").await;
     py.check_eq(&joined["history"], json!(history), "join history");
-    js.expect_line(
-        "presence",
-        json!({ "room": ROOM, "event": "join", "member": py.member(), "count": 2 }),
-    )
-    .await;
+    js.expect_presence("join", py.member(), 2).await;
 
     // Ending a process leaves the room: end of input (a clean quit) ...
     ends_input_and_leaves(&mut py, &mut js).await;
@@ -167,29 +141,12 @@ async fn js_and_python_chat(transport: &str) {
     let mut py2 = ChatProcess::python(&app.http_url(""), "Grace", transport);
     let joined = py2.expect_joined(&[js.member()]).await;
     py2.check_eq(&joined["history"], json!(history), "join history");
-    js.expect_line(
-        "presence",
-        json!({ "room": ROOM, "event": "join", "member": py2.member(), "count": 2 }),
-    )
-    .await;
-    js.send("/members").await;
-    js.expect_line(
-        "members",
-        json!({ "room": ROOM, "members": [js.member(), py2.member()] }),
-    )
-    .await;
+    js.expect_presence("join", py2.member(), 2).await;
+    js.expect_members("/members", json!([js.member(), py2.member()]))
+        .await;
     js.kill().await;
-    py2.expect_line(
-        "presence",
-        json!({ "room": ROOM, "event": "leave", "member": js.member(), "count": 1 }),
-    )
-    .await;
-    py2.send("/members").await;
-    py2.expect_line(
-        "members",
-        json!({ "room": ROOM, "members": [py2.member()] }),
-    )
-    .await;
+    py2.expect_presence("leave", js.member(), 1).await;
+    py2.expect_members("/members", json!([py2.member()])).await;
     py2.quit_and_wait().await;
 
     py.checks += py2.checks;
@@ -235,12 +192,7 @@ async fn typing_on_and_off(typist: &mut ChatProcess, watcher: &mut ChatProcess) 
 /// with nothing more printed.
 async fn ends_input_and_leaves(quitter: &mut ChatProcess, watcher: &mut ChatProcess) {
     quitter.close_stdin();
-    watcher
-        .expect_line(
-            "presence",
-            json!({ "room": ROOM, "event": "leave", "member": quitter.member(), "count": 1 }),
-        )
-        .await;
+    watcher.expect_presence("leave", quitter.member(), 1).await;
     quitter.expect_end().await;
 }
 
@@ -270,11 +222,7 @@ async fn start_pair(transport: &str) -> Option<(TestApp, ChatProcess, ChatProces
 
     let mut py = ChatProcess::start(python, "clients/python/chat.py", &url, "Grace", transport);
     py.expect_joined(&[js.member()]).await;
-    js.expect_line(
-        "presence",
-        json!({ "room": ROOM, "event": "join", "member": py.member(), "count": 2 }),
-    )
-    .await;
+    js.expect_presence("join", py.member(), 2).await;
     Some((app, js, py))
 }
 
@@ -502,6 +450,21 @@ impl ChatProcess {
             .extend(fields.as_object().unwrap().clone());
         self.check_eq(&item, want, "the next line");
         item
+    }
+
+    /// The next line tells that `member` did `event` (join, leave) in
+    /// [`ROOM`], which now holds `count`.
+    async fn expect_presence(&mut self, event: &str, member: Value, count: u32) -> Value {
+        let presence = json!({ "room": ROOM, "event": event, "member": member, "count": count });
+        self.expect_line("presence", presence).await
+    }
+
+    /// Asks for [`ROOM`]'s members with `command` (`/members`, `/who`):
+    /// exactly `members`.
+    async fn expect_members(&mut self, command: &str, members: Value) -> Value {
+        self.send(command).await;
+        self.expect_line("members", json!({ "room": ROOM, "members": members }))
+            .await
     }
 
     /// The next line is a refusal with `code` of a `request`.

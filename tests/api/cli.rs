@@ -2,6 +2,9 @@
 
 use std::process::Command;
 
+/// Every setting: its flag, its environment variable and its default as
+/// `--help` shows them (one row a setting, so the table reads as one).
+#[rustfmt::skip]
 const SETTINGS: &[(&str, &str, &str)] = &[
     ("--listen", "SWITCHBOARD_LISTEN", "127.0.0.1:3000"),
     ("--ping-interval", "SWITCHBOARD_PING_INTERVAL", "25s"),
@@ -10,90 +13,34 @@ const SETTINGS: &[(&str, &str, &str)] = &[
     ("--ack-timeout", "SWITCHBOARD_ACK_TIMEOUT", "5s"),
     ("--max-payload", "SWITCHBOARD_MAX_PAYLOAD", "1000000"),
     ("--max-attachments", "SWITCHBOARD_MAX_ATTACHMENTS", "10"),
-    (
-        "--max-attachment-bytes",
-        "SWITCHBOARD_MAX_ATTACHMENT_BYTES",
-        "1000000",
-    ),
-    (
-        "--attachment-timeout",
-        "SWITCHBOARD_ATTACHMENT_TIMEOUT",
-        "10s",
-    ),
-    (
-        "--echo-namespaces",
-        "SWITCHBOARD_ECHO_NAMESPACES",
-        "/,/echo",
-    ),
+    ("--max-attachment-bytes", "SWITCHBOARD_MAX_ATTACHMENT_BYTES", "1000000"),
+    ("--attachment-timeout", "SWITCHBOARD_ATTACHMENT_TIMEOUT", "10s"),
+    ("--echo-namespaces", "SWITCHBOARD_ECHO_NAMESPACES", "/,/echo"),
     ("--cors-origins", "SWITCHBOARD_CORS_ORIGINS", ""),
     ("--log-format", "SWITCHBOARD_LOG_FORMAT", "text"),
     ("--log-level", "SWITCHBOARD_LOG_LEVEL", "info"),
     ("--shutdown-timeout", "SWITCHBOARD_SHUTDOWN_TIMEOUT", "5s"),
-    (
-        "--database-url",
-        "SWITCHBOARD_DATABASE_URL",
-        "sqlite://data/switchboard.db",
-    ),
+    ("--database-url", "SWITCHBOARD_DATABASE_URL", "sqlite://data/switchboard.db"),
     ("--rate-limit", "SWITCHBOARD_RATE_LIMIT", "20"),
     ("--rate-burst", "SWITCHBOARD_RATE_BURST", "40"),
     ("--game-tick-rate", "SWITCHBOARD_GAME_TICK_RATE", "20"),
     ("--api-rate-limit", "SWITCHBOARD_API_RATE_LIMIT", "1000"),
     ("--room-limit", "SWITCHBOARD_ROOM_LIMIT", "1000"),
-    (
-        "--api-max-stored-bytes",
-        "SWITCHBOARD_API_MAX_STORED_BYTES",
-        "16777216",
-    ),
-    (
-        "--header-read-timeout",
-        "SWITCHBOARD_HEADER_READ_TIMEOUT",
-        "10s",
-    ),
-    (
-        "--body-read-timeout",
-        "SWITCHBOARD_BODY_READ_TIMEOUT",
-        "30s",
-    ),
-    (
-        "--keep-alive-timeout",
-        "SWITCHBOARD_KEEP_ALIVE_TIMEOUT",
-        "75s",
-    ),
+    ("--api-max-stored-bytes", "SWITCHBOARD_API_MAX_STORED_BYTES", "16777216"),
+    ("--header-read-timeout", "SWITCHBOARD_HEADER_READ_TIMEOUT", "10s"),
+    ("--body-read-timeout", "SWITCHBOARD_BODY_READ_TIMEOUT", "30s"),
+    ("--keep-alive-timeout", "SWITCHBOARD_KEEP_ALIVE_TIMEOUT", "75s"),
     ("--ws-idle-timeout", "SWITCHBOARD_WS_IDLE_TIMEOUT", "120s"),
     ("--max-connections", "SWITCHBOARD_MAX_CONNECTIONS", "10000"),
-    (
-        "--max-connections-per-ip",
-        "SWITCHBOARD_MAX_CONNECTIONS_PER_IP",
-        "256",
-    ),
+    ("--max-connections-per-ip", "SWITCHBOARD_MAX_CONNECTIONS_PER_IP", "256"),
     ("--trusted-proxies", "SWITCHBOARD_TRUSTED_PROXIES", ""),
-    (
-        "--address-rate-multiplier",
-        "SWITCHBOARD_ADDRESS_RATE_MULTIPLIER",
-        "10",
-    ),
-    (
-        "--game-rate-multiplier",
-        "SWITCHBOARD_GAME_RATE_MULTIPLIER",
-        "3",
-    ),
+    ("--address-rate-multiplier", "SWITCHBOARD_ADDRESS_RATE_MULTIPLIER", "10"),
+    ("--game-rate-multiplier", "SWITCHBOARD_GAME_RATE_MULTIPLIER", "3"),
     ("--echo-rate-limit", "SWITCHBOARD_ECHO_RATE_LIMIT", "500"),
-    (
-        "--connect-rate-limit",
-        "SWITCHBOARD_CONNECT_RATE_LIMIT",
-        "20",
-    ),
+    ("--connect-rate-limit", "SWITCHBOARD_CONNECT_RATE_LIMIT", "20"),
     ("--event-queue", "SWITCHBOARD_EVENT_QUEUE", "1024"),
-    (
-        "--max-buffered-bytes",
-        "SWITCHBOARD_MAX_BUFFERED_BYTES",
-        "4194304",
-    ),
-    (
-        "--max-buffered-packets",
-        "SWITCHBOARD_MAX_BUFFERED_PACKETS",
-        "1024",
-    ),
+    ("--max-buffered-bytes", "SWITCHBOARD_MAX_BUFFERED_BYTES", "4194304"),
+    ("--max-buffered-packets", "SWITCHBOARD_MAX_BUFFERED_PACKETS", "1024"),
     ("--jwt-secret", "SWITCHBOARD_JWT_SECRET", ""),
     ("--api-keys", "SWITCHBOARD_API_KEYS", ""),
 ];

@@ -8,7 +8,8 @@ use std::{net::SocketAddr, process::Command, time::Duration};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    API_KEY, Cluster, RedisServer, ServerProcess, SioClient, listening_socket, receive,
+    API_KEY, Cluster, RedisServer, ServerProcess, SioClient, field_of_each, listening_socket,
+    receive,
 };
 
 async fn api(addr: SocketAddr, path: &str, body: Value) -> (u16, Value) {
@@ -23,6 +24,18 @@ async fn api(addr: SocketAddr, path: &str, body: Value) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// Pushes to `user` through the node at `addr`; the status and the id stored.
+async fn push(addr: SocketAddr, user: &str, kind: &str) -> (u16, String) {
+    let (status, body) = api(
+        addr,
+        "/notifications",
+        json!({"users": [user], "kind": kind}),
+    )
+    .await;
+    let id = body["notifications"][0]["id"].as_str().unwrap().to_owned();
+    (status, id)
+}
+
 async fn readiness(addr: SocketAddr) -> (u16, Value) {
     let response = reqwest::get(format!("http://{addr}/readyz")).await.unwrap();
     let status = response.status().as_u16();
@@ -30,11 +43,9 @@ async fn readiness(addr: SocketAddr) -> (u16, Value) {
 }
 
 async fn join(client: &mut SioClient, room: &str, name: &str) -> Value {
-    let ack = client
-        .request("join", json!({ "room": room, "name": name }))
-        .await;
-    assert_eq!(ack["ok"], true, "{ack}");
-    ack
+    client
+        .request_ok("join", json!({ "room": room, "name": name }))
+        .await
 }
 
 #[tokio::test]
@@ -46,12 +57,7 @@ async fn chat_messages_typing_and_presence_cross_nodes() {
     let mut bob = SioClient::connect(cluster.addr(1), "/chat").await;
     join(&mut ada, "lobby", "Ada").await;
     let joined = join(&mut bob, "lobby", "Bob").await;
-    let names: Vec<&str> = joined["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["name"].as_str().unwrap())
-        .collect();
+    let names = field_of_each(&joined["members"], "name");
     assert_eq!(names, ["Ada", "Bob"], "members on both nodes: {joined}");
     let presence = ada.next_event("presence").await;
     assert_eq!(presence["event"], "join");
@@ -89,12 +95,7 @@ async fn chat_messages_typing_and_presence_cross_nodes() {
     );
     assert_eq!(left["count"], 2);
     let listed = ada.request("members", json!({"room": "lobby"})).await;
-    let names: Vec<&str> = listed["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["name"].as_str().unwrap())
-        .collect();
+    let names = field_of_each(&listed["members"], "name");
     assert_eq!(names, ["Ada", "Cy"], "members on both nodes: {listed}");
 }
 
@@ -156,13 +157,7 @@ async fn notifications_reach_every_node_and_read_state_follows() {
 
     // Replay with `since` on the other node.
     phone.close().await;
-    let (_, body) = api(
-        cluster.addr(1),
-        "/notifications",
-        json!({"users": ["nora"], "kind": "d"}),
-    )
-    .await;
-    let missed = body["notifications"][0]["id"].as_str().unwrap().to_owned();
+    let (_, missed) = push(cluster.addr(1), "nora", "d").await;
     let mut phone = listening_socket(cluster.addr(0), "nora", Some(&ids[2])).await;
     assert_eq!(receive(&mut phone).await["id"], missed.as_str());
 }
@@ -267,13 +262,7 @@ async fn a_killed_node_loses_no_stored_notification() {
         return;
     };
     let mut socket = listening_socket(cluster.addr(0), "quin", None).await;
-    let (_, body) = api(
-        cluster.addr(0),
-        "/notifications",
-        json!({"users": ["quin"], "kind": "before"}),
-    )
-    .await;
-    let first = body["notifications"][0]["id"].as_str().unwrap().to_owned();
+    let (_, first) = push(cluster.addr(0), "quin", "before").await;
     assert_eq!(receive(&mut socket).await["id"], first.as_str());
 
     cluster.nodes[0].signal("KILL");
@@ -283,14 +272,9 @@ async fn a_killed_node_loses_no_stored_notification() {
     // While the client is away, the surviving node takes pushes.
     let mut missed = Vec::new();
     for kind in ["x", "y"] {
-        let (status, body) = api(
-            cluster.addr(1),
-            "/notifications",
-            json!({"users": ["quin"], "kind": kind}),
-        )
-        .await;
+        let (status, id) = push(cluster.addr(1), "quin", kind).await;
         assert_eq!(status, 201);
-        missed.push(body["notifications"][0]["id"].as_str().unwrap().to_owned());
+        missed.push(id);
     }
     // The client reconnects to the other node with its last id.
     let mut socket = listening_socket(cluster.addr(1), "quin", Some(&first)).await;

@@ -141,14 +141,18 @@ async fn health_answers_within(addr: SocketAddr, bound: Duration) -> (Duration, 
     }
 }
 
+/// How often `limit` was hit, from `/metrics`.
 async fn metric(addr: SocketAddr, limit: &str) -> u64 {
-    let body = metrics_text(addr).await;
-    let series = limit_hits_series(limit);
-    body.lines()
-        .find_map(|line| line.strip_prefix(&series))
-        .unwrap_or_else(|| panic!("no {series} in /metrics"))
-        .parse()
-        .unwrap()
+    metric_sample(addr, &limit_hits_series(limit)).await as u64
+}
+
+/// The first and the last of the times `closed_after` connections were
+/// closed after; asserts none was closed before `timeout` (less [`SLACK`]).
+fn closed_not_before(closed_after: &[Duration], timeout: Duration) -> (Duration, Duration) {
+    let first = *closed_after.iter().min().unwrap();
+    let last = *closed_after.iter().max().unwrap();
+    assert!(first >= timeout - SLACK, "closed early, after {first:?}");
+    (first, last)
 }
 
 #[tokio::test]
@@ -168,10 +172,7 @@ async fn partial_headers_and_silent_connections_are_closed_after_the_header_time
         assert!(seen.is_empty(), "no answer to a partial request");
         start.elapsed()
     });
-    let closed_after = join_all(attack).await;
-    let first = closed_after.iter().min().unwrap();
-    let last = closed_after.iter().max().unwrap();
-    assert!(*first >= HEADER - SLACK, "closed early, after {first:?}");
+    let (first, last) = closed_not_before(&join_all(attack).await, HEADER);
     eprintln!("100 slow connections closed after {first:?}..{last:?} (header timeout {HEADER:?})");
     assert_eq!(metric(app.addr, "header_read_timeout").await, 100);
     assert_eq!(health_at(app.addr).await, Some(200));
@@ -244,10 +245,7 @@ async fn partial_and_trickled_bodies_are_closed_after_the_body_timeout() {
         }
         sent.elapsed()
     });
-    let closed_after = join_all(attack).await;
-    let first = closed_after.iter().min().unwrap();
-    let last = closed_after.iter().max().unwrap();
-    assert!(*first >= BODY - SLACK, "closed early, after {first:?}");
+    let (first, last) = closed_not_before(&join_all(attack).await, BODY);
     eprintln!(
         "40 partial bodies closed {first:?}..{last:?} after their connect, {:?} after the start",
         start.elapsed()
@@ -338,7 +336,7 @@ async fn a_pending_long_poll_is_not_cut_by_the_http_timeouts() {
     .await;
     let (sid, _) = polling_session(&app).await;
     let http = reqwest::Client::new();
-    let poll_url = app.http_url(&format!("/socket.io/?EIO=4&transport=polling&sid={sid}"));
+    let poll_url = app.polling_url(&sid);
     for _ in 0..2 {
         let asked = Instant::now();
         let body = tokio::time::timeout(ping_interval + WAIT, async {
@@ -408,12 +406,7 @@ async fn past_20_connections_per_address_the_next_is_refused() {
 async fn metric_on_open(stream: &mut TcpStream, limit: &str) -> u64 {
     let (status, body) = get(stream, "/metrics", &[]).await.unwrap();
     assert_eq!(status, 200);
-    let series = limit_hits_series(limit);
-    body.lines()
-        .find_map(|line| line.strip_prefix(&series))
-        .unwrap_or_else(|| panic!("no {series} in /metrics"))
-        .parse()
-        .unwrap()
+    sample(&body, &limit_hits_series(limit)) as u64
 }
 
 async fn ws_forwarded_for(

@@ -36,11 +36,9 @@ async fn connect_emits_auth_with_the_handshake_payload() {
 async fn unknown_namespace_is_refused_with_invalid_namespace() {
     let app = spawn_app(test_config()).await;
     let mut socket = RawSocket::connect(&app).await;
-    socket.send_text("40/random,").await;
-    assert_eq!(
-        socket.next_text().await,
-        r#"44/random,{"message":"Invalid namespace"}"#
-    );
+    socket
+        .expect_reply("40/random,", r#"44/random,{"message":"Invalid namespace"}"#)
+        .await;
     app.stop().await.unwrap();
 }
 
@@ -48,17 +46,16 @@ async fn unknown_namespace_is_refused_with_invalid_namespace() {
 async fn namespaces_follow_the_setting() {
     let app = spawn_app(conformance_config()).await;
     let mut socket = RawSocket::connect(&app).await;
-    socket.send_text("40/echo,").await;
-    assert_eq!(
-        socket.next_text().await,
-        r#"44/echo,{"message":"Invalid namespace"}"#
-    );
+    socket
+        .expect_reply("40/echo,", r#"44/echo,{"message":"Invalid namespace"}"#)
+        .await;
     let mut socket = RawSocket::connect_ns(&app, "/custom", None).await;
-    socket.send_text(r#"42/custom,["message","hi"]"#).await;
-    assert_eq!(
-        socket.next_text().await,
-        r#"42/custom,["message-back","hi"]"#
-    );
+    socket
+        .expect_reply(
+            r#"42/custom,["message","hi"]"#,
+            r#"42/custom,["message-back","hi"]"#,
+        )
+        .await;
     app.stop().await.unwrap();
 }
 
@@ -73,11 +70,12 @@ async fn message_comes_back_with_every_argument() {
         r#",1,"2",{"3":[true]}"#,
         r#",-4,2.5,null,false,"é ✓ 🎉",[[],{}],{"b":1,"a":2}"#,
     ] {
-        socket.send_text(&format!(r#"42["message"{args}]"#)).await;
-        assert_eq!(
-            socket.next_text().await,
-            format!(r#"42["message-back"{args}]"#)
-        );
+        socket
+            .expect_reply(
+                &format!(r#"42["message"{args}]"#),
+                format!(r#"42["message-back"{args}]"#),
+            )
+            .await;
     }
     app.stop().await.unwrap();
 }
@@ -114,9 +112,11 @@ async fn message_with_ack_is_acknowledged_with_the_same_arguments() {
     let app = spawn_app(test_config()).await;
     let mut socket = RawSocket::connect_ns(&app, "/", None).await;
     socket
-        .send_text(r#"421["message-with-ack",1,"2",{"3":[true]}]"#)
+        .expect_reply(
+            r#"421["message-with-ack",1,"2",{"3":[true]}]"#,
+            r#"431[1,"2",{"3":[true]}]"#,
+        )
         .await;
-    assert_eq!(socket.next_text().await, r#"431[1,"2",{"3":[true]}]"#);
 
     socket
         .send_text(r#"451-9["message-with-ack",{"_placeholder":true,"num":0},"t"]"#)
@@ -148,12 +148,11 @@ async fn emit_with_ack_round_trip() {
     );
     // The client answers with other values: the server emits exactly those.
     socket
-        .send_text(&format!(r#"43{ack_id}["reply",[4,5]]"#))
+        .expect_reply(
+            &format!(r#"43{ack_id}["reply",[4,5]]"#),
+            r#"42["emit-with-ack","reply",[4,5]]"#,
+        )
         .await;
-    assert_eq!(
-        socket.next_text().await,
-        r#"42["emit-with-ack","reply",[4,5]]"#
-    );
 
     // With binary, both ways.
     let data = r#"{"_placeholder":true,"num":0},{"_placeholder":true,"num":1},"test""#;
@@ -187,16 +186,17 @@ async fn other_events_are_acked_if_asked_else_emitted_back() {
     let app = spawn_app(test_config()).await;
     let mut socket = RawSocket::connect_ns(&app, "/echo", None).await;
     socket
-        .send_text(r#"42/echo,["custom-event",1,{"k":"v"}]"#)
+        .expect_reply(
+            r#"42/echo,["custom-event",1,{"k":"v"}]"#,
+            r#"42/echo,["custom-event",1,{"k":"v"}]"#,
+        )
         .await;
-    assert_eq!(
-        socket.next_text().await,
-        r#"42/echo,["custom-event",1,{"k":"v"}]"#
-    );
     socket
-        .send_text(r#"42/echo,7["custom-event",1,{"k":"v"}]"#)
+        .expect_reply(
+            r#"42/echo,7["custom-event",1,{"k":"v"}]"#,
+            r#"43/echo,7[1,{"k":"v"}]"#,
+        )
         .await;
-    assert_eq!(socket.next_text().await, r#"43/echo,7[1,{"k":"v"}]"#);
     app.stop().await.unwrap();
 }
 
@@ -224,10 +224,11 @@ async fn namespace_disconnect_keeps_the_others() {
     socket.next_text().await;
     socket.next_text().await;
     socket.send_text("41/custom,").await;
-    socket.send_text(r#"42["message","still here",1,2]"#).await;
-    assert_eq!(
-        socket.next_text().await,
-        r#"42["message-back","still here",1,2]"#
-    );
+    socket
+        .expect_reply(
+            r#"42["message","still here",1,2]"#,
+            r#"42["message-back","still here",1,2]"#,
+        )
+        .await;
     app.stop().await.unwrap();
 }

@@ -99,13 +99,12 @@ async fn first_ping_comes_one_interval_after_the_handshake() {
     // Polling: the first GET is held until the ping.
     let started = Instant::now();
     let (sid, _) = polling_session(&app).await;
-    let body =
-        reqwest::get(app.http_url(&format!("/socket.io/?EIO=4&transport=polling&sid={sid}")))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+    let body = reqwest::get(app.polling_url(&sid))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(body, "2");
     let waited = started.elapsed();
     assert!(
@@ -115,11 +114,17 @@ async fn first_ping_comes_one_interval_after_the_handshake() {
     app.stop().await.unwrap();
 }
 
-#[tokio::test]
-async fn polling_close_answers_the_pending_poll_with_noop() {
+/// An app on the conformance settings and the sid of a polling session on it.
+async fn conformance_polling_session() -> (TestApp, String) {
     let app = spawn_app(conformance_config()).await;
     let (sid, _) = polling_session(&app).await;
-    let url = app.http_url(&format!("/socket.io/?EIO=4&transport=polling&sid={sid}"));
+    (app, sid)
+}
+
+#[tokio::test]
+async fn polling_close_answers_the_pending_poll_with_noop() {
+    let (app, sid) = conformance_polling_session().await;
+    let url = app.polling_url(&sid);
     let client = reqwest::Client::new();
     let (poll, close) = tokio::join!(client.get(&url).send(), async {
         // The GET must be pending on the server before the close arrives, and
@@ -154,39 +159,24 @@ async fn a_silent_client_is_dropped_after_ping_timeout() {
 
 #[tokio::test]
 async fn oversize_polling_body_is_413() {
-    let app = spawn_app(switchboard::ServeConfig {
-        max_payload: 2048,
-        ..test_config()
-    })
-    .await;
+    let app = spawn_configured(|config| config.max_payload = 2048).await;
     let (sid, _) = polling_session(&app).await;
-    let url = app.http_url(&format!("/socket.io/?EIO=4&transport=polling&sid={sid}"));
+    let url = app.polling_url(&sid);
     let message = format!("42[\"message\",\"{}\"]", "x".repeat(4096));
-    let response = reqwest::Client::new()
-        .post(&url)
-        .body(message)
-        .send()
-        .await
-        .unwrap();
+    let response = send_in_time(reqwest::Client::new().post(&url).body(message)).await;
     assert_eq!(response.status(), 413);
     app.stop().await.unwrap();
 }
 
 #[tokio::test]
 async fn oversize_websocket_message_closes_the_connection() {
-    let app = spawn_app(switchboard::ServeConfig {
-        max_payload: 2048,
-        ..test_config()
-    })
-    .await;
+    let app = spawn_configured(|config| config.max_payload = 2048).await;
     let mut socket = RawSocket::connect_ns(&app, "/", None).await;
     // Under the limit: echoed.
     let small = format!("42[\"message\",\"{}\"]", "y".repeat(1000));
-    socket.send_text(&small).await;
-    assert_eq!(
-        socket.next_text().await,
-        small.replace("\"message\"", "\"message-back\"")
-    );
+    socket
+        .expect_reply(&small, small.replace("\"message\"", "\"message-back\""))
+        .await;
     // Over the limit: refused by closing the connection.
     socket
         .send_text(&format!("42[\"message\",\"{}\"]", "x".repeat(4096)))
@@ -201,36 +191,38 @@ async fn oversize_websocket_message_closes_the_connection() {
     app.stop().await.unwrap();
 }
 
+/// The next message on WebSocket `ws`, within [`WAIT`].
+async fn next_message<S>(ws: &mut S) -> Message
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    use futures_util::StreamExt;
+    tokio::time::timeout(WAIT, ws.next())
+        .await
+        .expect("a message in time")
+        .expect("a message")
+        .expect("a message")
+}
+
 #[tokio::test]
 async fn upgrade_from_polling_to_websocket() {
-    let app = spawn_app(conformance_config()).await;
-    let (sid, _) = polling_session(&app).await;
-    let url = app.ws_url(&format!("/socket.io/?EIO=4&transport=websocket&sid={sid}"));
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    use futures_util::{SinkExt, StreamExt};
-    ws.send(Message::Text("2probe".into())).await.unwrap();
-    let probe = tokio::time::timeout(WAIT, ws.next())
+    let (app, sid) = conformance_polling_session().await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(app.upgrade_url(&sid))
         .await
-        .unwrap()
-        .unwrap()
         .unwrap();
+    use futures_util::SinkExt;
+    ws.send(Message::Text("2probe".into())).await.unwrap();
+    let probe = next_message(&mut ws).await;
     assert_eq!(probe, Message::Text("3probe".into()));
     ws.send(Message::Text("5".into())).await.unwrap();
     ws.send(Message::Text("40".into())).await.unwrap();
-    let connected = tokio::time::timeout(WAIT, ws.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let connected = next_message(&mut ws).await;
     assert!(
         connected.to_text().unwrap().starts_with("40{\"sid\":"),
         "{connected:?}"
     );
     // The polling transport is gone once upgraded.
-    let poll =
-        reqwest::get(app.http_url(&format!("/socket.io/?EIO=4&transport=polling&sid={sid}")))
-            .await
-            .unwrap();
+    let poll = reqwest::get(app.polling_url(&sid)).await.unwrap();
     assert_eq!(poll.status(), 400);
     app.stop().await.unwrap();
 }

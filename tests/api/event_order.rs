@@ -40,7 +40,7 @@ async fn poll(app: &TestApp, sid: &str) -> String {
 
 /// The next batch of packets, or `None` once the session is gone (400).
 async fn poll_live(app: &TestApp, sid: &str) -> Option<String> {
-    let url = app.http_url(&format!("/socket.io/?EIO=4&transport=polling&sid={sid}"));
+    let url = app.polling_url(sid);
     let response = tokio::time::timeout(WAIT, reqwest::get(url))
         .await
         .expect("poll answers in time")
@@ -53,7 +53,7 @@ async fn poll_live(app: &TestApp, sid: &str) -> Option<String> {
 }
 
 async fn post(app: &TestApp, sid: &str, packets: &[String]) {
-    let url = app.http_url(&format!("/socket.io/?EIO=4&transport=polling&sid={sid}"));
+    let url = app.polling_url(sid);
     let response = reqwest::Client::new()
         .post(url)
         .body(packets.join("\u{1e}"))
@@ -61,6 +61,13 @@ async fn post(app: &TestApp, sid: &str, packets: &[String]) {
         .await
         .unwrap();
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+}
+
+/// A polling session that has sent `connect` (`40`, `40/chat,`); its sid.
+async fn polling_connected(app: &TestApp, connect: &str) -> String {
+    let (sid, _) = polling_session(app).await;
+    post(app, &sid, &[connect.to_owned()]).await;
+    sid
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -97,8 +104,7 @@ async fn a_thousand_acked_events_over_websocket_are_answered_in_order_beside_a_s
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_acked_events_in_polling_posts_are_answered_in_order() {
     let app = spawn_app(unlimited()).await;
-    let (sid, _) = polling_session(&app).await;
-    post(&app, &sid, &["40".to_owned()]).await;
+    let sid = polling_connected(&app, "40").await;
     let mut packets: Vec<String> = Vec::new();
     while !packets.iter().any(|p| p.starts_with("40{")) {
         packets.extend(poll(&app, &sid).await.split('\u{1e}').map(str::to_owned));
@@ -187,8 +193,7 @@ async fn chat_messages_fired_without_waiting_are_stored_in_order_over_websocket(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn chat_messages_in_one_polling_post_are_stored_in_order() {
     let app = spawn_app(unlimited()).await;
-    let (sid, _) = polling_session(&app).await;
-    post(&app, &sid, &["40/chat,".to_owned()]).await;
+    let sid = polling_connected(&app, "40/chat,").await;
     let mut seen = String::new();
     while !seen.contains("40/chat,{") {
         seen = poll(&app, &sid).await;
@@ -274,8 +279,7 @@ async fn overlapping_polling_posts_are_refused() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let app = spawn_app(test_config()).await;
-    let (sid, _) = polling_session(&app).await;
-    post(&app, &sid, &["40".to_owned()]).await;
+    let sid = polling_connected(&app, "40").await;
     let mut seen = String::new();
     while !seen.contains("auth") {
         seen.push_str(&poll(&app, &sid).await);
@@ -294,7 +298,7 @@ async fn overlapping_polling_posts_are_refused() {
     first.flush().await.unwrap();
 
     // A second POST of the same session meanwhile is refused and changes nothing.
-    let url = app.http_url(&format!("/socket.io/?EIO=4&transport=polling&sid={sid}"));
+    let url = app.polling_url(&sid);
     let refused = loop {
         let response = reqwest::Client::new()
             .post(&url)

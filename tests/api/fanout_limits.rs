@@ -190,22 +190,15 @@ fn refusal(ack: &Value) -> (&str, &str) {
 }
 
 fn ids(members: &Value) -> Vec<String> {
-    let mut ids: Vec<String> = members
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap().to_owned())
-        .collect();
+    let mut ids = ids_in(members);
     ids.sort();
     ids
 }
 
 async fn a_join_past_the_room_limit_is_forbidden_and_changes_nothing(engine: Engine) {
-    let Some(mut config) = engine.config().await else {
+    let Some(app) = engine.spawn_with(|config| config.room_limit = 5).await else {
         return;
     };
-    config.room_limit = 5;
-    let app = spawn_app(config).await;
     let mut members = Vec::new();
     for i in 0..5 {
         let mut client = SioClient::connect(app.addr, "/chat").await;
@@ -282,11 +275,9 @@ async fn a_join_past_the_room_limit_is_forbidden_and_changes_nothing(engine: Eng
 /// interleave, the room never holds more than five, and the refused ones
 /// (told `forbidden`) can take the places left, one at a time, up to five.
 async fn concurrent_joins_never_overfill_a_room(engine: Engine) {
-    let Some(mut config) = engine.config().await else {
+    let Some(app) = engine.spawn_with(|config| config.room_limit = 5).await else {
         return;
     };
-    config.room_limit = 5;
-    let app = spawn_app(config).await;
     let mut clients = Vec::new();
     for _ in 0..10 {
         clients.push(SioClient::connect(app.addr, "/chat").await);
@@ -327,14 +318,7 @@ async fn concurrent_joins_never_overfill_a_room(engine: Engine) {
 
 /// The users' stored notifications.
 async fn stored(api: &Api, user: &str) -> Vec<Value> {
-    let (status, body) = api
-        .call(
-            reqwest::Method::GET,
-            &format!("/users/{user}/notifications"),
-            None,
-            &[],
-        )
-        .await;
+    let (status, body) = api.get(&format!("/users/{user}/notifications")).await;
     assert_eq!(status, 200, "{body}");
     body["notifications"].as_array().unwrap().clone()
 }
@@ -350,12 +334,15 @@ async fn push(api: &Api, users: &[String], data: &Value) -> (u16, Value) {
 }
 
 async fn a_push_storing_more_than_the_limit_is_refused_whole(engine: Engine) {
-    let Some(config) = engine.config().await else {
+    let Some(app) = engine
+        .spawn_with(|config| {
+            add_credentials(config);
+            config.api_max_stored_bytes = 10_000;
+        })
+        .await
+    else {
         return;
     };
-    let mut config = notifications_config(config);
-    config.api_max_stored_bytes = 10_000;
-    let app = spawn_app(config).await;
     let api = Api::new(&app);
     let users: Vec<String> = (0..10).map(|i| format!("fanout-{i}")).collect();
     // Stored per user: `kind` (1 byte) and `data` as JSON (the text and its
@@ -402,10 +389,9 @@ async fn a_push_storing_more_than_the_limit_is_refused_whole(engine: Engine) {
 /// The red team's request: one 900 KB payload to 1,000 users (within the
 /// body limit) would store 900 MB; the default limit refuses it whole.
 async fn the_red_team_push_is_refused_with_the_defaults(engine: Engine) {
-    let Some(config) = engine.config().await else {
+    let Some(app) = engine.spawn_with(add_credentials).await else {
         return;
     };
-    let app = spawn_app(notifications_config(config)).await;
     let api = Api::new(&app);
     let users: Vec<String> = (0..1000).map(|i| format!("u{i}")).collect();
     let data = json!({ "blob": "x".repeat(900_000) });

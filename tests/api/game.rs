@@ -8,11 +8,9 @@ use switchboard::game::sim::ARENA;
 use crate::helpers::*;
 
 async fn join(client: &mut SioClient, game: &str, name: &str) -> Value {
-    let ack = client
-        .request("join", json!({ "game": game, "name": name }))
-        .await;
-    assert_eq!(ack["ok"], true, "join {game} as {name}: {ack}");
-    ack
+    client
+        .request_ok("join", json!({ "game": game, "name": name }))
+        .await
 }
 
 /// The next `state` for which `pred` holds (states arrive every tick).
@@ -35,12 +33,7 @@ fn player<'a>(state: &'a Value, id: &str) -> Option<&'a Value> {
 }
 
 async fn metric(app: &TestApp, name: &str) -> i64 {
-    let text = metrics_text(app.addr).await;
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("no {name} in /metrics"))
-        .parse()
-        .unwrap()
+    metric_sample(app.addr, &format!("{name} ")).await as i64
 }
 
 #[tokio::test]

@@ -16,93 +16,39 @@ use switchboard::ServeConfig;
 
 use crate::helpers::*;
 
-async fn js_echo(transport: &str) {
-    if !node_checks_ready() {
-        return;
-    }
+over_transports!(
+    js_echo = echo(Js): [websocket, polling, upgrade],
+    python_echo = echo(Python): [websocket, polling, upgrade],
+);
+
+/// The echo check program of `program` over `transport`.
+async fn echo(program: CheckProgram, transport: &str) {
     let app = spawn_app(test_config()).await;
-    let url = app.http_url("");
-    let stdout = run_client(
-        &"node".into(),
-        &[
-            "tests/interop/js/echo.check.mjs",
-            &url,
-            "--transport",
-            transport,
-        ],
-        &[],
+    let script = match program {
+        CheckProgram::Js => "tests/interop/js/echo.check.mjs",
+        CheckProgram::Python => "tests/interop/python/echo_check.py",
+    };
+    let label = format!("{}-echo-{transport}", program.name());
+    run_check(
+        program,
+        script,
+        &[&app.http_url(""), "--transport", transport],
+        &label,
     )
     .await;
-    record_summary(&stdout, &format!("js-echo-{transport}"));
     app.stop().await.unwrap();
-}
-
-async fn python_echo(transport: &str) {
-    let Some(python) = python() else { return };
-    let app = spawn_app(test_config()).await;
-    let url = app.http_url("");
-    let stdout = run_client(
-        &python,
-        &[
-            "tests/interop/python/echo_check.py",
-            &url,
-            "--transport",
-            transport,
-        ],
-        &[],
-    )
-    .await;
-    record_summary(&stdout, &format!("python-echo-{transport}"));
-    app.stop().await.unwrap();
-}
-
-#[tokio::test]
-async fn js_echo_over_websocket() {
-    js_echo("websocket").await;
-}
-
-#[tokio::test]
-async fn js_echo_over_polling() {
-    js_echo("polling").await;
-}
-
-#[tokio::test]
-async fn js_echo_over_polling_upgraded_to_websocket() {
-    js_echo("upgrade").await;
-}
-
-#[tokio::test]
-async fn python_echo_over_websocket() {
-    python_echo("websocket").await;
-}
-
-#[tokio::test]
-async fn python_echo_over_polling() {
-    python_echo("polling").await;
-}
-
-#[tokio::test]
-async fn python_echo_over_polling_upgraded_to_websocket() {
-    python_echo("upgrade").await;
 }
 
 #[tokio::test]
 async fn python_websockets_library_against_plain_ws() {
-    let Some(python) = python() else { return };
     let app = spawn_app(test_config()).await;
-    let url = app.ws_url("/ws");
-    let stdout = run_client(
-        &python,
-        &[
-            "tests/interop/python/ws_echo_check.py",
-            &url,
-            "--max-payload",
-            "1000000",
-        ],
-        &[],
+    run_check(
+        CheckProgram::Python,
+        "tests/interop/python/ws_echo_check.py",
+        &[&app.ws_url("/ws"), "--max-payload", "1000000"],
+        "python-ws-echo",
     )
     .await;
-    record_summary(&stdout, "python-ws-echo");
     app.stop().await.unwrap();
 }
 

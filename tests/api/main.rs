@@ -21,6 +21,27 @@ macro_rules! on_both_engines {
     };
 }
 
+/// Runs an `async fn(CheckProgram, &str)` interop check once per transport
+/// named (`websocket`, `polling`, `upgrade`: polling upgraded to websocket):
+/// `over_transports!(js_echo = echo(Js): [websocket, polling])` makes the
+/// tests `js_echo::websocket` and `js_echo::polling`.
+macro_rules! over_transports {
+    ($($name:ident = $check:ident($program:ident): [$($transport:ident),* $(,)?]),* $(,)?) => {
+        $(
+            mod $name {
+                use crate::helpers::CheckProgram;
+
+                $(
+                    #[tokio::test]
+                    async fn $transport() {
+                        super::$check(CheckProgram::$program, stringify!($transport)).await;
+                    }
+                )*
+            }
+        )*
+    };
+}
+
 mod browser;
 mod chat;
 mod chat_clients;

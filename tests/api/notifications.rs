@@ -35,12 +35,7 @@ async fn spawn(engine: Engine) -> Option<(TestApp, ServeConfig)> {
 
 /// The ids of a `list` answer, in its order.
 fn listed_ids(answer: &Value) -> Vec<&str> {
-    answer["notifications"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["id"].as_str().unwrap())
-        .collect()
+    field_of_each(&answer["notifications"], "id")
 }
 
 /// A second handle on the test's store, to read what clients cannot see.
@@ -366,24 +361,12 @@ async fn list_pages_newest_first_with_filters(engine: Engine) {
 
     // The HTTP listing says the same.
     let (status, body) = api
-        .call(
-            reqwest::Method::GET,
-            &format!("/users/{fay}/notifications?unread_only=true"),
-            None,
-            &[],
-        )
+        .get(&format!("/users/{fay}/notifications?unread_only=true"))
         .await;
     assert_eq!(status, 200);
     assert_eq!(body["notifications"], unread["notifications"]);
     assert_eq!(body["unread"], 3);
-    let (status, body) = api
-        .call(
-            reqwest::Method::GET,
-            "/users/nobody-here/notifications",
-            None,
-            &[],
-        )
-        .await;
+    let (status, body) = api.get("/users/nobody-here/notifications").await;
     assert_eq!(
         (status, body),
         (200, json!({"notifications": [], "unread": 0}))
@@ -607,18 +590,14 @@ async fn http_api_refusals(engine: Engine) {
             .await;
         assert_eq!(status, 400, "{bad}");
     }
-    let (status, error) = api
-        .call(reqwest::Method::GET, "/no/such/thing", None, &[])
-        .await;
+    let (status, error) = api.get("/no/such/thing").await;
     assert_eq!(
         (status, &error["error"]["code"]),
         (404, &json!("not_found"))
     );
 
     // Nothing was stored by any of it.
-    let (_, listed) = api
-        .call(reqwest::Method::GET, "/users/a/notifications", None, &[])
-        .await;
+    let (_, listed) = api.get("/users/a/notifications").await;
     assert_eq!(listed["unread"], 0);
     app.stop().await.unwrap();
 }
@@ -670,14 +649,7 @@ async fn idempotent_retries_send_nothing_again(engine: Engine) {
     receive(&mut socket).await;
 
     // A key is per API key and per request: the same key on a topic push is its own.
-    let (status, listed) = api
-        .call(
-            reqwest::Method::GET,
-            &format!("/users/{jo}/notifications"),
-            None,
-            &[],
-        )
-        .await;
+    let (status, listed) = api.get(&format!("/users/{jo}/notifications")).await;
     assert_eq!(status, 200);
     assert_eq!(
         listed["notifications"].as_array().unwrap().len(),

@@ -19,6 +19,11 @@ use switchboard::{ServeConfig, notifications::sign_token, protocol::UserId};
 
 use crate::helpers::*;
 
+over_transports!(
+    js_notifications = notifications(Js): [websocket, polling, upgrade],
+    python_notifications = notifications(Python): [websocket, polling],
+);
+
 const CLIENT_SECRET: &str = "interop-secret-0123456789";
 const CLIENT_API_KEY: &str = "interop-key-0123456789";
 
@@ -30,55 +35,18 @@ fn clients_config() -> ServeConfig {
     config
 }
 
-async fn js_notifications(transport: &str) {
+/// The notification check program of `program` over `transport`.
+async fn notifications(program: CheckProgram, transport: &str) {
     let app = spawn_app(clients_config()).await;
     run_notification_checks(
-        CheckProgram::Js,
+        program,
         &app.http_url(""),
         (CLIENT_SECRET, CLIENT_API_KEY),
         transport,
-        &format!("js-notifications-{transport}"),
+        &format!("{}-notifications-{transport}", program.name()),
     )
     .await;
     app.stop().await.unwrap();
-}
-
-async fn python_notifications(transport: &str) {
-    let app = spawn_app(clients_config()).await;
-    run_notification_checks(
-        CheckProgram::Python,
-        &app.http_url(""),
-        (CLIENT_SECRET, CLIENT_API_KEY),
-        transport,
-        &format!("python-notifications-{transport}"),
-    )
-    .await;
-    app.stop().await.unwrap();
-}
-
-#[tokio::test]
-async fn js_notifications_over_websocket() {
-    js_notifications("websocket").await;
-}
-
-#[tokio::test]
-async fn js_notifications_over_polling() {
-    js_notifications("polling").await;
-}
-
-#[tokio::test]
-async fn js_notifications_over_polling_upgraded_to_websocket() {
-    js_notifications("upgrade").await;
-}
-
-#[tokio::test]
-async fn python_notifications_over_websocket() {
-    python_notifications("websocket").await;
-}
-
-#[tokio::test]
-async fn python_notifications_over_polling() {
-    python_notifications("polling").await;
 }
 
 // ---------------------------------------------------------------------------

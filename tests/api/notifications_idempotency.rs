@@ -19,17 +19,13 @@ const CONCURRENT_RETRIES: usize = 20;
 
 /// `POST /api/v1/notifications` with an `Idempotency-Key`; the raw answer.
 async fn post(http: &reqwest::Client, node: SocketAddr, body: &Value, key: &str) -> (u16, Vec<u8>) {
-    let response = tokio::time::timeout(
-        WAIT,
+    let response = send_in_time(
         http.post(format!("http://{node}/api/v1/notifications"))
             .bearer_auth(API_KEY)
             .header("Idempotency-Key", key)
-            .json(body)
-            .send(),
+            .json(body),
     )
-    .await
-    .expect("API answers in time")
-    .expect("API answers");
+    .await;
     let status = response.status().as_u16();
     let bytes = response.bytes().await.expect("a whole body").to_vec();
     (status, bytes)
@@ -80,19 +76,11 @@ async fn first_and_retries(
 }
 
 async fn a_user_push_retry_replays_the_first_response_bytes(engine: Engine) {
-    let Some(config) = engine.config().await else {
+    let Some(app) = engine.spawn_with(add_credentials).await else {
         return;
     };
-    let app = spawn_app(notifications_config(config)).await;
     let user = unique_user("ida");
-    let mut socket = SioClient::connect_with_auth(
-        app.addr,
-        "/notifications",
-        Some(json!({ "token": token(&user) })),
-    )
-    .await
-    .unwrap();
-    socket.request("list", json!({})).await;
+    let mut socket = listening_socket(app.addr, &user, None).await;
     let body = json!({"users": [user], "kind": "invoice", "data": {"n": 1}});
 
     let (sequential, concurrent) = first_and_retries(&[app.addr], &body, "inv-a", "inv-b").await;
@@ -128,22 +116,13 @@ async fn a_user_push_retry_replays_the_first_response_bytes(engine: Engine) {
 }
 
 async fn a_topic_push_retry_replays_the_first_response_bytes(engine: Engine) {
-    let Some(config) = engine.config().await else {
+    let Some(app) = engine.spawn_with(add_credentials).await else {
         return;
     };
-    let app = spawn_app(notifications_config(config)).await;
     let user = unique_user("tom");
-    let mut fan = SioClient::connect_with_auth(
-        app.addr,
-        "/notifications",
-        Some(json!({ "token": token(&user) })),
-    )
-    .await
-    .unwrap();
-    let ack = fan
-        .request("subscribe", json!({ "topics": ["idem-scores"] }))
+    let mut fan = notifications_socket(app.addr, &user, None).await;
+    fan.request_ok("subscribe", json!({ "topics": ["idem-scores"] }))
         .await;
-    assert_eq!(ack["ok"], true, "{ack}");
     let body = json!({"topic": "idem-scores", "kind": "goal", "data": {"score": "1-0"}});
 
     let (sequential, concurrent) = first_and_retries(&[app.addr], &body, "goal-a", "goal-b").await;
@@ -174,13 +153,7 @@ async fn retries_through_every_node_of_a_cluster_replay_the_first_response_bytes
     };
     let nodes = [cluster.addr(0), cluster.addr(1)];
     let user = unique_user("cy");
-    let mut socket = SioClient::connect_with_auth(
-        cluster.addr(1),
-        "/notifications",
-        Some(json!({ "token": token(&user) })),
-    )
-    .await
-    .unwrap();
+    let mut socket = notifications_socket(cluster.addr(1), &user, None).await;
     let ack = socket
         .request("subscribe", json!({ "topics": ["idem-ops"] }))
         .await;

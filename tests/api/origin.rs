@@ -134,14 +134,6 @@ async fn assert_echoes(result: Result<Ws, u16>) {
     ws.close(None).await.ok();
 }
 
-/// The value of the sample line that starts with `series` in `/metrics`.
-async fn sample(app: &TestApp, series: &str) -> f64 {
-    let body = get(app, "/metrics", None).await.text().await.unwrap();
-    body.lines()
-        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no sample {series} in\n{body}"))
-}
-
 #[tokio::test]
 async fn listed_origins_only_may_open_a_polling_session() {
     let app = spawn_app(listed()).await;
@@ -155,16 +147,16 @@ async fn listed_origins_only_may_open_a_polling_session() {
     assert_handshake_opens(get(&app, HANDSHAKE, None).await).await;
 
     assert_eq!(
-        sample(
-            &app,
+        metric_sample(
+            app.addr,
             r#"switchboard_origin_refused_total{route="/socket.io/"}"#
         )
         .await,
         2.0
     );
     assert_eq!(
-        sample(
-            &app,
+        metric_sample(
+            app.addr,
             r#"switchboard_http_requests_total{route="/socket.io/",status="403"}"#
         )
         .await,
@@ -228,7 +220,7 @@ async fn listed_origins_only_may_open_the_plain_websocket() {
     assert_echoes(ws_connect(&app, "/ws", Some(ALLOWED)).await).await;
     assert_echoes(ws_connect(&app, "/ws", None).await).await;
     assert_eq!(
-        sample(&app, r#"switchboard_origin_refused_total{route="/ws"}"#).await,
+        metric_sample(app.addr, r#"switchboard_origin_refused_total{route="/ws"}"#).await,
         1.0
     );
     app.stop().await.unwrap();
@@ -291,37 +283,21 @@ async fn by_default_only_pages_of_the_requests_own_host_may_connect() {
 #[tokio::test]
 async fn by_default_the_host_header_decides_behind_a_proxy() {
     let app = spawn_app(test_config()).await;
-    let through_proxy = |origin: &'static str, host: &'static str| {
+    let through_proxy = async |origin: &str, host: &str| {
         reqwest::Client::new()
             .get(app.http_url(HANDSHAKE))
             .header("Origin", origin)
             .header("Host", host)
             .send()
+            .await
+            .unwrap()
     };
-    assert_handshake_opens(
-        through_proxy("https://chat.example.com", "chat.example.com")
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_handshake_opens(
-        through_proxy("http://chat.example.com:8080", "chat.example.com:8080")
-            .await
-            .unwrap(),
-    )
-    .await;
+    assert_handshake_opens(through_proxy("https://chat.example.com", "chat.example.com").await)
+        .await;
+    let port_kept = through_proxy("http://chat.example.com:8080", "chat.example.com:8080").await;
+    assert_handshake_opens(port_kept).await;
     // A proxy that drops the port (nginx's `$host`) makes the page foreign.
-    assert_refused(
-        through_proxy("http://chat.example.com:8080", "chat.example.com")
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_refused(
-        through_proxy("https://evil.example", "chat.example.com")
-            .await
-            .unwrap(),
-    )
-    .await;
+    assert_refused(through_proxy("http://chat.example.com:8080", "chat.example.com").await).await;
+    assert_refused(through_proxy("https://evil.example", "chat.example.com").await).await;
     app.stop().await.unwrap();
 }

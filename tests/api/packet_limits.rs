@@ -68,12 +68,11 @@ fn placeholders(count: usize) -> String {
 /// A client on `/` that behaves, to check the server still serves.
 async fn still_echoes(socket: &mut RawSocket, text: &str) {
     socket
-        .send_text(&format!(r#"42["message","{text}"]"#))
+        .expect_reply(
+            &format!(r#"42["message","{text}"]"#),
+            format!(r#"42["message-back","{text}"]"#),
+        )
         .await;
-    assert_eq!(
-        socket.next_text().await,
-        format!(r#"42["message-back","{text}"]"#)
-    );
 }
 
 /// The server closed `socket`: nothing but pings and the Engine.IO close
@@ -99,7 +98,7 @@ async fn assert_closed(app: &TestApp, socket: &mut RawSocket, what: &str) {
 /// while it lives. A closed session is removed just after the close, so an
 /// unknown one is waited for (bounded).
 async fn session_error(app: &TestApp, sid: &str) -> String {
-    let url = app.http_url(&format!("/socket.io/?EIO=4&transport=polling&sid={sid}"));
+    let url = app.polling_url(sid);
     let mut code = String::new();
     for _ in 0..50 {
         let body: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
@@ -257,9 +256,11 @@ async fn an_ack_id_beyond_i64_is_ignored_not_panicked() {
     let mut socket = RawSocket::connect_ns(&app, "/", None).await;
     // The largest id that fits is answered as usual.
     socket
-        .send_text(r#"42/,9223372036854775807["message-with-ack",1]"#)
+        .expect_reply(
+            r#"42/,9223372036854775807["message-with-ack",1]"#,
+            "439223372036854775807[1]",
+        )
         .await;
-    assert_eq!(socket.next_text().await, "439223372036854775807[1]");
     // One that does not fit is not read as an id: the event arrives without
     // one, so `message-with-ack` has nobody to answer...
     socket
@@ -270,11 +271,14 @@ async fn an_ack_id_beyond_i64_is_ignored_not_panicked() {
         .await;
     // ... and `message` is echoed as an event like any other.
     socket
-        .send_text(r#"42/,99999999999999999999999["message",3]"#)
+        .expect_reply(
+            r#"42/,99999999999999999999999["message",3]"#,
+            r#"42["message-back",3]"#,
+        )
         .await;
-    assert_eq!(socket.next_text().await, r#"42["message-back",3]"#);
-    socket.send_text(r#"421["message-with-ack","next"]"#).await;
-    assert_eq!(socket.next_text().await, r#"431["next"]"#);
+    socket
+        .expect_reply(r#"421["message-with-ack","next"]"#, r#"431["next"]"#)
+        .await;
     still_echoes(&mut good, "fine").await;
     assert_no_panics();
     app.stop().await.unwrap();

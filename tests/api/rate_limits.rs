@@ -580,7 +580,7 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
 /// One long-polling request of session `sid`: a POST of `packets`, or a GET
 /// (`packets` empty) returning the packets it got.
 async fn polling(app: &TestApp, sid: &str, packets: &[String]) -> Vec<String> {
-    let url = app.http_url(&format!("/socket.io/?EIO=4&transport=polling&sid={sid}"));
+    let url = app.polling_url(sid);
     let http = reqwest::Client::new();
     let request = if packets.is_empty() {
         http.get(url)

@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::{
     RawSocket, ServerProcess, SioClient, TestApp, WAIT, metrics_text, polling_session, spawn_app,
-    test_config,
+    spawn_configured, test_config,
 };
 
 #[tokio::test]
@@ -39,18 +39,17 @@ async fn a_binary_packet_whose_attachment_never_comes_closes_the_connection() {
 
     // Others are unaffected.
     let mut other = RawSocket::connect_ns(&app, "/", None).await;
-    other.send_text(r#"42["message","hi"]"#).await;
-    assert_eq!(other.next_text().await, r#"42["message-back","hi"]"#);
+    other
+        .expect_reply(r#"42["message","hi"]"#, r#"42["message-back","hi"]"#)
+        .await;
     app.stop().await.unwrap();
 }
 
 #[tokio::test]
 async fn a_polling_client_that_never_polls_is_cut_off_at_its_byte_budget() {
-    let mut config = test_config();
-    config.max_buffered_bytes = 1 << 20;
-    let app = spawn_app(config).await;
+    let app = spawn_configured(|config| config.max_buffered_bytes = 1 << 20).await;
     let (sid, _) = polling_session(&app).await;
-    let url = app.http_url(&format!("/socket.io/?EIO=4&transport=polling&sid={sid}"));
+    let url = app.polling_url(&sid);
     let http = reqwest::Client::new();
     let post = |body: String| http.post(&url).body(body).send();
     assert_eq!(post("40".into()).await.unwrap().status(), 200);
@@ -124,7 +123,7 @@ async fn a_broadcast_to_a_member_whose_buffer_is_full_closes_its_session() {
 
     // The slow member: a polling session that joins, then never polls.
     let (sid, _) = polling_session(&app).await;
-    let url = app.http_url(&format!("/socket.io/?EIO=4&transport=polling&sid={sid}"));
+    let url = app.polling_url(&sid);
     let http = reqwest::Client::new();
     let post = |body: String| http.post(&url).body(body).send();
     assert_eq!(post("40/chat,".into()).await.unwrap().status(), 200);
@@ -276,6 +275,15 @@ async fn a_namespace_connect_right_after_a_disconnect_is_answered() {
     app.stop().await.unwrap();
 }
 
+/// Flags for a server process that every test client reaches from one
+/// address: no per-address connection or connect-rate limit in the way.
+const ONE_ADDRESS_UNLIMITED: [&str; 4] = [
+    "--max-connections-per-ip",
+    "100000",
+    "--connect-rate-limit",
+    "100000",
+];
+
 /// A `VmHWM`/`VmRSS`-style field of `/proc/PID/status`, in bytes.
 fn proc_status_bytes(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -296,16 +304,15 @@ async fn sessions_that_never_poll_cost_the_server_their_budget_not_their_echoes(
     const SESSIONS: usize = 20;
     const POSTS: usize = 15; // 9 events of 100 KB each: 13.5 MB echoed per session
     const BUDGET: u64 = 1 << 20;
-    let server = ServerProcess::start(&[
-        "--max-buffered-bytes",
-        &BUDGET.to_string(),
-        "--max-connections-per-ip",
-        "100000",
-        "--connect-rate-limit",
-        "100000",
-        "--echo-rate-limit",
-        "100000",
-    ]);
+    let budget = BUDGET.to_string();
+    let server = ServerProcess::start(
+        &[
+            &["--max-buffered-bytes", &budget][..],
+            &ONE_ADDRESS_UNLIMITED,
+            &["--echo-rate-limit", "100000"],
+        ]
+        .concat(),
+    );
     let base = format!("http://{}/socket.io/?EIO=4&transport=polling", server.addr);
     let http = reqwest::Client::new();
     let event = format!("42{}", json!(["message", "x".repeat(100_000)]));
@@ -468,21 +475,24 @@ async fn stalled_partial_packets_cost_the_server_their_cap_until_the_timeout() {
     const CAP: usize = 1_000_000; // the default --max-attachment-bytes
     const TIMEOUT: Duration = Duration::from_secs(10); // the default --attachment-timeout
     const MIB: u64 = 1 << 20;
-    let server = ServerProcess::start(&[
-        "--max-attachment-bytes",
-        &CAP.to_string(),
-        "--attachment-timeout",
-        "10s",
-        "--max-connections-per-ip",
-        "100000",
-        "--connect-rate-limit",
-        "100000",
-    ]);
+    let cap = CAP.to_string();
+    let server = ServerProcess::start(
+        &[
+            &[
+                "--max-attachment-bytes",
+                &cap,
+                "--attachment-timeout",
+                "10s",
+            ][..],
+            &ONE_ADDRESS_UNLIMITED,
+        ]
+        .concat(),
+    );
     let rss = || proc_status_bytes(server.pid(), "VmRSS");
     let mut calm = RawSocket::connect_ns_at(server.addr, "/", None).await;
     let echoes = async |calm: &mut RawSocket| {
-        calm.send_text(r#"42["message","hi"]"#).await;
-        assert_eq!(calm.next_text().await, r#"42["message-back","hi"]"#);
+        calm.expect_reply(r#"42["message","hi"]"#, r#"42["message-back","hi"]"#)
+            .await;
     };
     echoes(&mut calm).await;
     let before = rss();

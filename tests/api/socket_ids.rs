@@ -9,7 +9,9 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use crate::helpers::{SioClient, TestApp, WAIT, polling_session, spawn_app, test_config};
+use crate::helpers::{
+    SioClient, TestApp, WAIT, field_of_each, polling_session, spawn_app, test_config,
+};
 
 /// An Engine.IO long-polling session driven by hand.
 struct Polling<'a> {
@@ -76,7 +78,7 @@ impl<'a> Polling<'a> {
 }
 
 fn polling_url(app: &TestApp, sid: &str) -> String {
-    app.http_url(&format!("/socket.io/?EIO=4&transport=polling&sid={sid}"))
+    app.polling_url(sid)
 }
 
 /// POSTs `body` to the polling session `sid`; returns status and body.
@@ -149,12 +151,7 @@ async fn a_member_id_seen_in_chat_opens_no_session() {
     let ack = attacker
         .request("join", json!({ "room": "lobby", "name": "Mallory" }))
         .await;
-    let members: Vec<&str> = ack["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap())
-        .collect();
+    let members = field_of_each(&ack["members"], "id");
     assert!(members.contains(&victim_id.as_str()), "{members:?}");
     assert!(
         !members.contains(&victim.sid.as_str()),
@@ -203,11 +200,9 @@ async fn a_session_that_upgraded_refuses_polling() {
     // happens to read first.
     for _ in 0..25 {
         let (sid, _) = polling_session(&app).await;
-        let url = format!(
-            "ws://{}/socket.io/?EIO=4&transport=websocket&sid={sid}",
-            app.addr
-        );
-        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let (mut ws, _) = tokio_tungstenite::connect_async(app.upgrade_url(&sid))
+            .await
+            .unwrap();
         ws.send(Message::text("2probe")).await.unwrap();
         let probe = tokio::time::timeout(WAIT, ws.next()).await.unwrap();
         assert_eq!(probe.unwrap().unwrap(), Message::text("3probe"));

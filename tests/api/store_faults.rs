@@ -28,6 +28,18 @@ use crate::helpers::*;
 /// What every refusal for a store that cannot write says.
 const CANNOT_WRITE: &str = "the store cannot write";
 
+/// A refusal (an HTTP error body or an ack, `{error: {code, message}}`)
+/// because the store cannot write.
+fn assert_cannot_write(refusal: &Value) {
+    assert_eq!(refusal["error"]["code"], "internal", "{refusal}");
+    assert!(
+        refusal["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(CANNOT_WRITE)),
+        "a refusal says the store cannot write: {refusal}"
+    );
+}
+
 /// A tmpfs of `size` mounted on a fresh directory, unmounted on drop.
 struct Tmpfs {
     dir: tempfile::TempDir,
@@ -135,16 +147,12 @@ impl Server {
     }
 
     async fn get(&self, path: &str) -> (u16, String) {
-        let response = tokio::time::timeout(
-            WAIT,
+        let response = send_in_time(
             self.http
                 .get(format!("http://{}{path}", self.addr()))
-                .bearer_auth(API_KEY)
-                .send(),
+                .bearer_auth(API_KEY),
         )
-        .await
-        .expect("answers in time")
-        .expect("answers");
+        .await;
         let status = response.status().as_u16();
         (status, response.text().await.unwrap())
     }
@@ -154,29 +162,20 @@ impl Server {
     async fn push(&self, i: usize) -> Option<String> {
         let body =
             json!({ "users": [USER], "kind": "disk", "data": { "i": i, "pad": "x".repeat(1500) } });
-        let response = tokio::time::timeout(
-            WAIT,
+        // Answered in time, full disk or not.
+        let response = send_in_time(
             self.http
                 .post(format!("http://{}/api/v1/notifications", self.addr()))
                 .bearer_auth(API_KEY)
-                .json(&body)
-                .send(),
+                .json(&body),
         )
-        .await
-        .expect("the push is answered in time, full disk or not")
-        .expect("answers");
+        .await;
         let status = response.status().as_u16();
         let body: Value = response.json().await.unwrap();
         match status {
             201 => Some(body["notifications"][0]["id"].as_str().unwrap().to_owned()),
             503 => {
-                assert_eq!(body["error"]["code"], "internal", "{body}");
-                assert!(
-                    body["error"]["message"]
-                        .as_str()
-                        .is_some_and(|m| m.contains(CANNOT_WRITE)),
-                    "a refusal says the store cannot write: {body}"
-                );
+                assert_cannot_write(&body);
                 None
             }
             other => panic!("push answered {other}: {body}"),
@@ -251,13 +250,7 @@ async fn say(client: &mut SioClient, i: usize, ledger: &mut Ledger) -> bool {
         );
         return false;
     }
-    assert_eq!(ack["error"]["code"], "internal", "{ack}");
-    assert!(
-        ack["error"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains(CANNOT_WRITE)),
-        "a refusal says the store cannot write: {ack}"
-    );
+    assert_cannot_write(&ack);
     ledger.refused_messages += 1;
     true
 }
@@ -545,10 +538,9 @@ fn refusal(ack: &Value) -> (&str, &str) {
 }
 
 async fn nul_is_refused_and_never_fails_the_neighbours(engine: Engine) {
-    let Some(config) = engine.config().await else {
+    let Some(app) = engine.spawn_with(add_credentials).await else {
         return;
     };
-    let app = spawn_app(notifications_config(config)).await;
     let room = "nul-room";
 
     let mut bad = SioClient::connect(app.addr, "/chat").await;
@@ -565,13 +557,12 @@ async fn nul_is_refused_and_never_fails_the_neighbours(engine: Engine) {
 
     let mut others = futures_util::future::join_all((0..50).map(|i| async move {
         let mut client = SioClient::connect(app.addr, "/chat").await;
-        let ack = client
-            .request(
+        client
+            .request_ok(
                 "join",
                 json!({ "room": room, "name": format!("Member {i}") }),
             )
             .await;
-        assert_eq!(ack["ok"], true, "{ack}");
         client
     }))
     .await;
@@ -630,11 +621,8 @@ async fn nul_is_refused_and_never_fails_the_neighbours(engine: Engine) {
     let history = bad
         .request("history", json!({ "room": room, "limit": 100 }))
         .await;
-    let texts: BTreeSet<&str> = history["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["text"].as_str().unwrap())
+    let texts: BTreeSet<&str> = field_of_each(&history["messages"], "text")
+        .into_iter()
         .collect();
     let expected: BTreeSet<&str> = sent.iter().map(|(_, text)| text.as_str()).collect();
     assert_eq!(texts, expected, "every neighbour's message, and no NUL one");

@@ -20,9 +20,15 @@ pub const CREDENTIAL_ENVS: [(&str, &str); 2] = [
 
 /// Settings with a real secret and key (not the development ones).
 pub fn notifications_config(mut config: ServeConfig) -> ServeConfig {
+    add_credentials(&mut config);
+    config
+}
+
+/// Gives `config` a real secret and key, [`SECRET`] and [`API_KEY`] (for
+/// [`Engine::spawn_with`](super::Engine::spawn_with)).
+pub fn add_credentials(config: &mut ServeConfig) {
     config.jwt_secret = Some(Secret::from(SECRET));
     config.api_keys = vec![Secret::from(API_KEY)];
-    config
 }
 
 /// A token for `user`, signed with [`SECRET`], valid for ten minutes.
@@ -110,13 +116,15 @@ impl Api {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = tokio::time::timeout(WAIT, request.send())
-            .await
-            .expect("API answers in time")
-            .expect("API answers");
+        let response = send_in_time(request).await;
         let status = response.status().as_u16();
         let body = response.json().await.unwrap_or(Value::Null);
         (status, body)
+    }
+
+    /// `GET /api/v1{path}`; its status and body.
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.call(reqwest::Method::GET, path, None, &[]).await
     }
 
     /// Pushes to `users`; asserts 201 and returns the body.
@@ -137,6 +145,14 @@ impl Api {
         let body = self.push(&[user], kind, json!({ "kind": kind })).await;
         body["notifications"][0]["id"].as_str().unwrap().to_owned()
     }
+}
+
+/// Sends `request`; its response, within [`WAIT`].
+pub async fn send_in_time(request: reqwest::RequestBuilder) -> reqwest::Response {
+    tokio::time::timeout(WAIT, request.send())
+        .await
+        .expect("answers in time")
+        .expect("answers")
 }
 
 /// Sends `request` and returns its answer's body as JSON.

@@ -30,23 +30,30 @@ pub const TEST_CONNECTIONS_PER_IP: u32 = 100_000;
 /// Default settings on a free loopback port (but [`TEST_CONNECT_RATE`] and
 /// [`TEST_CONNECTIONS_PER_IP`]).
 pub fn test_config() -> ServeConfig {
-    ServeConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        connect_rate_limit: TEST_CONNECT_RATE,
-        max_connections_per_ip: TEST_CONNECTIONS_PER_IP,
-        ..ServeConfig::defaults()
-    }
+    on_test_port(ServeConfig::defaults())
 }
 
 /// The official protocol test-suite settings on a free loopback port (but
 /// [`TEST_CONNECT_RATE`]).
 pub fn conformance_config() -> ServeConfig {
+    on_test_port(ServeConfig::conformance_profile())
+}
+
+/// `base` on a free loopback port, with the test limits per address.
+fn on_test_port(base: ServeConfig) -> ServeConfig {
     ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         connect_rate_limit: TEST_CONNECT_RATE,
         max_connections_per_ip: TEST_CONNECTIONS_PER_IP,
-        ..ServeConfig::conformance_profile()
+        ..base
     }
+}
+
+/// Starts the app on [`test_config`] changed by `configure`.
+pub async fn spawn_configured(configure: impl FnOnce(&mut ServeConfig)) -> TestApp {
+    let mut config = test_config();
+    configure(&mut config);
+    spawn_app(config).await
 }
 
 /// Builds and starts the app. With the default database URL, the store goes
@@ -76,6 +83,16 @@ pub async fn spawn_app(mut config: ServeConfig) -> TestApp {
 impl TestApp {
     pub fn http_url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// The long-polling URL of Engine.IO session `sid`.
+    pub fn polling_url(&self, sid: &str) -> String {
+        self.http_url(&format!("/socket.io/?EIO=4&transport=polling&sid={sid}"))
+    }
+
+    /// The WebSocket URL that upgrades Engine.IO session `sid`.
+    pub fn upgrade_url(&self, sid: &str) -> String {
+        self.ws_url(&format!("/socket.io/?EIO=4&transport=websocket&sid={sid}"))
     }
 
     pub fn ws_url(&self, path: &str) -> String {
@@ -113,6 +130,13 @@ impl Engine {
 
     pub async fn spawn(self) -> Option<TestApp> {
         Some(spawn_app(self.config().await?).await)
+    }
+
+    /// Like [`Self::spawn`], with the settings changed by `configure` first.
+    pub async fn spawn_with(self, configure: impl FnOnce(&mut ServeConfig)) -> Option<TestApp> {
+        let mut config = self.config().await?;
+        configure(&mut config);
+        Some(spawn_app(config).await)
     }
 }
 

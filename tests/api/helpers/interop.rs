@@ -114,6 +114,36 @@ pub enum CheckProgram {
     Python,
 }
 
+impl CheckProgram {
+    /// `js` or `python`: how the labels of its recorded summaries begin.
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckProgram::Js => "js",
+            CheckProgram::Python => "python",
+        }
+    }
+
+    /// What runs its scripts (`node`, the venv's python); `None` (a skip)
+    /// when its packages are missing.
+    fn runner(self) -> Option<PathBuf> {
+        match self {
+            CheckProgram::Js => node_checks_ready().then(|| PathBuf::from("node")),
+            CheckProgram::Python => python(),
+        }
+    }
+}
+
+/// Runs check `script` (under `tests/interop/`) of `program` with `args`,
+/// then checks and records its summary as `label`; a skip when the
+/// program's packages are missing.
+pub async fn run_check(program: CheckProgram, script: &str, args: &[&str], label: &str) {
+    let Some(runner) = program.runner() else {
+        return;
+    };
+    let stdout = run_client(&runner, &[&[script], args].concat(), &[]).await;
+    record_summary(&stdout, label);
+}
+
 /// Runs a notification check program against `url` (a server, or nginx in
 /// front of several) with the secret and key it was started with, and
 /// records its summary as `label`.
@@ -124,35 +154,23 @@ pub async fn run_notification_checks(
     transport: &str,
     label: &str,
 ) {
-    let (runner, script) = match program {
+    let script = match program {
         CheckProgram::Js => {
             if !node_checks_with_jwt_ready() {
                 return;
             }
-            (
-                PathBuf::from("node"),
-                "tests/interop/js/notifications.check.mjs",
-            )
+            "tests/interop/js/notifications.check.mjs"
         }
-        CheckProgram::Python => {
-            let Some(python) = python() else { return };
-            (python, "tests/interop/python/notifications_check.py")
-        }
+        CheckProgram::Python => "tests/interop/python/notifications_check.py",
     };
-    let stdout = run_client(
-        &runner,
-        &[
-            script,
-            url,
-            "--secret",
-            secret,
-            "--api-key",
-            api_key,
-            "--transport",
-            transport,
-        ],
-        &[],
-    )
-    .await;
-    record_summary(&stdout, label);
+    let args = [
+        url,
+        "--secret",
+        secret,
+        "--api-key",
+        api_key,
+        "--transport",
+        transport,
+    ];
+    run_check(program, script, &args, label).await;
 }

@@ -117,6 +117,17 @@ impl RawSocket {
             .expect("send text");
     }
 
+    /// Sends `text` and asserts the next text frame (pings answered) is
+    /// exactly `reply`.
+    pub async fn expect_reply(&mut self, text: &str, reply: impl AsRef<str>) {
+        self.send_text(text).await;
+        assert_eq!(
+            self.next_text().await,
+            reply.as_ref(),
+            "the reply to {text}"
+        );
+    }
+
     /// Sends a text frame; `false` once the connection is closed.
     pub async fn try_send_text(&mut self, text: &str) -> bool {
         self.ws.send(Message::Text(text.into())).await.is_ok()

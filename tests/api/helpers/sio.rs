@@ -117,6 +117,13 @@ impl SioClient {
         self.ack(id).await.into_iter().next().unwrap_or(Value::Null)
     }
 
+    /// Like [`Self::request`], asserting the ack says `ok: true`.
+    pub async fn request_ok(&mut self, event: &str, payload: Value) -> Value {
+        let ack = self.request(event, payload.clone()).await;
+        assert_eq!(ack["ok"], true, "{event} {payload}: {ack}");
+        ack
+    }
+
     /// Emits `event` asking for an ack; returns the ack id to await later.
     pub async fn send_with_ack(&mut self, event: &str, args: &[Value]) -> u64 {
         let id = self.next_ack_id;
@@ -226,6 +233,16 @@ impl SioClient {
         let ack = ack_id.map(|id| id.to_string()).unwrap_or_default();
         format!("42{}{ack}{}", self.prefix, Value::Array(array))
     }
+}
+
+/// The `field` string of every object of the JSON array `list`, in its order
+/// (the names of a member list, the texts of a history page).
+pub fn field_of_each<'a>(list: &'a Value, field: &str) -> Vec<&'a str> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("expected an array, got {list}"))
+        .iter()
+        .map(|item| item[field].as_str().unwrap())
+        .collect()
 }
 
 /// The `error.code` of a refusal ack (`{ok: false, error: {code, message}}`);

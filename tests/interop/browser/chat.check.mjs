@@ -23,31 +23,13 @@
 //
 // CHROMIUM (environment) overrides the browser path.
 
-import { mkdir, writeFile } from "node:fs/promises";
-import path from "node:path";
-
-import { chromium } from "playwright-core";
 import { io } from "socket.io-client";
 
-import { CheckFailed, Checker, expect, main, show } from "../js/lib/checks.mjs";
+import { CheckFailed, expect, main, show } from "../js/lib/checks.mjs";
+
+import { WAIT_MS, runBrowserChecks, saveScreenshots, sel, visible, waitForStatus, waitForText, waitForTexts } from "./lib.mjs";
 
 const PROGRAM = "chat.check.mjs";
-const EXECUTABLE = process.env.CHROMIUM || "/usr/bin/chromium";
-// --headless is added by playwright too; the rest keep Chromium off the
-// network (this machine refuses outside connections, which otherwise stalls
-// it). launch() gives the browser a fresh temporary user-data dir of its own.
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-/** Bound on every wait for the page. */
-const WAIT_MS = 10000;
 const DESKTOP = { width: 900, height: 660 };
 const PHONE = { width: 390, height: 660 };
 /** The server's history page; the seeded room needs more than this. */
@@ -79,48 +61,9 @@ const CHECKS = [
 // ---------------------------------------------------------------------------
 // Page helpers
 
-const sel = (testid) => `[data-testid="${testid}"]`;
-
 /** Trimmed textContent of every element matching `selector`. */
 function textsOf(page, selector) {
   return page.$$eval(selector, (els) => els.map((e) => e.textContent.trim()));
-}
-
-/** Waits until `selector`'s texts are exactly `expected` (in order). */
-async function waitForTexts(page, selector, expected, what) {
-  try {
-    await page.waitForFunction(
-      ([s, want]) =>
-        JSON.stringify([...document.querySelectorAll(s)].map((e) => e.textContent.trim())) === want,
-      [selector, JSON.stringify(expected)],
-      { timeout: WAIT_MS },
-    );
-  } catch {
-    throw new CheckFailed(`${what} ${show(expected)}`, show(await textsOf(page, selector)));
-  }
-}
-
-/** Waits until the first element matching `selector` has text `expected`. */
-async function waitForText(page, selector, expected, what) {
-  try {
-    await page.waitForFunction(
-      ([s, want]) => document.querySelector(s)?.textContent.trim() === want,
-      [selector, expected],
-      { timeout: WAIT_MS },
-    );
-  } catch {
-    const got = await page.$eval(selector, (e) => e.textContent.trim()).catch(() => "<no element>");
-    throw new CheckFailed(`${what} ${show(expected)}`, show(got));
-  }
-}
-
-async function waitForStatus(page, state) {
-  try {
-    await page.waitForSelector(`${sel("status")}[data-state="${state}"]`, { timeout: WAIT_MS });
-  } catch {
-    const got = await page.$eval(sel("status"), (e) => e.dataset.state).catch(() => "<no element>");
-    throw new CheckFailed(`status ${state}`, show(got));
-  }
 }
 
 /** Waits until the composer can send: the page has the join (or rejoin) ack, not just a connection. */
@@ -130,14 +73,6 @@ async function waitForComposerReady(page, what) {
   } catch {
     const placeholder = await page.$eval(sel("text"), (e) => e.placeholder).catch(() => "<no element>");
     throw new CheckFailed(`${what}: the send button enabled`, `disabled, placeholder ${show(placeholder)}`);
-  }
-}
-
-async function visible(page, testid, what) {
-  try {
-    await page.waitForSelector(sel(testid), { state: "visible", timeout: WAIT_MS });
-  } catch {
-    throw new CheckFailed(`${what} visible`, "hidden or missing");
   }
 }
 
@@ -176,214 +111,143 @@ async function seedRoom(baseUrl, room, count) {
   }
 }
 
-/** Composes PNG screenshots side by side into one PNG, in a page of `context`. */
-async function sideBySide(context, shots) {
-  const page = await context.newPage();
-  const width = shots.reduce((sum, s) => sum + s.width, 0) + 24 * (shots.length + 1);
-  const height = Math.max(...shots.map((s) => s.height)) + 48;
-  await page.setViewportSize({ width, height });
-  await page.setContent(
-    `<body style="margin:0;padding:24px;display:flex;gap:24px;align-items:flex-start;background:#c9d1dc">` +
-      shots
-        .map(
-          (s) =>
-            `<img alt="" width="${s.width}" height="${s.height}" style="border-radius:8px;box-shadow:0 2px 10px rgb(0 0 0/25%)" src="data:image/png;base64,${s.png.toString("base64")}">`,
-        )
-        .join("") +
-      `</body>`,
-  );
-  await page.waitForFunction(() => [...document.images].every((img) => img.complete && img.naturalWidth > 0));
-  const png = await page.screenshot({ fullPage: true, type: "png" });
-  await page.close();
-  return png;
-}
-
 // ---------------------------------------------------------------------------
 
-async function run() {
-  const [baseArg, screenshotPath] = process.argv.slice(2);
-  if (!baseArg || !screenshotPath) {
-    console.error(`usage: node ${PROGRAM} URL SCREENSHOT_PATH`);
-    return 2;
-  }
-  const base = baseArg.replace(/\/+$/, "");
-  const checker = new Checker(PROGRAM, "chromium");
+async function session({ base, screenshotPath, browser, check, watch, pageErrors }) {
   const suffix = Date.now().toString(36);
   const room = `browser-${suffix}`;
   const olderRoom = `browser-older-${suffix}`;
   const first = "Hello Bob <b>&amp;</b> café ✓";
   const reply = "Hi Ada! Line one\nline two";
   const third = "Back after a dropped connection";
-  const pageErrors = [];
 
-  let browser;
-  try {
-    browser = await chromium.launch({
-      executablePath: EXECUTABLE,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      timeout: 30000,
-    });
-  } catch (err) {
-    checker.skipAll(CHECKS, `chromium did not start: ${show(err.message, 200)}`);
-    return checker.summary();
-  }
+  const ctxA = await browser.newContext({ viewport: DESKTOP });
+  const ctxB = await browser.newContext({ viewport: PHONE, isMobile: true, hasTouch: true });
+  const ctxC = await browser.newContext({ viewport: DESKTOP });
+  const a = await ctxA.newPage();
+  const b = await ctxB.newPage();
+  watch("A", a);
+  watch("B", b);
 
-  let pending = [...CHECKS];
-  const check = async (name, body) => {
-    if (!pending.includes(name)) throw new Error(`unknown check ${name}`);
-    pending = pending.filter((n) => n !== name);
-    if (checker.failed > 0) {
-      checker.fail(name, "to run", "not run (an earlier check failed)");
-      return;
-    }
-    await checker.run(name, body);
-  };
-
-  try {
-    const ctxA = await browser.newContext({ viewport: DESKTOP });
-    const ctxB = await browser.newContext({ viewport: PHONE, isMobile: true, hasTouch: true });
-    const ctxC = await browser.newContext({ viewport: DESKTOP });
-    const a = await ctxA.newPage();
-    const b = await ctxB.newPage();
-    for (const [label, page] of [["A", a], ["B", b]]) {
-      page.on("pageerror", (err) => pageErrors.push(`${label}: ${err.message}`));
-    }
-
-    await check("A: the page loads and connects", async () => {
-      await a.goto(`${base}/chat`);
-      await waitForStatus(a, "connected");
-    });
-    await check("B: the page loads and connects", async () => {
-      await b.goto(`${base}/chat`);
-      await waitForStatus(b, "connected");
-    });
-    await check("A joins the room as Ada", () => joinAs(a, "Ada", room));
-    await check("B joins the same room as Bob", () => joinAs(b, "Bob", room));
-    await check("A's member list shows Ada and Bob", async () => {
-      // Bob came by a presence change: Ada's list is the join ack's plus it.
-      await waitForTexts(a, sel("member-name"), ["Ada", "Bob"], "A's members");
-      await waitForText(a, sel("member-count"), "2", "A's member count");
-    });
-    await check("B's member list shows Ada and Bob", async () => {
-      await waitForTexts(b, sel("member-name"), ["Ada", "Bob"], "B's members");
-      await waitForText(b, sel("member-count"), "2", "B's member count");
-    });
-    await check("A types: B shows \"Ada is typing…\"", async () => {
-      await a.locator(sel("text")).pressSequentially(first, { delay: 15 });
-      await waitForText(b, sel("typing"), "Ada is typing…", "B's typing indicator");
-    });
-    await check("A sends: B shows Ada's message, escaped as text", async () => {
-      await a.press(sel("text"), "Enter");
-      await waitForTexts(b, `${sel("message")} ${sel("message-text")}`, [first], "B's messages");
-      await waitForTexts(b, `${sel("message")} ${sel("message-from")}`, ["Ada"], "B's senders");
-      const injected = await b.$$eval(`${sel("messages")} b`, (els) => els.length);
-      expect(0, injected, "HTML elements created from message text");
-    });
-    await check("A shows its own message once (from the ack)", async () => {
-      await waitForTexts(a, `${sel("message")} ${sel("message-text")}`, [first], "A's messages");
-      expect("", await a.inputValue(sel("text")), "A's composer after sending");
-    });
-    await check("B's typing indicator clears after A sends", () =>
-      waitForText(b, sel("typing"), "", "B's typing indicator"),
-    );
-    await check("B replies: A shows Bob's message", async () => {
-      await b.fill(sel("text"), reply);
-      await b.tap(sel("send"));
-      await waitForTexts(a, `${sel("message")} ${sel("message-text")}`, [first, reply], "A's messages");
-      await waitForTexts(b, `${sel("message")} ${sel("message-text")}`, [first, reply], "B's messages");
-    });
-    await check("reload A: it rejoins and the history shows both messages, oldest first", async () => {
-      await a.reload();
-      await waitForStatus(a, "connected");
-      await visible(a, "room-view", "the room view after the reload");
-      await waitForTexts(a, `${sel("message")} ${sel("message-text")}`, [first, reply], "A's history");
-      await waitForTexts(a, `${sel("message")} ${sel("message-from")}`, ["Ada", "Bob"], "A's history senders");
-      await waitForTexts(a, sel("member-name"), ["Ada", "Bob"], "A's members");
-    });
-    await check("B sees Ada leave and join again (presence notices)", async () => {
-      await waitForTexts(b, sel("notice"), ["Ada left", "Ada joined"], "B's notices");
-      await waitForTexts(b, sel("member-name"), ["Ada", "Bob"], "B's members");
-      await waitForText(b, sel("member-count"), "2", "B's member count");
-    });
-    await check("A's connection drops: status reconnecting, then connected and rejoined", async () => {
-      // Record every status change, so the short "reconnecting" phase cannot be missed.
-      await a.evaluate(() => {
-        window.statusLog = [];
-        const status = document.querySelector('[data-testid="status"]');
-        new MutationObserver(() => window.statusLog.push(status.dataset.state)).observe(status, {
-          attributes: true,
-          attributeFilter: ["data-state"],
-        });
-        window.chatDemo.socket.io.engine.close();
+  await check("A: the page loads and connects", async () => {
+    await a.goto(`${base}/chat`);
+    await waitForStatus(a, "connected");
+  });
+  await check("B: the page loads and connects", async () => {
+    await b.goto(`${base}/chat`);
+    await waitForStatus(b, "connected");
+  });
+  await check("A joins the room as Ada", () => joinAs(a, "Ada", room));
+  await check("B joins the same room as Bob", () => joinAs(b, "Bob", room));
+  await check("A's member list shows Ada and Bob", async () => {
+    // Bob came by a presence change: Ada's list is the join ack's plus it.
+    await waitForTexts(a, sel("member-name"), ["Ada", "Bob"], "A's members");
+    await waitForText(a, sel("member-count"), "2", "A's member count");
+  });
+  await check("B's member list shows Ada and Bob", async () => {
+    await waitForTexts(b, sel("member-name"), ["Ada", "Bob"], "B's members");
+    await waitForText(b, sel("member-count"), "2", "B's member count");
+  });
+  await check("A types: B shows \"Ada is typing…\"", async () => {
+    await a.locator(sel("text")).pressSequentially(first, { delay: 15 });
+    await waitForText(b, sel("typing"), "Ada is typing…", "B's typing indicator");
+  });
+  await check("A sends: B shows Ada's message, escaped as text", async () => {
+    await a.press(sel("text"), "Enter");
+    await waitForTexts(b, `${sel("message")} ${sel("message-text")}`, [first], "B's messages");
+    await waitForTexts(b, `${sel("message")} ${sel("message-from")}`, ["Ada"], "B's senders");
+    const injected = await b.$$eval(`${sel("messages")} b`, (els) => els.length);
+    expect(0, injected, "HTML elements created from message text");
+  });
+  await check("A shows its own message once (from the ack)", async () => {
+    await waitForTexts(a, `${sel("message")} ${sel("message-text")}`, [first], "A's messages");
+    expect("", await a.inputValue(sel("text")), "A's composer after sending");
+  });
+  await check("B's typing indicator clears after A sends", () =>
+    waitForText(b, sel("typing"), "", "B's typing indicator"),
+  );
+  await check("B replies: A shows Bob's message", async () => {
+    await b.fill(sel("text"), reply);
+    await b.tap(sel("send"));
+    await waitForTexts(a, `${sel("message")} ${sel("message-text")}`, [first, reply], "A's messages");
+    await waitForTexts(b, `${sel("message")} ${sel("message-text")}`, [first, reply], "B's messages");
+  });
+  await check("reload A: it rejoins and the history shows both messages, oldest first", async () => {
+    await a.reload();
+    await waitForStatus(a, "connected");
+    await visible(a, "room-view", "the room view after the reload");
+    await waitForTexts(a, `${sel("message")} ${sel("message-text")}`, [first, reply], "A's history");
+    await waitForTexts(a, `${sel("message")} ${sel("message-from")}`, ["Ada", "Bob"], "A's history senders");
+    await waitForTexts(a, sel("member-name"), ["Ada", "Bob"], "A's members");
+  });
+  await check("B sees Ada leave and join again (presence notices)", async () => {
+    await waitForTexts(b, sel("notice"), ["Ada left", "Ada joined"], "B's notices");
+    await waitForTexts(b, sel("member-name"), ["Ada", "Bob"], "B's members");
+    await waitForText(b, sel("member-count"), "2", "B's member count");
+  });
+  await check("A's connection drops: status reconnecting, then connected and rejoined", async () => {
+    // Record every status change, so the short "reconnecting" phase cannot be missed.
+    await a.evaluate(() => {
+      window.statusLog = [];
+      const status = document.querySelector('[data-testid="status"]');
+      new MutationObserver(() => window.statusLog.push(status.dataset.state)).observe(status, {
+        attributes: true,
+        attributeFilter: ["data-state"],
       });
-      await waitForStatus(a, "connected");
-      const log = await a.evaluate(() => window.statusLog);
-      expect(true, log.includes("reconnecting"), `status changes ${show(log)} include reconnecting`);
-      await waitForTexts(b, sel("notice"), ["Ada left", "Ada joined", "Ada left", "Ada joined"], "B's notices");
-      await waitForTexts(a, sel("member-name"), ["Ada", "Bob"], "A's members");
-      // "connected" comes before the rejoin's ack: until it arrives the page cannot send.
-      await waitForComposerReady(a, "A's composer after the rejoin");
+      window.chatDemo.socket.io.engine.close();
     });
-    await check("after the reconnect A's message reaches B", async () => {
-      await sendWithEnter(a, third);
-      await waitForTexts(b, `${sel("message")} ${sel("message-text")}`, [first, reply, third], "B's messages");
-      await waitForTexts(a, `${sel("message")} ${sel("message-text")}`, [first, reply, third], "A's messages");
-    });
-    await check("an over-long message shows a bad_request error on the page", async () => {
-      await b.fill(sel("text"), "x".repeat(4001));
-      await b.tap(sel("send"));
-      await visible(b, "error", "the error");
-      await waitForText(b, sel("error-code"), "bad_request", "error code");
-      const message = await b.textContent(sel("error-message"));
-      expect(true, message.trim().length > 0, `an error message (got ${show(message)})`);
-      expect(4001, (await b.inputValue(sel("text"))).length, "draft kept after the error");
-      expect(3, (await messageTexts(b)).length, "messages on B");
-      await b.fill(sel("text"), "");
-    });
-    await check("load older: 50 messages on join, the 10 older ones on request, in order", async () => {
-      await seedRoom(base, olderRoom, SEEDED);
-      const c = await ctxC.newPage();
-      c.on("pageerror", (err) => pageErrors.push(`C: ${err.message}`));
-      await c.goto(`${base}/chat`);
-      await waitForStatus(c, "connected");
-      await joinAs(c, "Cy", olderRoom);
-      const latest = Array.from({ length: PAGE }, (_, i) => `seed ${SEEDED - PAGE + 1 + i}`);
-      await waitForTexts(c, `${sel("message")} ${sel("message-text")}`, latest, "C's history on join");
-      await visible(c, "load-older", "load older");
-      await c.click(sel("load-older"));
-      const all = Array.from({ length: SEEDED }, (_, i) => `seed ${i + 1}`);
-      await waitForTexts(c, `${sel("message")} ${sel("message-text")}`, all, "C's messages after load older");
-      try {
-        await c.waitForSelector(sel("load-older"), { state: "hidden", timeout: WAIT_MS });
-      } catch {
-        throw new CheckFailed("load older hidden once everything is shown", "still visible");
-      }
-      await c.close();
-    });
-    await check("no script errors on the pages", async () => {
-      expect("[]", JSON.stringify(pageErrors), "uncaught errors");
-    });
-    await check("screenshot of A and B saved as PNG", async () => {
-      // Show the error on B (from the over-long message) and A's conversation.
-      await a.bringToFront();
-      const shots = [];
-      for (const [page, size] of [[a, DESKTOP], [b, PHONE]]) {
-        shots.push({ png: await page.screenshot({ type: "png" }), ...size });
-      }
-      const png = await sideBySide(ctxA, shots);
-      expect("89504e470d0a1a0a", png.subarray(0, 8).toString("hex"), "PNG signature");
-      await mkdir(path.dirname(path.resolve(screenshotPath)), { recursive: true });
-      await writeFile(screenshotPath, png);
-    });
-  } catch (err) {
-    // A failure outside any check (e.g. a context did not open).
-    checker.fail("browser session", "no error", show(err.message ?? err, 300));
-  } finally {
-    for (const name of pending) checker.fail(name, "to run", "not run (the session ended early)");
-    await browser.close().catch(() => {});
-  }
-  return checker.summary();
+    await waitForStatus(a, "connected");
+    const log = await a.evaluate(() => window.statusLog);
+    expect(true, log.includes("reconnecting"), `status changes ${show(log)} include reconnecting`);
+    await waitForTexts(b, sel("notice"), ["Ada left", "Ada joined", "Ada left", "Ada joined"], "B's notices");
+    await waitForTexts(a, sel("member-name"), ["Ada", "Bob"], "A's members");
+    // "connected" comes before the rejoin's ack: until it arrives the page cannot send.
+    await waitForComposerReady(a, "A's composer after the rejoin");
+  });
+  await check("after the reconnect A's message reaches B", async () => {
+    await sendWithEnter(a, third);
+    await waitForTexts(b, `${sel("message")} ${sel("message-text")}`, [first, reply, third], "B's messages");
+    await waitForTexts(a, `${sel("message")} ${sel("message-text")}`, [first, reply, third], "A's messages");
+  });
+  await check("an over-long message shows a bad_request error on the page", async () => {
+    await b.fill(sel("text"), "x".repeat(4001));
+    await b.tap(sel("send"));
+    await visible(b, "error", "the error");
+    await waitForText(b, sel("error-code"), "bad_request", "error code");
+    const message = await b.textContent(sel("error-message"));
+    expect(true, message.trim().length > 0, `an error message (got ${show(message)})`);
+    expect(4001, (await b.inputValue(sel("text"))).length, "draft kept after the error");
+    expect(3, (await messageTexts(b)).length, "messages on B");
+    await b.fill(sel("text"), "");
+  });
+  await check("load older: 50 messages on join, the 10 older ones on request, in order", async () => {
+    await seedRoom(base, olderRoom, SEEDED);
+    const c = await ctxC.newPage();
+    watch("C", c);
+    await c.goto(`${base}/chat`);
+    await waitForStatus(c, "connected");
+    await joinAs(c, "Cy", olderRoom);
+    const latest = Array.from({ length: PAGE }, (_, i) => `seed ${SEEDED - PAGE + 1 + i}`);
+    await waitForTexts(c, `${sel("message")} ${sel("message-text")}`, latest, "C's history on join");
+    await visible(c, "load-older", "load older");
+    await c.click(sel("load-older"));
+    const all = Array.from({ length: SEEDED }, (_, i) => `seed ${i + 1}`);
+    await waitForTexts(c, `${sel("message")} ${sel("message-text")}`, all, "C's messages after load older");
+    try {
+      await c.waitForSelector(sel("load-older"), { state: "hidden", timeout: WAIT_MS });
+    } catch {
+      throw new CheckFailed("load older hidden once everything is shown", "still visible");
+    }
+    await c.close();
+  });
+  await check("no script errors on the pages", async () => {
+    expect("[]", JSON.stringify(pageErrors), "uncaught errors");
+  });
+  await check("screenshot of A and B saved as PNG", async () => {
+    // Show the error on B (from the over-long message) and A's conversation.
+    await a.bringToFront();
+    await saveScreenshots(ctxA, [[a, DESKTOP], [b, PHONE]], screenshotPath);
+  });
 }
 
-main(run);
+main(() => runBrowserChecks(PROGRAM, CHECKS, session));

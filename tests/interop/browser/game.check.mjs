@@ -26,30 +26,11 @@
 //
 // CHROMIUM (environment) overrides the browser path.
 
-import { mkdir, writeFile } from "node:fs/promises";
-import path from "node:path";
+import { CheckFailed, expect, expectTrue, main, show } from "../js/lib/checks.mjs";
 
-import { chromium } from "playwright-core";
-
-import { CheckFailed, Checker, expect, expectTrue, main, show } from "../js/lib/checks.mjs";
+import { WAIT_MS, runBrowserChecks, saveScreenshots, sel, visible, waitForStatus, waitForValue } from "./lib.mjs";
 
 const PROGRAM = "game.check.mjs";
-const EXECUTABLE = process.env.CHROMIUM || "/usr/bin/chromium";
-// --headless is added by playwright too; the rest keep Chromium off the
-// network (this machine refuses outside connections, which otherwise stalls
-// it). launch() gives the browser a fresh temporary user-data dir of its own.
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-/** Bound on every wait for the page. */
-const WAIT_MS = 10000;
 const DESKTOP = { width: 1000, height: 760 };
 const PHONE = { width: 400, height: 760 };
 /** How far a held key must move a player before it counts as moved (units). */
@@ -75,8 +56,6 @@ const CHECKS = [
 // ---------------------------------------------------------------------------
 // Page helpers
 
-const sel = (testid) => `[data-testid="${testid}"]`;
-
 /**
  * Waits until `probe(arg)` evaluated in the page is truthy; on timeout fails
  * with `expected` and what `report(arg)` (default: the probe) last saw.
@@ -88,33 +67,6 @@ async function waitUntil(page, probe, arg, expected, report = probe) {
     const got = await page.evaluate(report, arg).catch((err) => `<${err.message}>`);
     throw new CheckFailed(expected, show(got));
   }
-}
-
-/**
- * Waits until `probe(arg)` evaluated in the page is JSON-equal to `expected`;
- * on timeout fails with what the probe last saw.
- */
-async function waitForValue(page, probe, arg, expected, what) {
-  const want = JSON.stringify(expected);
-  try {
-    const expression = `JSON.stringify((${probe.toString()})(${JSON.stringify(arg)})) === ${JSON.stringify(want)}`;
-    await page.waitForFunction(expression, undefined, { timeout: WAIT_MS, polling: "raf" });
-  } catch {
-    const got = await page.evaluate(probe, arg).catch((err) => `<${err.message}>`);
-    throw new CheckFailed(`${what} ${show(expected)}`, show(got));
-  }
-}
-
-async function visible(page, testid, what, state = "visible") {
-  try {
-    await page.locator(sel(testid)).waitFor({ state, timeout: WAIT_MS });
-  } catch {
-    throw new CheckFailed(`${what} ${state}`, state === "visible" ? "hidden or missing" : "visible");
-  }
-}
-
-async function waitForStatus(page, state) {
-  await waitForValue(page, (s) => document.querySelector(s)?.dataset.state ?? "<no element>", sel("status"), state, "status");
 }
 
 /** A player of the page's latest state (`id` null: the page's own), or null. */
@@ -171,6 +123,17 @@ async function waitForAck(page, id, seq, what) {
 async function waitForStopped(page, id, what) {
   const seq = await page.evaluate(() => window.gameDemo.seq);
   if (seq >= 0) await waitForAck(page, id, seq, what);
+}
+
+/** Waits until the page has received the game event `event` (player_joined, player_left) for player `id`. */
+async function waitForPlayerEvent(page, event, id) {
+  await waitUntil(
+    page,
+    ([name, want]) => window.gameDemo.events.some((e) => e.event === name && e.id === want),
+    [event, id],
+    `a ${event} event for ${id}`,
+    () => window.gameDemo.events,
+  );
 }
 
 /** Waits until the page has received `count` more states than now (the loop ticks on). */
@@ -235,286 +198,203 @@ async function hold(page, key, axis, sign, distance, what) {
   }
 }
 
-/** Composes PNG screenshots side by side into one PNG, in a page of `context`. */
-async function sideBySide(context, shots) {
-  const page = await context.newPage();
-  const width = shots.reduce((sum, s) => sum + s.width, 0) + 24 * (shots.length + 1);
-  const height = Math.max(...shots.map((s) => s.height)) + 48;
-  await page.setViewportSize({ width, height });
-  await page.setContent(
-    `<body style="margin:0;padding:24px;display:flex;gap:24px;align-items:flex-start;background:#c9d1dc">` +
-      shots
-        .map(
-          (s) =>
-            `<img alt="" width="${s.width}" height="${s.height}" style="border-radius:8px;box-shadow:0 2px 10px rgb(0 0 0/25%)" src="data:image/png;base64,${s.png.toString("base64")}">`,
-        )
-        .join("") +
-      `</body>`,
-  );
-  await page.waitForFunction(() => [...document.images].every((img) => img.complete && img.naturalWidth > 0));
-  const png = await page.screenshot({ fullPage: true, type: "png" });
-  await page.close();
-  return png;
-}
-
 // ---------------------------------------------------------------------------
 
-async function run() {
-  const [baseArg, screenshotPath] = process.argv.slice(2);
-  if (!baseArg || !screenshotPath) {
-    console.error(`usage: node ${PROGRAM} URL SCREENSHOT_PATH`);
-    return 2;
-  }
-  const base = baseArg.replace(/\/+$/, "");
-  const checker = new Checker(PROGRAM, "chromium");
+async function session({ base, screenshotPath, browser, check, watch, pageErrors }) {
   const suffix = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const game = `e2e-${suffix}`;
   const name1 = "Ada";
   // Markup in a name must stay text (scoreboard and canvas).
   const name2 = "Grace <b>&</b> Co";
-  const pageErrors = [];
   let id1 = null;
   let id2 = null;
 
-  let browser;
-  try {
-    browser = await chromium.launch({
-      executablePath: EXECUTABLE,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      timeout: 30000,
-    });
-  } catch (err) {
-    checker.skipAll(CHECKS, `chromium did not start: ${show(err.message, 200)}`);
-    return checker.summary();
-  }
+  const ctx1 = await browser.newContext({ viewport: DESKTOP });
+  const ctx2 = await browser.newContext({ viewport: PHONE, isMobile: true, hasTouch: true });
+  const p1 = await ctx1.newPage();
+  const p2 = await ctx2.newPage();
+  watch("page 1", p1);
+  watch("page 2", p2);
 
-  let pending = [...CHECKS];
-  const check = async (name, body) => {
-    if (!pending.includes(name)) throw new Error(`unknown check ${name}`);
-    pending = pending.filter((n) => n !== name);
-    if (checker.failed > 0) {
-      checker.fail(name, "to run", "not run (an earlier check failed)");
-      return;
-    }
-    await checker.run(name, body);
+  const open = async (page, name) => {
+    await page.goto(`${base}/game?game=${encodeURIComponent(game)}&name=${encodeURIComponent(name)}`);
+    await visible(page, "join-view", "the join form");
+    await waitForStatus(page, "connected");
+    expect(name, await page.locator(sel("name")).inputValue(), "the name field (from ?name=)");
+    expect(game, await page.locator(sel("game")).inputValue(), "the game field (from ?game=)");
   };
-  const watch = (label, page) => page.on("pageerror", (err) => pageErrors.push(`${label}: ${err.message}`));
+  const join = async (page) => {
+    await page.locator(sel("join")).click();
+    await visible(page, "game-view", "the arena");
+    await waitUntil(page, () => typeof window.gameDemo.you === "string" && window.gameDemo.lastState !== null, null, "a player id and a state", () => ({ you: window.gameDemo.you, lastState: window.gameDemo.lastState }));
+    expect(game, (await page.locator(sel("game-name")).textContent()).trim(), "the game shown");
+    return you(page);
+  };
 
-  try {
-    const ctx1 = await browser.newContext({ viewport: DESKTOP });
-    const ctx2 = await browser.newContext({ viewport: PHONE, isMobile: true, hasTouch: true });
-    const p1 = await ctx1.newPage();
-    const p2 = await ctx2.newPage();
-    watch("page 1", p1);
-    watch("page 2", p2);
+  await check("page 1 opens /game?game=&name=: the form filled from the URL, connected", async () => {
+    await open(p1, name1);
+  });
 
-    const open = async (page, name) => {
-      await page.goto(`${base}/game?game=${encodeURIComponent(game)}&name=${encodeURIComponent(name)}`);
-      await visible(page, "join-view", "the join form");
-      await waitForStatus(page, "connected");
-      expect(name, await page.locator(sel("name")).inputValue(), "the name field (from ?name=)");
-      expect(game, await page.locator(sel("game")).inputValue(), "the game field (from ?game=)");
-    };
-    const join = async (page) => {
-      await page.locator(sel("join")).click();
-      await visible(page, "game-view", "the arena");
-      await waitUntil(page, () => typeof window.gameDemo.you === "string" && window.gameDemo.lastState !== null, null, "a player id and a state", () => ({ you: window.gameDemo.you, lastState: window.gameDemo.lastState }));
-      expect(game, (await page.locator(sel("game-name")).textContent()).trim(), "the game shown");
-      return you(page);
-    };
+  await check("page 1 joins: its player in the state, on the scoreboard and drawn on the canvas", async () => {
+    id1 = await join(p1);
+    expectTrue(/^p\d+$/.test(id1), "a player id of `p` and digits", show(id1));
+    const me = await player(p1);
+    expectTrue(me !== null && me.name === name1, `player ${id1} named ${show(name1)} in the state`, show(me));
+    expectTrue(
+      me.x >= ARENA.minX && me.x <= ARENA.maxX && me.y >= ARENA.minY && me.y <= ARENA.maxY,
+      "a position inside [16, 784] x [16, 584]",
+      show(me),
+    );
+    const coins = await p1.evaluate(() => window.gameDemo.lastState.coins.length);
+    expect(8, coins, "coins on the field");
+    await waitForTicks(p1, 2, "page 1 (the loop ticks)");
+    await waitForValue(p1, (s) => [...document.querySelectorAll(s)].map((e) => e.textContent), `${sel("score-row")} ${sel("score-name")}`, [`${name1} (you)`], "page 1's scoreboard");
+    await waitForDrawn(p1, id1, "page 1's own player");
+  });
 
-    await check("page 1 opens /game?game=&name=: the form filled from the URL, connected", async () => {
-      await open(p1, name1);
-    });
-
-    await check("page 1 joins: its player in the state, on the scoreboard and drawn on the canvas", async () => {
-      id1 = await join(p1);
-      expectTrue(/^p\d+$/.test(id1), "a player id of `p` and digits", show(id1));
-      const me = await player(p1);
-      expectTrue(me !== null && me.name === name1, `player ${id1} named ${show(name1)} in the state`, show(me));
-      expectTrue(
-        me.x >= ARENA.minX && me.x <= ARENA.maxX && me.y >= ARENA.minY && me.y <= ARENA.maxY,
-        "a position inside [16, 784] x [16, 584]",
-        show(me),
-      );
-      const coins = await p1.evaluate(() => window.gameDemo.lastState.coins.length);
-      expect(8, coins, "coins on the field");
-      await waitForTicks(p1, 2, "page 1 (the loop ticks)");
-      await waitForValue(p1, (s) => [...document.querySelectorAll(s)].map((e) => e.textContent), `${sel("score-row")} ${sel("score-name")}`, [`${name1} (you)`], "page 1's scoreboard");
-      await waitForDrawn(p1, id1, "page 1's own player");
-    });
-
-    await check("page 2 joins the same game: both pages see both players (state, scoreboard, canvas), names as text", async () => {
-      await open(p2, name2);
-      id2 = await join(p2);
-      expectTrue(typeof id2 === "string" && id2 !== id1, `a player id other than ${id1}`, show(id2));
-      for (const [label, page] of [["page 1", p1], ["page 2", p2]]) {
-        await waitUntil(
-          page,
-          (ids) => ids.every((id) => window.gameDemo.lastState?.players.some((p) => p.id === id)),
-          [id1, id2],
-          `${label}'s state with players ${id1} and ${id2}`,
-          () => window.gameDemo.lastState?.players ?? "<no state>",
-        );
-        await waitForValue(page, (s) => [...document.querySelectorAll(s)].map((e) => e.dataset.id).sort(), sel("score-row"), [id1, id2].sort(), `${label}'s scoreboard rows`);
-        await waitForValue(page, (s) => document.querySelector(s)?.textContent, sel("player-count"), "2", `${label}'s player count`);
-        expect(0, await page.locator(`${sel("scoreboard")} b`).count(), `${label}: HTML elements made from a name`);
-      }
-      const names1 = (await scoreNames(p1)).sort();
-      expect([`${name1} (you)`, name2].sort(), names1, "page 1's scoreboard names");
-      const names2 = (await scoreNames(p2)).sort();
-      expect([name1, `${name2} (you)`].sort(), names2, "page 2's scoreboard names");
-      const seen = await player(p2, id1);
-      expect(name1, seen?.name, `page 2's name of ${id1}`);
-      await waitForDrawn(p1, id2, "page 2's player on page 1");
-      await waitForDrawn(p2, id1, "page 1's player on page 2");
-      await waitForDrawn(p2, id2, "page 2's own player");
-    });
-
-    await check("page 1 got player_joined for page 2's player", async () => {
+  await check("page 2 joins the same game: both pages see both players (state, scoreboard, canvas), names as text", async () => {
+    await open(p2, name2);
+    id2 = await join(p2);
+    expectTrue(typeof id2 === "string" && id2 !== id1, `a player id other than ${id1}`, show(id2));
+    for (const [label, page] of [["page 1", p1], ["page 2", p2]]) {
       await waitUntil(
-        p1,
-        (id) => window.gameDemo.events.some((e) => e.event === "player_joined" && e.id === id),
-        id2,
-        `a player_joined event for ${id2}`,
-        () => window.gameDemo.events,
+        page,
+        (ids) => ids.every((id) => window.gameDemo.lastState?.players.some((p) => p.id === id)),
+        [id1, id2],
+        `${label}'s state with players ${id1} and ${id2}`,
+        () => window.gameDemo.lastState?.players ?? "<no state>",
       );
-      const event = await p1.evaluate((id) => window.gameDemo.events.find((e) => e.event === "player_joined" && e.id === id), id2);
-      expect(name2, event.name, "its name");
-      const log = await p1.locator(`${sel("events")} ${sel("event")}`).allTextContents();
-      expectTrue(log.some((t) => t.includes(`${name2} joined.`)), `the activity log to say ${show(`${name2} joined.`)}`, show(log));
-    });
+      await waitForValue(page, (s) => [...document.querySelectorAll(s)].map((e) => e.dataset.id).sort(), sel("score-row"), [id1, id2].sort(), `${label}'s scoreboard rows`);
+      await waitForValue(page, (s) => document.querySelector(s)?.textContent, sel("player-count"), "2", `${label}'s player count`);
+      expect(0, await page.locator(`${sel("scoreboard")} b`).count(), `${label}: HTML elements made from a name`);
+    }
+    const names1 = (await scoreNames(p1)).sort();
+    expect([`${name1} (you)`, name2].sort(), names1, "page 1's scoreboard names");
+    const names2 = (await scoreNames(p2)).sort();
+    expect([name1, `${name2} (you)`].sort(), names2, "page 2's scoreboard names");
+    const seen = await player(p2, id1);
+    expect(name1, seen?.name, `page 2's name of ${id1}`);
+    await waitForDrawn(p1, id2, "page 2's player on page 1");
+    await waitForDrawn(p2, id1, "page 1's player on page 2");
+    await waitForDrawn(p2, id2, "page 2's own player");
+  });
 
-    let rightInputs = null;
-    await check("page 1 holds ArrowRight: it moves right on page 1 (prediction at or ahead of the server) and on page 2", async () => {
-      // Near the right wall there is no room to move: walk left first.
-      const start0 = await player(p1);
-      if (start0.x > ARENA.maxX - ROOM) await hold(p1, "ArrowLeft", "x", -1, start0.x - (ARENA.maxX - ROOM), "page 1 (making room)");
-      await waitForStopped(p1, id1, "page 1 (stopped)");
-      const start = await player(p1);
-      const inputsBefore = await p1.evaluate(() => window.gameDemo.inputs.length);
-      await p1.keyboard.down("ArrowRight");
-      let ahead = null;
-      try {
-        await p1.keyboard.down("ArrowRight"); // a key repeat: the direction did not change
-        await waitForAtLeast(p1, id1, "x", start.x + MOVE / 2, "page 1's own player");
-        // While moving right, the prediction is never behind the server.
-        ahead = await p1.evaluate(() => {
-          const demo = window.gameDemo;
-          const server = demo.lastState.players.find((p) => p.id === demo.you);
-          return { predicted: demo.ownPosition(), server: { x: server.x, y: server.y } };
-        });
-        await waitForAtLeast(p1, id1, "x", start.x + MOVE, "page 1's own player");
-      } finally {
-        await p1.keyboard.up("ArrowRight");
-      }
-      expectTrue(
-        ahead.predicted.x >= ahead.server.x - 0.001 && Math.abs(ahead.predicted.y - ahead.server.y) < 0.001,
-        "ownPosition() at or right of the server's position while moving right",
-        show(ahead),
-      );
-      await waitForAtLeast(p2, id1, "x", start.x + MOVE, "page 1's player seen on page 2");
-      const moved = await player(p2, id1);
-      expectTrue(Math.abs(moved.y - start.y) < 0.001, `page 1's player still at y ${start.y} on page 2 (moved right only)`, show(moved));
-      rightInputs = await p1.evaluate((n) => window.gameDemo.inputs.slice(n), inputsBefore);
-    });
+  await check("page 1 got player_joined for page 2's player", async () => {
+    await waitForPlayerEvent(p1, "player_joined", id2);
+    const event = await p1.evaluate((id) => window.gameDemo.events.find((e) => e.event === "player_joined" && e.id === id), id2);
+    expect(name2, event.name, "its name");
+    const log = await p1.locator(`${sel("events")} ${sel("event")}`).allTextContents();
+    expectTrue(log.some((t) => t.includes(`${name2} joined.`)), `the activity log to say ${show(`${name2} joined.`)}`, show(log));
+  });
 
-    await check("inputs only on direction changes: ArrowRight down (with a key repeat) and up sent exactly {dx 1, dy 0} then {dx 0, dy 0}", async () => {
-      expect(2, rightInputs.length, `inputs sent (${show(rightInputs)})`);
-      expect({ dx: 1, dy: 0 }, { dx: rightInputs[0].dx, dy: rightInputs[0].dy }, "the first");
-      expect({ dx: 0, dy: 0 }, { dx: rightInputs[1].dx, dy: rightInputs[1].dy }, "the second");
-      expect(rightInputs[0].seq + 1, rightInputs[1].seq, "consecutive seqs");
-      const all = await p1.evaluate(() => window.gameDemo.inputs.map((i) => i.seq));
-      expectTrue(all.every((s, i) => Number.isInteger(s) && s >= 0 && (i === 0 || s > all[i - 1])), "increasing non-negative integer seqs", show(all));
-    });
+  let rightInputs = null;
+  await check("page 1 holds ArrowRight: it moves right on page 1 (prediction at or ahead of the server) and on page 2", async () => {
+    // Near the right wall there is no room to move: walk left first.
+    const start0 = await player(p1);
+    if (start0.x > ARENA.maxX - ROOM) await hold(p1, "ArrowLeft", "x", -1, start0.x - (ARENA.maxX - ROOM), "page 1 (making room)");
+    await waitForStopped(p1, id1, "page 1 (stopped)");
+    const start = await player(p1);
+    const inputsBefore = await p1.evaluate(() => window.gameDemo.inputs.length);
+    await p1.keyboard.down("ArrowRight");
+    let ahead = null;
+    try {
+      await p1.keyboard.down("ArrowRight"); // a key repeat: the direction did not change
+      await waitForAtLeast(p1, id1, "x", start.x + MOVE / 2, "page 1's own player");
+      // While moving right, the prediction is never behind the server.
+      ahead = await p1.evaluate(() => {
+        const demo = window.gameDemo;
+        const server = demo.lastState.players.find((p) => p.id === demo.you);
+        return { predicted: demo.ownPosition(), server: { x: server.x, y: server.y } };
+      });
+      await waitForAtLeast(p1, id1, "x", start.x + MOVE, "page 1's own player");
+    } finally {
+      await p1.keyboard.up("ArrowRight");
+    }
+    expectTrue(
+      ahead.predicted.x >= ahead.server.x - 0.001 && Math.abs(ahead.predicted.y - ahead.server.y) < 0.001,
+      "ownPosition() at or right of the server's position while moving right",
+      show(ahead),
+    );
+    await waitForAtLeast(p2, id1, "x", start.x + MOVE, "page 1's player seen on page 2");
+    const moved = await player(p2, id1);
+    expectTrue(Math.abs(moved.y - start.y) < 0.001, `page 1's player still at y ${start.y} on page 2 (moved right only)`, show(moved));
+    rightInputs = await p1.evaluate((n) => window.gameDemo.inputs.slice(n), inputsBefore);
+  });
 
-    await check("page 1 released the key: it stops, acks reach its last seq on both pages, the prediction agrees with the server", async () => {
-      const last = await p1.evaluate(() => window.gameDemo.seq);
-      expect(rightInputs[1].seq, last, "page 1's last seq");
-      await waitForAck(p1, id1, last, "page 1");
-      await waitForAck(p2, id1, last, "page 2");
-      const stopped = await player(p1);
-      await waitForTicks(p1, 3, "page 1");
-      const later = await player(p1);
-      expect({ x: stopped.x, y: stopped.y }, { x: later.x, y: later.y }, "page 1's position three ticks after the stop was acked");
-      const own = await p1.evaluate(() => window.gameDemo.ownPosition());
-      expectTrue(
-        own !== null && Math.abs(own.x - later.x) < 0.01 && Math.abs(own.y - later.y) < 0.01,
-        `ownPosition() at the server's ${show({ x: later.x, y: later.y })}`,
-        show(own),
-      );
-      await waitForValue(p2, (id) => { const p = window.gameDemo.lastState?.players.find((q) => q.id === id); return p ? [p.x, p.y] : null; }, id1, [later.x, later.y], "page 1's player on page 2 at");
-    });
+  await check("inputs only on direction changes: ArrowRight down (with a key repeat) and up sent exactly {dx 1, dy 0} then {dx 0, dy 0}", async () => {
+    expect(2, rightInputs.length, `inputs sent (${show(rightInputs)})`);
+    expect({ dx: 1, dy: 0 }, { dx: rightInputs[0].dx, dy: rightInputs[0].dy }, "the first");
+    expect({ dx: 0, dy: 0 }, { dx: rightInputs[1].dx, dy: rightInputs[1].dy }, "the second");
+    expect(rightInputs[0].seq + 1, rightInputs[1].seq, "consecutive seqs");
+    const all = await p1.evaluate(() => window.gameDemo.inputs.map((i) => i.seq));
+    expectTrue(all.every((s, i) => Number.isInteger(s) && s >= 0 && (i === 0 || s > all[i - 1])), "increasing non-negative integer seqs", show(all));
+  });
 
-    await check("page 2 holds s (WASD): it moves down on page 2 and on page 1", async () => {
-      const start0 = await player(p2);
-      if (start0.y > ARENA.maxY - ROOM) await hold(p2, "w", "y", -1, start0.y - (ARENA.maxY - ROOM), "page 2 (making room)");
-      await waitForStopped(p2, id2, "page 2 (stopped)");
-      const start = await player(p2);
-      await hold(p2, "s", "y", 1, MOVE, "page 2's own player");
-      await waitForAtLeast(p1, id2, "y", start.y + MOVE, "page 2's player seen on page 1");
-      const seen = await player(p1, id2);
-      expectTrue(Math.abs(seen.x - start.x) < 0.001, `page 2's player still at x ${start.x} on page 1 (moved down only)`, show(seen));
-      const inputs = await p2.evaluate(() => window.gameDemo.inputs.slice(-2).map(({ dx, dy }) => ({ dx, dy })));
-      expect([{ dx: 0, dy: 1 }, { dx: 0, dy: 0 }], inputs, "page 2's last inputs");
-      await waitForStopped(p2, id2, "page 2 (stopped again)");
-    });
+  await check("page 1 released the key: it stops, acks reach its last seq on both pages, the prediction agrees with the server", async () => {
+    const last = await p1.evaluate(() => window.gameDemo.seq);
+    expect(rightInputs[1].seq, last, "page 1's last seq");
+    await waitForAck(p1, id1, last, "page 1");
+    await waitForAck(p2, id1, last, "page 2");
+    const stopped = await player(p1);
+    await waitForTicks(p1, 3, "page 1");
+    const later = await player(p1);
+    expect({ x: stopped.x, y: stopped.y }, { x: later.x, y: later.y }, "page 1's position three ticks after the stop was acked");
+    const own = await p1.evaluate(() => window.gameDemo.ownPosition());
+    expectTrue(
+      own !== null && Math.abs(own.x - later.x) < 0.01 && Math.abs(own.y - later.y) < 0.01,
+      `ownPosition() at the server's ${show({ x: later.x, y: later.y })}`,
+      show(own),
+    );
+    await waitForValue(p2, (id) => { const p = window.gameDemo.lastState?.players.find((q) => q.id === id); return p ? [p.x, p.y] : null; }, id1, [later.x, later.y], "page 1's player on page 2 at");
+  });
 
-    await check("screenshot of page 1 and page 2 saved as PNG", async () => {
-      for (const page of [p1, p2]) {
-        await waitForDrawn(page, id1, "page 1's player");
-        await waitForDrawn(page, id2, "page 2's player");
-      }
-      const shots = [];
-      for (const [page, size] of [[p1, DESKTOP], [p2, PHONE]]) {
-        shots.push({ png: await page.screenshot({ type: "png" }), ...size });
-      }
-      const png = await sideBySide(ctx1, shots);
-      expect("89504e470d0a1a0a", png.subarray(0, 8).toString("hex"), "PNG signature");
-      await mkdir(path.dirname(path.resolve(screenshotPath)), { recursive: true });
-      await writeFile(screenshotPath, png);
-    });
+  await check("page 2 holds s (WASD): it moves down on page 2 and on page 1", async () => {
+    const start0 = await player(p2);
+    if (start0.y > ARENA.maxY - ROOM) await hold(p2, "w", "y", -1, start0.y - (ARENA.maxY - ROOM), "page 2 (making room)");
+    await waitForStopped(p2, id2, "page 2 (stopped)");
+    const start = await player(p2);
+    await hold(p2, "s", "y", 1, MOVE, "page 2's own player");
+    await waitForAtLeast(p1, id2, "y", start.y + MOVE, "page 2's player seen on page 1");
+    const seen = await player(p1, id2);
+    expectTrue(Math.abs(seen.x - start.x) < 0.001, `page 2's player still at x ${start.x} on page 1 (moved down only)`, show(seen));
+    const inputs = await p2.evaluate(() => window.gameDemo.inputs.slice(-2).map(({ dx, dy }) => ({ dx, dy })));
+    expect([{ dx: 0, dy: 1 }, { dx: 0, dy: 0 }], inputs, "page 2's last inputs");
+    await waitForStopped(p2, id2, "page 2 (stopped again)");
+  });
 
-    await check("page 1 leaves: ok, back to the join form; page 2 gets player_left and the player disappears", async () => {
-      // The last input of page 1 was applied before it leaves (acks, above).
-      const last = await p1.evaluate(() => window.gameDemo.seq);
-      await waitForAck(p2, id1, last, "page 2, before page 1 leaves");
-      await p1.locator(sel("leave")).click();
-      await visible(p1, "join-view", "page 1's join form");
-      await visible(p1, "game-view", "page 1's arena", "hidden");
-      expect(null, await you(p1), "page 1's player id after leaving");
-      await waitForStatus(p1, "connected");
-      await waitUntil(
-        p2,
-        (id) => window.gameDemo.events.some((e) => e.event === "player_left" && e.id === id),
-        id1,
-        `a player_left event for ${id1}`,
-        () => window.gameDemo.events,
-      );
-      await waitForValue(p2, (s) => [...document.querySelectorAll(s)].map((e) => e.dataset.id), sel("score-row"), [id2], "page 2's scoreboard rows");
-      await waitForValue(p2, (s) => document.querySelector(s)?.textContent, sel("player-count"), "1", "page 2's player count");
-      // The server's next states no longer have the player either.
-      await waitForTicks(p2, 2, "page 2");
-      const ids = await p2.evaluate(() => window.gameDemo.lastState.players.map((p) => p.id));
-      expect([id2], ids, "players in page 2's latest state");
-      const acks = await p2.evaluate(() => Object.keys(window.gameDemo.lastState.acks ?? {}));
-      expectTrue(!acks.includes(id1), `no acks entry for ${id1} after it left`, show(acks));
-      const log = await p2.locator(`${sel("events")} ${sel("event")}`).allTextContents();
-      expectTrue(log.some((t) => t.includes(`${name1} left.`)), `the activity log to say ${show(`${name1} left.`)}`, show(log));
-    });
+  await check("screenshot of page 1 and page 2 saved as PNG", async () => {
+    for (const page of [p1, p2]) {
+      await waitForDrawn(page, id1, "page 1's player");
+      await waitForDrawn(page, id2, "page 2's player");
+    }
+    await saveScreenshots(ctx1, [[p1, DESKTOP], [p2, PHONE]], screenshotPath);
+  });
 
-    await check("no script errors on the pages", async () => {
-      expect("[]", JSON.stringify(pageErrors), "uncaught errors");
-    });
-  } catch (err) {
-    // A failure outside any check (e.g. a context did not open).
-    checker.fail("browser session", "no error", show(err.message ?? err, 300));
-  } finally {
-    for (const name of pending) checker.fail(name, "to run", "not run (the session ended early)");
-    await browser.close().catch(() => {});
-  }
-  return checker.summary();
+  await check("page 1 leaves: ok, back to the join form; page 2 gets player_left and the player disappears", async () => {
+    // The last input of page 1 was applied before it leaves (acks, above).
+    const last = await p1.evaluate(() => window.gameDemo.seq);
+    await waitForAck(p2, id1, last, "page 2, before page 1 leaves");
+    await p1.locator(sel("leave")).click();
+    await visible(p1, "join-view", "page 1's join form");
+    await visible(p1, "game-view", "page 1's arena", "hidden");
+    expect(null, await you(p1), "page 1's player id after leaving");
+    await waitForStatus(p1, "connected");
+    await waitForPlayerEvent(p2, "player_left", id1);
+    await waitForValue(p2, (s) => [...document.querySelectorAll(s)].map((e) => e.dataset.id), sel("score-row"), [id2], "page 2's scoreboard rows");
+    await waitForValue(p2, (s) => document.querySelector(s)?.textContent, sel("player-count"), "1", "page 2's player count");
+    // The server's next states no longer have the player either.
+    await waitForTicks(p2, 2, "page 2");
+    const ids = await p2.evaluate(() => window.gameDemo.lastState.players.map((p) => p.id));
+    expect([id2], ids, "players in page 2's latest state");
+    const acks = await p2.evaluate(() => Object.keys(window.gameDemo.lastState.acks ?? {}));
+    expectTrue(!acks.includes(id1), `no acks entry for ${id1} after it left`, show(acks));
+    const log = await p2.locator(`${sel("events")} ${sel("event")}`).allTextContents();
+    expectTrue(log.some((t) => t.includes(`${name1} left.`)), `the activity log to say ${show(`${name1} left.`)}`, show(log));
+  });
+
+  await check("no script errors on the pages", async () => {
+    expect("[]", JSON.stringify(pageErrors), "uncaught errors");
+  });
 }
 
-main(run);
+main(() => runBrowserChecks(PROGRAM, CHECKS, session));

@@ -251,6 +251,13 @@ async function wsSession(t, opts) {
   return client;
 }
 
+/** Opens a WebSocket session, sends `packet` and waits for the server to close the connection. */
+async function closedAfter(t, packet) {
+  const client = await wsSession(t);
+  client.send(packet);
+  await client.waitClosed();
+}
+
 /**
  * A WebSocket session connected to Socket.IO namespace `nsp` with connect
  * payload `payload` (a JSON text or ""), past the CONNECT reply and the
@@ -458,11 +465,7 @@ describe("Engine.IO close", () => {
     assert.equal(after.status, 400, "poll after close");
   });
 
-  it("websocket: sending 1 closes the connection", TEST, async (t) => {
-    const client = await wsSession(t);
-    client.send("1");
-    await client.waitClosed();
-  });
+  it("websocket: sending 1 closes the connection", TEST, (t) => closedAfter(t, "1"));
 });
 
 describe("Engine.IO upgrade", () => {
@@ -523,11 +526,7 @@ describe("Socket.IO connect", () => {
     assertPacket(await poller.next("the auth event"), '42["auth",{"token":"p"}]');
   });
 
-  it("an invalid packet 4abc closes the connection", TEST, async (t) => {
-    const client = await wsSession(t);
-    client.send("4abc");
-    await client.waitClosed();
-  });
+  it("an invalid packet 4abc closes the connection", TEST, (t) => closedAfter(t, "4abc"));
 });
 
 describe("Socket.IO disconnect", () => {

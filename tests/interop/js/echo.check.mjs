@@ -26,24 +26,7 @@
 
 import { Manager, io } from "socket.io-client";
 
-import {
-  CONNECT_TIMEOUT_MS,
-  CheckFailed,
-  Checker,
-  Recorder,
-  ackArgs,
-  bounded,
-  clientOptions,
-  connectRecording,
-  emitArgs,
-  expect,
-  expectTrue,
-  main,
-  namespaceUrl,
-  onceEvent,
-  parseCli,
-  show,
-} from "./lib/checks.mjs";
+import { CONNECT_TIMEOUT_MS, CheckFailed, Checker, Recorder, ackArgs, bounded, clientOptions, connectRecording, emitArgs, expect, expectTrue, main, namespaceUrl, onceEvent, parseCli, show } from "./lib/checks.mjs";
 
 const PROGRAM = "echo.check.mjs";
 const UNKNOWN_NAMESPACE = "/nope-does-not-exist";

@@ -46,24 +46,7 @@ import { randomBytes } from "node:crypto";
 import jwt from "jsonwebtoken";
 import { io } from "socket.io-client";
 
-import {
-  CONNECT_TIMEOUT_MS,
-  CheckFailed,
-  Checker,
-  TIMEOUT_MS,
-  ackArgs,
-  bounded,
-  clientOptions,
-  connectRecording,
-  emitArgs,
-  expect,
-  expectTrue,
-  main,
-  namespaceUrl,
-  onceEvent,
-  parseCli,
-  show,
-} from "./lib/checks.mjs";
+import { CONNECT_TIMEOUT_MS, CheckFailed, Checker, TIMEOUT_MS, ackArgs, bounded, clientOptions, connectRecording, emitArgs, expect, expectTrue, main, namespaceUrl, onceEvent, parseCli, show } from "./lib/checks.mjs";
 
 const PROGRAM = "notifications.check.mjs";
 const NS = "/notifications";

@@ -25,6 +25,8 @@ Contents:
   that queues every server event per namespace with whether the server asked
   for an ack, answers server acks via ``replies``, and ``ack_args`` /
   ``emit_args`` to emit exactly N arguments.
+- ``attempt_connect`` / ``Refusal``: a connection meant to be refused, and
+  how it ended (connect_error, ConnectionError, no connect).
 """
 
 from __future__ import annotations
@@ -313,10 +315,15 @@ class RecordingClient(socketio.AsyncClient):
 
 async def connect_recording(url: str, namespace: str, transports: list[str],
                             auth: Any = None,
-                            timeout: float = CONNECT_TIMEOUT) -> RecordingClient:
-    """Open a RecordingClient on ``namespace`` (recorded from the start)."""
+                            timeout: float = CONNECT_TIMEOUT,
+                            replies: dict | None = None) -> RecordingClient:
+    """Open a RecordingClient on ``namespace`` (recorded from the start);
+    ``replies`` (``(namespace, event)`` -> handler) answers the server's acks
+    from the first event on. A refused connection is a FAIL, like one that
+    does not open in time."""
     client = RecordingClient()
     client.record(namespace)
+    client.replies.update(replies or {})
     try:
         await asyncio.wait_for(
             client.connect(url, auth=auth, transports=transports,
@@ -326,7 +333,58 @@ async def connect_recording(url: str, namespace: str, transports: list[str],
         await client.close()
         raise CheckFailed(f"a connection to {namespace}",
                           f"no connection within {timeout:g} s") from None
+    except socketio.exceptions.ConnectionError as exc:
+        await client.close()
+        raise CheckFailed(f"a connection to {namespace}",
+                          f"ConnectionError {exc}") from None
     except BaseException:
         await client.close()
         raise
     return client
+
+
+class Refusal(NamedTuple):
+    """How a connection attempt meant to be refused ended (``attempt_connect``)."""
+    connected: bool  # the namespace's connect event came
+    refused: Exception | None  # the ConnectionError connect() raised
+    timed_out: bool  # connect() did not end within CONNECT_TIMEOUT
+    connect_error: asyncio.Future  # the connect_error event's arguments
+
+    async def expect_connect_error(self, message: str, label: str = "") -> None:
+        """The connect_error event came with one argument ``{"message":
+        message}`` (``label`` prefixes the FAIL lines)."""
+        data = await bounded(self.connect_error, f"{label}a connect_error event")
+        if len(data) != 1 or not isinstance(data[0], dict):
+            raise CheckFailed(f"{label}one dict argument {{'message': {message!r}}}",
+                              show(data))
+        expect(message, data[0].get("message"), f"{label}connect_error message")
+
+
+async def attempt_connect(url: str, namespace: str, transports: list[str],
+                          auth: Any = None) -> Refusal:
+    """Try to connect to ``namespace`` and close the client again; the caller
+    checks the ``Refusal`` (a refusal is an answer: the wait is bounded)."""
+    client = RecordingClient()
+    error: asyncio.Future = asyncio.get_running_loop().create_future()
+
+    def on_connect_error(*data: Any) -> None:
+        if not error.done():
+            error.set_result(data)
+
+    connected = asyncio.Event()
+    client.on("connect_error", on_connect_error, namespace=namespace)
+    client.on("connect", connected.set, namespace=namespace)
+    refused = None
+    timed_out = False
+    try:
+        await asyncio.wait_for(
+            client.connect(url, auth=auth, transports=transports,
+                           namespaces=[namespace], wait_timeout=TIMEOUT),
+            CONNECT_TIMEOUT)
+    except socketio.exceptions.ConnectionError as exc:
+        refused = exc
+    except asyncio.TimeoutError:
+        timed_out = True
+    finally:
+        await client.close()
+    return Refusal(connected.is_set(), refused, timed_out, error)

@@ -31,8 +31,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import socketio  # noqa: E402
 
 from checks import (  # noqa: E402
-    CONNECT_TIMEOUT, TIMEOUT, CheckFailed, Checker, RecordingClient,
-    bounded, connect_recording, expect, expect_true, main, parser,
+    CONNECT_TIMEOUT, TIMEOUT, Checker, RecordingClient,
+    attempt_connect, bounded, connect_recording, expect, expect_true, main, parser,
     poll_until, same, show,
 )
 
@@ -267,43 +267,14 @@ class Session:
 
 
 async def unknown_namespace(url: str, transports: list[str]) -> None:
-    client = RecordingClient()
-    loop = asyncio.get_running_loop()
-    error: asyncio.Future = loop.create_future()
-
-    def on_connect_error(*data: Any) -> None:
-        if not error.done():
-            error.set_result(data)
-
-    connected = asyncio.Event()
-    client.on("connect_error", on_connect_error, namespace=UNKNOWN_NAMESPACE)
-    client.on("connect", connected.set, namespace=UNKNOWN_NAMESPACE)
-    refused = None
-    timed_out = False
-    try:
-        await asyncio.wait_for(
-            client.connect(url, transports=transports,
-                           namespaces=[UNKNOWN_NAMESPACE],
-                           wait_timeout=TIMEOUT),
-            CONNECT_TIMEOUT)
-    except socketio.exceptions.ConnectionError as exc:
-        refused = exc
-    except asyncio.TimeoutError:
-        timed_out = True
-    finally:
-        await client.close()
-    expect_true(not timed_out, "connect() to be refused",
+    attempt = await attempt_connect(url, UNKNOWN_NAMESPACE, transports)
+    expect_true(not attempt.timed_out, "connect() to be refused",
                 f"no answer within {CONNECT_TIMEOUT:g} s")
-    expect_true(not connected.is_set(), "no connect to " + UNKNOWN_NAMESPACE,
+    expect_true(not attempt.connected, "no connect to " + UNKNOWN_NAMESPACE,
                 "a connect")
-    expect_true(refused is not None, "connect() to raise ConnectionError",
+    expect_true(attempt.refused is not None, "connect() to raise ConnectionError",
                 "no error")
-    data = await bounded(error, "a connect_error event")
-    if len(data) != 1 or not isinstance(data[0], dict):
-        raise CheckFailed("one dict argument {'message': 'Invalid namespace'}",
-                          show(data))
-    expect("Invalid namespace", data[0].get("message"),
-           "connect_error message")
+    await attempt.expect_connect_error("Invalid namespace")
 
 
 async def socket_ids_are_not_the_session_id(url: str, transports: list[str],

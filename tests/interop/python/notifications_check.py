@@ -67,7 +67,8 @@ import yarl  # noqa: E402
 
 from checks import (  # noqa: E402
     CONNECT_TIMEOUT, TIMEOUT, CheckFailed, Checker, Received, RecordingClient,
-    bounded, expect, expect_true, main, parser, poll_until, show,
+    attempt_connect, bounded, connect_recording, expect, expect_true, main,
+    parser, poll_until, show,
 )
 
 # The server accepts secrets of 16 bytes or more; PyJWT warns below 32.
@@ -201,6 +202,11 @@ class Api:
         expect(["notifications", "unread"], keys(res.json), "200 body fields")
         return res.json
 
+    async def expect_nothing_stored(self, user: str, what: str) -> None:
+        """GET of ``user``'s notifications answers an empty inbox."""
+        got = await self.user_list(user)
+        expect({"notifications": [], "unread": 0}, got, what)
+
 
 def expect_status(res: Response, status: int) -> None:
     if res.status != status:
@@ -326,26 +332,10 @@ class NotificationChecks:
             auth = {"token": self.token(user)}
             if since is not MISSING:
                 auth["since"] = since
-        client = RecordingClient()
-        client.record(namespace)
         # Ack every notification (the handler's return value is the ack).
-        client.replies[(namespace, "notification")] = lambda args: True
-        try:
-            await asyncio.wait_for(
-                client.connect(self.url, auth=auth, transports=self.transports,
-                               namespaces=[namespace], wait_timeout=CONNECT_TIMEOUT),
-                CONNECT_TIMEOUT + 1)
-        except asyncio.TimeoutError:
-            await client.close()
-            raise CheckFailed(f"a connection to {namespace}",
-                              f"no connection within {CONNECT_TIMEOUT:g} s") from None
-        except socketio.exceptions.ConnectionError as exc:
-            await client.close()
-            raise CheckFailed(f"a connection to {namespace}",
-                              f"ConnectionError {exc}") from None
-        except BaseException:
-            await client.close()
-            raise
+        client = await connect_recording(
+            self.url, namespace, self.transports, auth=auth,
+            replies={(namespace, "notification"): lambda args: True})
         conn = Conn(client, namespace)
         self.open.append(conn)
         return conn
@@ -373,35 +363,11 @@ class NotificationChecks:
         """Connecting with `auth` must end in connect_error `code` (`what`
         names the case)."""
         label = f"{what}: " if what else ""
-        client = RecordingClient()
-        error: asyncio.Future = asyncio.get_running_loop().create_future()
-
-        def on_connect_error(*data: Any) -> None:
-            if not error.done():
-                error.set_result(data)
-
-        connected = asyncio.Event()
-        client.on("connect_error", on_connect_error, namespace=NS)
-        client.on("connect", connected.set, namespace=NS)
-        timed_out = False
-        try:
-            await asyncio.wait_for(
-                client.connect(self.url, auth=auth, transports=self.transports,
-                               namespaces=[NS], wait_timeout=TIMEOUT),
-                CONNECT_TIMEOUT)
-        except socketio.exceptions.ConnectionError:
-            pass
-        except asyncio.TimeoutError:
-            timed_out = True
-        finally:
-            await client.close()
-        expect_true(not connected.is_set(), f"{label}connect_error {code}", "a connection")
-        expect_true(not timed_out, f"{label}connect_error {code}",
+        attempt = await attempt_connect(self.url, NS, self.transports, auth=auth)
+        expect_true(not attempt.connected, f"{label}connect_error {code}", "a connection")
+        expect_true(not attempt.timed_out, f"{label}connect_error {code}",
                     f"no answer within {CONNECT_TIMEOUT:g} s")
-        data = await bounded(error, f"{label}a connect_error event")
-        if len(data) != 1 or not isinstance(data[0], dict):
-            raise CheckFailed(f"{label}one dict argument {{'message': {code!r}}}", show(data))
-        expect(code, data[0].get("message"), f"{label}connect_error message")
+        await attempt.expect_connect_error(code, label)
 
     def foreign(self, n: Any) -> bool:
         """A live topic/broadcast push of another run (user None, kind not ours)."""
@@ -752,8 +718,7 @@ class NotificationChecks:
         await self.check("GET with a bad query -> 400 bad_request", http_bad_query)
 
         async def unknown_user() -> None:
-            got = await self.api.user_list(self.user("never-pushed"))
-            expect({"notifications": [], "unread": 0}, got, "body")
+            await self.api.expect_nothing_stored(self.user("never-pushed"), "body")
         await self.check("GET of an unknown user -> 200 empty", unknown_user)
 
         async def odd_user() -> None:
@@ -975,8 +940,7 @@ class NotificationChecks:
         await self.check("topic push without subscribers -> 201, online 0", nobody)
 
         async def not_stored() -> None:
-            got = await self.api.user_list(self.user("erin"))
-            expect({"notifications": [], "unread": 0}, got, "erin's stored notifications")
+            await self.api.expect_nothing_stored(self.user("erin"), "erin's stored notifications")
         await self.check("topic pushes are not stored", not_stored)
 
         async def broadcast() -> None:
