@@ -20,19 +20,14 @@
 // quits once the command in flight is answered.
 
 import { createInterface } from "node:readline";
-import { parseArgs } from "node:util";
 import { io } from "socket.io-client";
+import { TRANSPORT_NAMES, TRANSPORTS, failer, parseCommandLine } from "./cli.mjs";
 
 const PROGRAM = "chat.mjs";
 const NAMESPACE = "/chat";
 /** Longest wait for the connection and for each ack. */
 const TIMEOUT_MS = 10000;
-const TRANSPORTS = {
-  websocket: { transports: ["websocket"] },
-  polling: { transports: ["polling"], upgrade: false },
-  upgrade: { transports: ["polling", "websocket"], upgrade: true },
-};
-const USAGE = `usage: node ${PROGRAM} --url URL --name NAME [--room ROOM] [--transport ${Object.keys(TRANSPORTS).join("|")}] [--json]`;
+const USAGE = `usage: node ${PROGRAM} --url URL --name NAME [--room ROOM] [--transport ${TRANSPORT_NAMES}] [--json]`;
 const HELP = [
   "TEXT                          send TEXT to the current room (//TEXT sends /TEXT)",
   "/typing on|off                tell the room you are (not) typing",
@@ -46,40 +41,17 @@ const HELP = [
 ];
 
 function parseCli(argv) {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        url: { type: "string", default: "http://127.0.0.1:3000" },
-        name: { type: "string" },
-        room: { type: "string", default: "lobby" },
-        transport: { type: "string", default: "websocket" },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    fail(err.message);
-  }
-  if (values.help) {
-    console.log(`${USAGE}\n\nCommands, one per line on stdin:\n${HELP.map((l) => `  ${l}`).join("\n")}`);
-    process.exit(0);
-  }
-  if (!values.name) fail("--name is required");
-  if (!(values.transport in TRANSPORTS)) fail(`unknown transport ${JSON.stringify(values.transport)}`);
-  try {
-    values.url = new URL(values.url);
-  } catch {
-    fail(`not a URL: ${values.url}`);
-  }
-  return values;
-}
-
-function fail(why) {
-  console.error(`${PROGRAM}: ${why}\n${USAGE}`);
-  process.exit(2);
+  return parseCommandLine({
+    argv,
+    options: {
+      name: { type: "string" },
+      room: { type: "string", default: "lobby" },
+      json: { type: "boolean", default: false },
+    },
+    required: { name: "--name is required" },
+    help: `${USAGE}\n\nCommands, one per line on stdin:\n${HELP.map((l) => `  ${l}`).join("\n")}`,
+    fail: failer(PROGRAM, USAGE),
+  });
 }
 
 // ---------------------------------------------------------------------------

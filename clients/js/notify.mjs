@@ -36,8 +36,8 @@
 // once N notifications have been printed.
 
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { io } from "socket.io-client";
+import { TRANSPORT_NAMES, TRANSPORTS, failer, parseCommandLine } from "./cli.mjs";
 
 const PROGRAM = "notify.mjs";
 const NAMESPACE = "/notifications";
@@ -45,48 +45,22 @@ const NAMESPACE = "/notifications";
 const FROM_THE_BEGINNING = "0000000000000000";
 const STORED_ID = /^\d{16}$/;
 const CONNECT_TIMEOUT_MS = 10000;
-const TRANSPORTS = {
-  websocket: { transports: ["websocket"] },
-  polling: { transports: ["polling"], upgrade: false },
-  upgrade: { transports: ["polling", "websocket"], upgrade: true },
-};
-const USAGE = `usage: node ${PROGRAM} --url URL --token JWT [--state FILE] [--since ID] [--exit-after N] [--transport ${Object.keys(TRANSPORTS).join("|")}]`;
-
-function fail(why) {
-  console.error(`${PROGRAM}: ${why}\n${USAGE}`);
-  process.exit(2);
-}
+const USAGE = `usage: node ${PROGRAM} --url URL --token JWT [--state FILE] [--since ID] [--exit-after N] [--transport ${TRANSPORT_NAMES}]`;
+const fail = failer(PROGRAM, USAGE);
 
 function parseCli(argv) {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        url: { type: "string", default: "http://127.0.0.1:3000" },
-        token: { type: "string", default: process.env.SWITCHBOARD_TOKEN },
-        state: { type: "string" },
-        since: { type: "string" },
-        "exit-after": { type: "string" },
-        transport: { type: "string", default: "websocket" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    fail(err.message);
-  }
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  if (!values.token) fail("--token (or SWITCHBOARD_TOKEN) is required");
-  if (!(values.transport in TRANSPORTS)) fail(`unknown transport ${JSON.stringify(values.transport)}`);
-  try {
-    values.url = new URL(values.url);
-  } catch {
-    fail(`not a URL: ${values.url}`);
-  }
+  const values = parseCommandLine({
+    argv,
+    options: {
+      token: { type: "string", default: process.env.SWITCHBOARD_TOKEN },
+      state: { type: "string" },
+      since: { type: "string" },
+      "exit-after": { type: "string" },
+    },
+    required: { token: "--token (or SWITCHBOARD_TOKEN) is required" },
+    help: USAGE,
+    fail,
+  });
   if (values["exit-after"] !== undefined) {
     if (!/^\d+$/.test(values["exit-after"]) || Number(values["exit-after"]) < 1) {
       fail("--exit-after takes a positive integer");

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import codecs
-import json
 import os
 import re
 import signal
@@ -34,19 +33,16 @@ import sys
 import threading
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 import socketio
+
+from cli import (TRANSPORTS, argument_parser, close_http_session, http_origin,
+                 route_events, to_json)
 
 PROGRAM = "chat.py"
 NAMESPACE = "/chat"
 # Longest wait for the connection and for each ack, in seconds.
 TIMEOUT = 10.0
-TRANSPORTS = {
-    "websocket": ["websocket"],
-    "polling": ["polling"],
-    "upgrade": ["polling", "websocket"],
-}
 HELP = [
     "TEXT                          send TEXT to the current room (//TEXT sends /TEXT)",
     "/typing on|off                tell the room you are (not) typing",
@@ -63,22 +59,18 @@ EOF = None
 
 
 def parse_cli() -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog=PROGRAM,
+    p = argument_parser(
+        PROGRAM,
         description="Terminal chat client for Switchboard's /chat namespace.",
         epilog="Commands, one per line on stdin:\n" + "\n".join(f"  {l}" for l in HELP),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--url", default="http://127.0.0.1:3000", help="server URL")
     p.add_argument("--name", required=True, help="your display name")
     p.add_argument("--room", default="lobby", help="room to join first (default lobby)")
     p.add_argument("--transport", choices=TRANSPORTS, default="websocket")
     p.add_argument("--json", action="store_true", help="print one JSON object per line")
     args = p.parse_args()
-    parts = urlsplit(args.url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        p.error(f"not an http(s) URL: {args.url}")
-    args.url = f"{parts.scheme}://{parts.netloc}"
+    args.url = http_origin(p, args.url)
     return args
 
 
@@ -159,11 +151,6 @@ def readable(item: dict) -> str:
     return to_json(item)
 
 
-def to_json(item: dict) -> str:
-    # The same text JSON.stringify writes: no spaces, non-ASCII kept as is.
-    return json.dumps(item, ensure_ascii=False, separators=(",", ":"))
-
-
 # ---------------------------------------------------------------------------
 # Input
 
@@ -208,13 +195,8 @@ class ChatClient:
         self.refusal: str | None = None  # the connect_error's message
         self.disconnect_reason: str | None = None
         self.sio = socketio.AsyncClient(reconnection=False)
-        on = self.sio.on
-        on("message", self.on_message, namespace=NAMESPACE)
-        on("presence", self.on_presence, namespace=NAMESPACE)
-        on("typing", self.on_typing, namespace=NAMESPACE)
-        on("error", self.on_error, namespace=NAMESPACE)
-        on("connect_error", self.on_connect_error, namespace=NAMESPACE)
-        on("disconnect", self.on_disconnect, namespace=NAMESPACE)
+        route_events(self.sio, NAMESPACE, self, [
+            "message", "presence", "typing", "error", "connect_error", "disconnect"])
 
     def print(self, item: dict) -> None:
         text = to_json(item) if self.opts.json else readable(item)
@@ -449,9 +431,7 @@ class ChatClient:
             await asyncio.wait_for(self.sio.disconnect(), TIMEOUT)
         except Exception:  # noqa: BLE001 - best effort on the way out
             pass
-        http = getattr(self.sio.eio, "http", None)
-        if http is not None and not http.closed:
-            await http.close()
+        await close_http_session(self.sio)
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()

@@ -47,9 +47,11 @@ import re
 import signal
 import sys
 from typing import Any
-from urllib.parse import urlsplit
 
 import socketio
+
+from cli import (TRANSPORTS, argument_parser, close_http_session, http_origin,
+                 route_events, to_json)
 
 PROGRAM = "notify.py"
 NAMESPACE = "/notifications"
@@ -57,19 +59,13 @@ NAMESPACE = "/notifications"
 FROM_THE_BEGINNING = "0000000000000000"
 STORED_ID = re.compile(r"\d{16}")
 CONNECT_TIMEOUT = 10.0
-TRANSPORTS = {
-    "websocket": ["websocket"],
-    "polling": ["polling"],
-    "upgrade": ["polling", "websocket"],
-}
 
 
 def parse_cli() -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog=PROGRAM,
+    p = argument_parser(
+        PROGRAM,
         description="Listen to Switchboard's /notifications namespace and "
                     "print each notification as one JSON line.")
-    p.add_argument("--url", default="http://127.0.0.1:3000", help="server URL")
     p.add_argument("--token", default=os.environ.get("SWITCHBOARD_TOKEN"),
                    help="JWT of the user (default: $SWITCHBOARD_TOKEN)")
     p.add_argument("--state", metavar="FILE",
@@ -86,10 +82,7 @@ def parse_cli() -> argparse.Namespace:
         p.error("--exit-after takes a positive integer")
     if args.since is not None and not STORED_ID.fullmatch(args.since):
         p.error(f"--since takes a stored notification id (16 digits), got {args.since!r}")
-    parts = urlsplit(args.url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        p.error(f"not an http(s) URL: {args.url}")
-    args.url = f"{parts.scheme}://{parts.netloc}"
+    args.url = http_origin(p, args.url)
     return args
 
 
@@ -122,11 +115,6 @@ def write_state(path: str, last_id: str) -> None:
     os.replace(tmp, path)
 
 
-def to_json(item: Any) -> str:
-    # The same text JSON.stringify writes: no spaces, non-ASCII kept as is.
-    return json.dumps(item, ensure_ascii=False, separators=(",", ":"))
-
-
 # ---------------------------------------------------------------------------
 
 
@@ -140,12 +128,8 @@ class Listener:
         self.connected_once = False
         self.done: asyncio.Future = asyncio.get_running_loop().create_future()
         self.sio = socketio.AsyncClient(reconnection=True)
-        on = self.sio.on
-        on("connect", self.on_connect, namespace=NAMESPACE)
-        on("connect_error", self.on_connect_error, namespace=NAMESPACE)
-        on("disconnect", self.on_disconnect, namespace=NAMESPACE)
-        on("notification", self.on_notification, namespace=NAMESPACE)
-        on("error", self.on_error, namespace=NAMESPACE)
+        route_events(self.sio, NAMESPACE, self, [
+            "connect", "connect_error", "disconnect", "notification", "error"])
 
     def finish(self, code: int) -> None:
         if not self.done.done():
@@ -251,9 +235,7 @@ class Listener:
             await asyncio.wait_for(self.sio.shutdown(), CONNECT_TIMEOUT)
         except Exception:  # noqa: BLE001 - best effort on the way out
             pass
-        http = getattr(self.sio.eio, "http", None)
-        if http is not None and not http.closed:
-            await http.close()
+        await close_http_session(self.sio)
 
 
 async def amain(opts: argparse.Namespace) -> int:

@@ -36,6 +36,8 @@ import urllib.request
 import uuid
 from typing import Any
 
+from cli import DEFAULT_URL, argument_parser, to_json
+
 PROGRAM = "push.py"
 # Seconds to wait for one HTTP answer.
 REQUEST_TIMEOUT = 10.0
@@ -46,12 +48,10 @@ MAX_RETRY_AFTER = 5.0
 
 
 def parse_cli() -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog=PROGRAM,
+    p = argument_parser(
+        PROGRAM, url_help=f"server URL (default {DEFAULT_URL})",
         description="Push a notification through Switchboard's HTTP API "
                     "(POST /api/v1/notifications).")
-    p.add_argument("--url", default="http://127.0.0.1:3000",
-                   help="server URL (default http://127.0.0.1:3000)")
     p.add_argument("--api-key", default=os.environ.get("SWITCHBOARD_API_KEY"),
                    help="API key (default: $SWITCHBOARD_API_KEY)")
     target = p.add_mutually_exclusive_group(required=True)
@@ -134,8 +134,7 @@ def describe_error(status: int, body: bytes) -> str:
 def main() -> int:
     args = parse_cli()
     key = args.idempotency_key or str(uuid.uuid4())
-    payload = json.dumps(body_of(args), ensure_ascii=False,
-                         separators=(",", ":")).encode()
+    payload = to_json(body_of(args)).encode()
     url = f"{args.url}/api/v1/notifications"
     waits = list(BACKOFF[: args.retries])
     waits += [BACKOFF[-1]] * (args.retries - len(waits))
@@ -155,8 +154,7 @@ def main() -> int:
             continue
         if 200 <= status < 300:
             try:
-                text = json.dumps(json.loads(body), ensure_ascii=False,
-                                  separators=(",", ":"))
+                text = to_json(json.loads(body))
             except ValueError:
                 text = body.decode("utf-8", "replace")
             print(text, flush=True)

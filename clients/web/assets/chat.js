@@ -3,7 +3,7 @@
 (() => {
   "use strict";
 
-  const { $, storage, compareIds, requester, errorBox, trackConnection } = window.SwitchboardDemo;
+  const { $, element, storage, compareIds, requester, errorBox, trackConnection } = window.SwitchboardDemo;
   const { ID_PATTERN: ROOM_PATTERN, MAX_NAME } = window.SwitchboardDemo;
   const MAX_TEXT = 4000;
   /** Page size of `history`; a full page means there may be older messages. */
@@ -238,11 +238,9 @@
   }
 
   function avatar(name, small) {
-    const span = document.createElement("span");
-    span.className = small ? "avatar avatar--small" : "avatar";
+    const span = element("span", { className: small ? "avatar avatar--small" : "avatar", text: [...name.trim()][0] || "?" });
     span.setAttribute("aria-hidden", "true");
     span.style.setProperty("--hue", String(hueOf(name)));
-    span.textContent = [...name.trim()][0] || "?";
     return span;
   }
 
@@ -289,21 +287,11 @@
   function renderMembers() {
     const members = [...state.members.values()].sort(byNameThenId);
     const items = members.map((member) => {
-      const li = document.createElement("li");
-      li.className = "member";
-      li.dataset.testid = "member";
+      const li = element("li", { className: "member", testid: "member" });
       li.dataset.id = member.id;
-      const name = document.createElement("span");
-      name.className = "member__name";
-      name.dataset.testid = "member-name";
-      name.textContent = member.name;
+      const name = element("span", { className: "member__name", testid: "member-name", text: member.name });
       li.append(avatar(member.name, true), name);
-      if (member.id === socket.id) {
-        const you = document.createElement("span");
-        you.className = "muted";
-        you.textContent = "(you)";
-        li.append(you);
-      }
+      if (member.id === socket.id) li.append(element("span", { className: "muted", text: "(you)" }));
       return li;
     });
     ui.members.replaceChildren(...items);
@@ -362,23 +350,16 @@
   function messageElement(message) {
     const from = message.from || {};
     const name = String(from.name || "?");
-    const li = document.createElement("li");
-    li.className = "msg";
-    li.dataset.testid = "message";
+    const li = element("li", { className: "msg", testid: "message" });
     li.dataset.id = message.id;
     li.dataset.from = String(from.id ?? "");
     li.dataset.ts = String(message.ts ?? "");
     if (state.myIds.has(from.id)) li.classList.add("msg--mine");
 
-    const body = document.createElement("div");
-    const meta = document.createElement("div");
-    meta.className = "msg__meta";
-    const who = document.createElement("span");
-    who.className = "msg__from";
-    who.dataset.testid = "message-from";
-    who.textContent = name;
-    const time = document.createElement("time");
-    time.className = "msg__time";
+    const body = element("div");
+    const meta = element("div", { className: "msg__meta" });
+    const who = element("span", { className: "msg__from", testid: "message-from", text: name });
+    const time = element("time", { className: "msg__time" });
     if (Number.isFinite(message.ts)) {
       const date = new Date(message.ts);
       time.dateTime = date.toISOString();
@@ -386,10 +367,7 @@
       time.textContent = formatTime(message.ts);
     }
     meta.append(who, time);
-    const text = document.createElement("p");
-    text.className = "msg__text";
-    text.dataset.testid = "message-text";
-    text.textContent = String(message.text ?? "");
+    const text = element("p", { className: "msg__text", testid: "message-text", text: String(message.text ?? "") });
     body.append(meta, text);
     li.append(avatar(name, false), body);
     return li;
@@ -447,11 +425,7 @@
 
   function addNotice(text) {
     const stick = isNearBottom();
-    const li = document.createElement("li");
-    li.className = "notice";
-    li.dataset.testid = "notice";
-    li.textContent = text;
-    ui.messages.append(li);
+    ui.messages.append(element("li", { className: "notice", testid: "notice", text }));
     if (stick) scrollToBottom();
   }
 

@@ -1,6 +1,6 @@
 // What the demo pages (chat, notifications, game) share: the connection
 // status, the error box and its sentences, storage that may be disabled,
-// requests with an ack. A plain script: each page loads it after
+// requests with an ack, building elements. A plain script: each page loads it after
 // /assets/socket.io.min.js and before its own script, which reads it from
 // `window.SwitchboardDemo`. Text goes into the page with textContent only.
 (() => {
@@ -39,6 +39,19 @@
   /** Ids are opaque but sortable: zero-padded decimals, so order by length, then text. */
   function compareIds(a, b) {
     return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+  }
+
+  /**
+   * A new `tag` element with, where given, the class `className`, the
+   * `data-testid` `testid` (what the browser checks find it by) and the text
+   * `text` (as textContent: server and user text never becomes markup).
+   */
+  function element(tag, { className, testid, text } = {}) {
+    const node = document.createElement(tag);
+    if (className !== undefined) node.className = className;
+    if (testid !== undefined) node.dataset.testid = testid;
+    if (text !== undefined) node.textContent = text;
+    return node;
   }
 
   // -------------------------------------------------------------------------
@@ -224,6 +237,7 @@
     ID_PATTERN,
     MAX_NAME,
     $,
+    element,
     storage,
     compareIds,
     DemoError,

@@ -11,7 +11,7 @@
 (() => {
   "use strict";
 
-  const { $, requester, errorBox, trackConnection } = window.SwitchboardDemo;
+  const { $, element, requester, errorBox, trackConnection } = window.SwitchboardDemo;
   const { ID_PATTERN: GAME_PATTERN, MAX_NAME } = window.SwitchboardDemo;
   /** Everything this page keeps is in localStorage. */
   const storage = window.SwitchboardDemo.storage.local;
@@ -321,16 +321,13 @@
   });
 
   function addEvent(kind, text) {
-    const li = document.createElement("li");
-    li.className = "event";
-    li.dataset.testid = "event";
+    const li = element("li", { className: "event", testid: "event" });
     li.dataset.kind = kind;
-    const time = document.createElement("span");
-    time.className = "event__time";
-    time.textContent = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
-    const body = document.createElement("span");
-    body.textContent = text;
-    li.append(time, body);
+    const time = element("span", {
+      className: "event__time",
+      text: new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" }),
+    });
+    li.append(time, element("span", { text }));
     ui.events.prepend(li);
     while (ui.events.children.length > MAX_EVENTS) ui.events.lastElementChild.remove();
   }
@@ -576,23 +573,18 @@
     if (key === state.scoreboardKey) return;
     state.scoreboardKey = key;
     const rows = sorted.map((p) => {
-      const li = document.createElement("li");
-      li.className = "score-row";
-      li.dataset.testid = "score-row";
+      const li = element("li", { className: "score-row", testid: "score-row" });
       li.dataset.id = p.id;
       li.dataset.you = String(p.id === demo.you);
-      const dot = document.createElement("span");
-      dot.className = "score-row__dot";
+      const dot = element("span", { className: "score-row__dot" });
       dot.style.setProperty("--player", colourOf(p.id)[0]);
-      const name = document.createElement("span");
-      name.className = "score-row__name";
-      name.dataset.testid = "score-name";
-      name.textContent = p.id === demo.you ? `${p.name} (you)` : String(p.name);
+      const name = element("span", {
+        className: "score-row__name",
+        testid: "score-name",
+        text: p.id === demo.you ? `${p.name} (you)` : String(p.name),
+      });
       name.title = String(p.name);
-      const score = document.createElement("span");
-      score.className = "score-row__score";
-      score.dataset.testid = "score-value";
-      score.textContent = String(Number(p.score) || 0);
+      const score = element("span", { className: "score-row__score", testid: "score-value", text: String(Number(p.score) || 0) });
       li.append(dot, name, score);
       return li;
     });

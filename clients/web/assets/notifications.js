@@ -8,7 +8,7 @@
 (() => {
   "use strict";
 
-  const { $, compareIds, requester, errorBox, setStatus, trackConnection } = window.SwitchboardDemo;
+  const { $, element, compareIds, requester, errorBox, setStatus, trackConnection } = window.SwitchboardDemo;
   const { ID_PATTERN: TOPIC_PATTERN } = window.SwitchboardDemo;
   /** Everything this page keeps is in localStorage. */
   const storage = window.SwitchboardDemo.storage.local;
@@ -346,67 +346,44 @@
   }
 
   function markReadButton(notification) {
-    const button = document.createElement("button");
+    const button = element("button", { className: "btn btn--small", testid: "mark-read", text: "Mark read" });
     button.type = "button";
-    button.className = "btn btn--small";
-    button.dataset.testid = "mark-read";
-    button.textContent = "Mark read";
     button.setAttribute("aria-label", `Mark "${String(notification.kind ?? "notification")}" read`);
     button.addEventListener("click", () => markRead(notification.id, button));
     return button;
   }
 
   function notificationElement(notification) {
-    const li = document.createElement("li");
-    li.className = "notif";
-    li.dataset.testid = "notification";
+    const li = element("li", { className: "notif", testid: "notification" });
     li.dataset.id = notification.id;
     const stored = isStored(notification.id);
     li.dataset.live = String(!stored);
 
-    const dot = document.createElement("span");
-    dot.className = "notif__dot";
+    const dot = element("span", { className: "notif__dot" });
     dot.setAttribute("aria-hidden", "true");
 
-    const body = document.createElement("div");
-    const meta = document.createElement("div");
-    meta.className = "notif__meta";
-    const kind = document.createElement("span");
-    kind.className = "notif__kind";
-    kind.dataset.testid = "notification-kind";
-    kind.textContent = String(notification.kind ?? "");
-    meta.append(kind);
+    const body = element("div");
+    const meta = element("div", { className: "notif__meta" });
+    meta.append(element("span", { className: "notif__kind", testid: "notification-kind", text: String(notification.kind ?? "") }));
     if (typeof notification.topic === "string" && notification.topic) {
-      const topic = document.createElement("span");
-      topic.className = "tag";
-      topic.dataset.testid = "notification-topic";
-      topic.textContent = `topic ${notification.topic}`;
-      meta.append(topic);
+      meta.append(element("span", { className: "tag", testid: "notification-topic", text: `topic ${notification.topic}` }));
     } else if (!stored) {
-      const tag = document.createElement("span");
-      tag.className = "tag";
-      tag.textContent = "broadcast";
-      meta.append(tag);
+      meta.append(element("span", { className: "tag", text: "broadcast" }));
     }
     if (Number.isFinite(notification.ts)) {
-      const time = document.createElement("time");
-      time.className = "notif__time";
+      const time = element("time", { className: "notif__time" });
       const date = new Date(notification.ts);
       time.dateTime = date.toISOString();
       time.title = date.toLocaleString();
       time.textContent = formatTime(notification.ts);
       meta.append(time);
     }
-    const text = document.createElement("p");
-    text.className = "notif__text";
-    text.dataset.testid = "notification-text";
     const line = summary(notification.data);
-    text.textContent = line || "(no data)";
+    const text = element("p", { className: "notif__text", testid: "notification-text", text: line || "(no data)" });
     if (!line) text.classList.add("notif__text--empty");
     body.append(meta, text);
 
-    const actions = document.createElement("div");
-    actions.className = "notif__actions";
+    const actions = element("div", { className: "notif__actions" });
     li.append(dot, body, actions);
     return li;
   }
@@ -613,16 +590,11 @@
 
   function renderTopics() {
     const items = state.topics.map((topic) => {
-      const li = document.createElement("li");
-      li.className = "topic-chip";
-      li.dataset.testid = "topic-chip";
+      const li = element("li", { className: "topic-chip", testid: "topic-chip" });
       li.dataset.topic = topic;
-      const name = document.createElement("span");
-      name.textContent = topic;
-      const remove = document.createElement("button");
+      const name = element("span", { text: topic });
+      const remove = element("button", { className: "alert__close", text: "×" });
       remove.type = "button";
-      remove.className = "alert__close";
-      remove.textContent = "×";
       remove.setAttribute("aria-label", `Unsubscribe from ${topic}`);
       remove.addEventListener("click", async () => {
         try {
