@@ -136,8 +136,19 @@ const ROOM: &str = "disk-room";
 impl Server {
     fn start(database_url: &str) -> Self {
         let envs = CREDENTIAL_ENVS;
+        // The test writes as fast as the store answers, and on a full disk
+        // that is fast: the rate limits are not what it tests, so they must
+        // not answer in the store's place.
+        let unlimited = [
+            "--rate-limit",
+            "100000",
+            "--rate-burst",
+            "100000",
+            "--api-rate-limit",
+            "100000",
+        ];
         Self {
-            process: ServerProcess::start_on(database_url, &[], &envs),
+            process: ServerProcess::start_on(database_url, &unlimited, &envs),
             http: reqwest::Client::new(),
         }
     }
