@@ -31,6 +31,7 @@ use crate::{
         chat::{self, ChatContext},
         echo::{self, EchoContext},
         game::{self as game_ns, GameContext},
+        mount, nothing_on_connect,
         notifications::{self as notifications_ns, NotificationsContext},
         order::EventOrder,
         rate_limit::{self, ConnectLimit, RateLimit},
@@ -445,13 +446,33 @@ where
     A: Adapter + DefinedAdapter,
     A::InitRes: NamespaceInit,
 {
+    let quiet = nothing_on_connect::<A>;
     let mut registered = Vec::new();
     for path in echo_namespaces {
-        registered.push(echo::register(io, path, metrics));
+        let (on_connect, prepare) = (echo::on_connect::<A>, echo::prepare_socket::<A>);
+        registered.push(mount(io, metrics, path.clone(), on_connect, prepare));
     }
-    registered.push(chat::register(io, metrics));
-    registered.push(notifications_ns::register(io, metrics));
-    registered.push(game_ns::register(io, metrics));
+    registered.push(mount(
+        io,
+        metrics,
+        chat::NAMESPACE,
+        quiet,
+        chat::prepare_socket::<A>,
+    ));
+    registered.push(mount(
+        io,
+        metrics,
+        crate::notifications::NAMESPACE,
+        notifications_ns::on_connect::<A>,
+        notifications_ns::authenticate::<A>,
+    ));
+    registered.push(mount(
+        io,
+        metrics,
+        game_ns::NAMESPACE,
+        quiet,
+        game_ns::prepare_socket::<A>,
+    ));
     for init in registered {
         init.finish().await?;
     }

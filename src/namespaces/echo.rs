@@ -19,19 +19,15 @@
 use std::sync::Arc;
 
 use socketioxide::{
-    SocketIo,
     adapter::Adapter,
     extract::{AckSender, Data, Event, SocketRef, State},
     socket::DisconnectReason,
 };
 
-use socketioxide_core::adapter::DefinedAdapter;
-
 use super::{
     AckRequested, Common,
     args::Args,
     event::disconnect_flooding,
-    mount,
     order::{Place, Turn},
     rate_limit::{SocketLimiter, Verdict},
     socket_closed, socket_opened,
@@ -45,24 +41,9 @@ pub struct EchoContext {
     pub common: Common,
 }
 
-/// Mounts the echo behaviour on namespace `path`.
-pub fn register<A: Adapter + DefinedAdapter>(
-    io: &SocketIo<A>,
-    path: &str,
-    metrics: &Metrics,
-) -> A::InitRes {
-    mount(
-        io,
-        metrics,
-        path.to_owned(),
-        on_connect::<A>,
-        prepare_socket::<A>,
-    )
-}
-
 /// The socket's limiter and handlers, before the CONNECT packet goes out
-/// ([`mount`]).
-async fn prepare_socket<A: Adapter>(
+/// ([`mount`](super::mount)).
+pub async fn prepare_socket<A: Adapter>(
     socket: SocketRef<A>,
     State(echo): State<EchoContext>,
 ) -> Result<(), std::convert::Infallible> {
@@ -80,7 +61,7 @@ async fn prepare_socket<A: Adapter>(
 }
 
 /// After the CONNECT packet: emit `auth` as the contract says.
-async fn on_connect<A: Adapter>(
+pub async fn on_connect<A: Adapter>(
     socket: SocketRef<A>,
     Data(auth): Data<rmpv::Value>,
     State(metrics): State<Metrics>,

@@ -36,6 +36,10 @@ pub struct Common {
     pub tasks: Tasks,
 }
 
+/// The connect handler of a namespace that sends nothing on connect (its
+/// middleware did everything).
+pub async fn nothing_on_connect<A: Adapter>(_: SocketRef<A>) {}
+
 /// Mounts a namespace at `path`, the same way for all: its metrics are
 /// registered, a CONNECT first passes the connect rate limit
 /// ([`rate_limit::admit_connect`]), then `prepare`, the namespace's connect

@@ -18,12 +18,10 @@ mod wire;
 use std::sync::Arc;
 
 use socketioxide::{
-    SocketIo,
     adapter::Adapter,
     extract::{SocketRef, State},
     socket::DisconnectReason,
 };
-use socketioxide_core::adapter::DefinedAdapter;
 
 use self::{
     payload::{HistoryRequest, JoinRequest, MessageRequest, RoomRequest, TypingRequest},
@@ -33,10 +31,9 @@ use self::{
 use super::{
     Common,
     event::{self, Event, Reply, store_write_refusal},
-    mount, socket_closed, socket_opened,
+    socket_closed, socket_opened,
 };
 use crate::{
-    metrics::Metrics,
     protocol::{EventError, RoomId, StreamId, rooms},
     store::{ChatStore, NewChatMessage},
 };
@@ -55,13 +52,9 @@ pub struct ChatContext {
 /// What a `/chat` handler gets besides its request.
 type ChatEvent<A> = Event<A, ChatSession, ChatContext>;
 
-pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, metrics: &Metrics) -> A::InitRes {
-    mount(io, metrics, NAMESPACE, on_connect::<A>, prepare_socket::<A>)
-}
-
 /// The socket's session, limiter and handlers, before the CONNECT packet
-/// goes out ([`mount`]).
-async fn prepare_socket<A: Adapter>(
+/// goes out ([`mount`](super::mount)); `/chat` sends nothing on connect.
+pub async fn prepare_socket<A: Adapter>(
     socket: SocketRef<A>,
     State(ctx): State<ChatContext>,
 ) -> Result<(), std::convert::Infallible> {
@@ -76,9 +69,6 @@ async fn prepare_socket<A: Adapter>(
     socket_opened(&socket, &ctx.common);
     Ok(())
 }
-
-/// Everything happened in [`prepare_socket`]; `/chat` sends nothing on connect.
-async fn on_connect<A: Adapter>(_: SocketRef<A>) {}
 
 /// The member this socket is in `room`, or `forbidden`.
 fn member_of(socket_id: &str, session: &ChatSession, room: &RoomId) -> Result<Member, EventError> {
@@ -162,48 +152,56 @@ async fn read_history(
     Ok(messages.into_iter().map(Message::from).collect())
 }
 
-async fn join<A: Adapter>(
-    req: JoinRequest,
-    Event {
-        socket,
-        session,
-        ctx,
-        ..
-    }: ChatEvent<A>,
-) -> Reply<Joined> {
+async fn join<A: Adapter>(req: JoinRequest, event: ChatEvent<A>) -> Reply<Joined> {
     let join = req.parse()?;
     // A member joining again (to change its name) does not grow the room.
-    let newcomer = session.name_in(&join.room).is_none();
-    if newcomer && presence::members(&socket, &join.room, None).await.len() >= ctx.room_limit {
-        return Err(room_full(&ctx, &join.room));
+    let newcomer = event.session.name_in(&join.room).is_none();
+    if newcomer
+        && presence::members(&event.socket, &join.room, None)
+            .await
+            .len()
+            >= event.ctx.room_limit
+    {
+        return Err(room_full(&event.ctx, &join.room));
     }
-    let previous = session
+    let previous = event
+        .session
         .join(join.room.clone(), join.name.clone())
         .map_err(|()| EventError::bad_request("in too many rooms, leave one first"))?;
     // Join the room before reading history: a message sent meanwhile then
     // arrives live and may also be in the history (same id, clients
     // de-duplicate), but is never missed.
-    let id = socket.id.to_string();
+    let id = event.socket.id.to_string();
     let marker = rooms::presence_marker(&join.room, &id, &join.name);
     if let Some(previous) = &previous {
-        socket.leave(rooms::presence_marker(&join.room, &id, previous));
+        event
+            .socket
+            .leave(rooms::presence_marker(&join.room, &id, previous));
     }
-    socket.join([rooms::chat(&join.room), marker.clone()]);
-    let members = presence::members(&socket, &join.room, None).await;
-    if newcomer && members.len() > ctx.room_limit {
+    event.socket.join([rooms::chat(&join.room), marker.clone()]);
+    let members = presence::members(&event.socket, &join.room, None).await;
+    if newcomer && members.len() > event.ctx.room_limit {
         // Others took the last places meanwhile (on any node): undo before
         // anyone was told, so the room never grows past the limit.
-        session.leave(&join.room);
-        socket.leave([rooms::chat(&join.room), marker]);
-        return Err(room_full(&ctx, &join.room));
+        event.session.leave(&join.room);
+        event.socket.leave([rooms::chat(&join.room), marker]);
+        return Err(room_full(&event.ctx, &join.room));
     }
-    let history = read_history(&ctx, &join.room, None, payload::DEFAULT_HISTORY).await?;
+    let history = read_history(&event.ctx, &join.room, None, payload::DEFAULT_HISTORY).await?;
     if previous.as_ref() != Some(&join.name) {
         let member = Member {
-            id: socket.id.to_string(),
+            id: event.socket.id.to_string(),
             name: join.name.as_str().to_owned(),
         };
-        broadcast_presence(&socket, &ctx, &join.room, "join", &member, members.len()).await;
+        broadcast_presence(
+            &event.socket,
+            &event.ctx,
+            &join.room,
+            "join",
+            &member,
+            members.len(),
+        )
+        .await;
     }
     Ok(Joined {
         room: join.room.as_str().to_owned(),
@@ -212,42 +210,27 @@ async fn join<A: Adapter>(
     })
 }
 
-async fn leave<A: Adapter>(
-    req: RoomRequest,
-    Event {
-        socket,
-        session,
-        ctx,
-        ..
-    }: ChatEvent<A>,
-) -> Reply<()> {
+async fn leave<A: Adapter>(req: RoomRequest, event: ChatEvent<A>) -> Reply<()> {
     let room = req.parse()?;
-    let member = member_of(&socket.id.to_string(), &session, &room)?;
-    if let Some(name) = session.leave(&room) {
-        socket.leave([
+    let member = member_of(&event.socket.id.to_string(), &event.session, &room)?;
+    if let Some(name) = event.session.leave(&room) {
+        event.socket.leave([
             rooms::chat(&room),
             rooms::presence_marker(&room, &member.id, &name),
         ]);
     }
-    let count = presence::members(&socket, &room, Some(&member.id))
+    let count = presence::members(&event.socket, &room, Some(&member.id))
         .await
         .len();
-    broadcast_presence(&socket, &ctx, &room, "leave", &member, count).await;
+    broadcast_presence(&event.socket, &event.ctx, &room, "leave", &member, count).await;
     Ok(())
 }
 
-async fn message<A: Adapter>(
-    req: MessageRequest,
-    Event {
-        socket,
-        session,
-        ctx,
-        ..
-    }: ChatEvent<A>,
-) -> Reply<Sent> {
+async fn message<A: Adapter>(req: MessageRequest, event: ChatEvent<A>) -> Reply<Sent> {
     let send = req.parse()?;
-    let member = member_of(&socket.id.to_string(), &session, &send.room)?;
-    let stored = ctx
+    let member = member_of(&event.socket.id.to_string(), &event.session, &send.room)?;
+    let stored = event
+        .ctx
         .store
         .append(NewChatMessage {
             room: send.room.as_str().to_owned(),
@@ -262,57 +245,52 @@ async fn message<A: Adapter>(
         })?;
     let message = Message::from(stored);
     // Stored first: a message anyone saw is in the history.
-    emit_to_others(&socket, &ctx, &send.room, "message", &message, false).await;
+    emit_to_others(
+        &event.socket,
+        &event.ctx,
+        &send.room,
+        "message",
+        &message,
+        false,
+    )
+    .await;
     Ok(Sent { message })
 }
 
-async fn typing<A: Adapter>(
-    req: TypingRequest,
-    Event {
-        socket,
-        session,
-        ctx,
-        ..
-    }: ChatEvent<A>,
-) -> Reply<()> {
+async fn typing<A: Adapter>(req: TypingRequest, event: ChatEvent<A>) -> Reply<()> {
     let typing = req.parse()?;
-    let member = member_of(&socket.id.to_string(), &session, &typing.room)?;
+    let member = member_of(&event.socket.id.to_string(), &event.session, &typing.room)?;
     let notice = TypingNotice {
         room: typing.room.as_str(),
         member: &member,
         typing: typing.typing,
     };
     // Volatile: a typing hint that cannot be delivered now is worthless later.
-    emit_to_others(&socket, &ctx, &typing.room, "typing", &notice, true).await;
+    emit_to_others(
+        &event.socket,
+        &event.ctx,
+        &typing.room,
+        "typing",
+        &notice,
+        true,
+    )
+    .await;
     Ok(())
 }
 
-async fn history<A: Adapter>(
-    req: HistoryRequest,
-    Event {
-        socket,
-        session,
-        ctx,
-        ..
-    }: ChatEvent<A>,
-) -> Reply<HistoryPage> {
+async fn history<A: Adapter>(req: HistoryRequest, event: ChatEvent<A>) -> Reply<HistoryPage> {
     let history = req.parse()?;
-    member_of(&socket.id.to_string(), &session, &history.room)?;
-    let messages = read_history(&ctx, &history.room, history.before, history.limit).await?;
+    member_of(&event.socket.id.to_string(), &event.session, &history.room)?;
+    let messages = read_history(&event.ctx, &history.room, history.before, history.limit).await?;
     Ok(HistoryPage { messages })
 }
 
 /// The room's members on every node, for a member that needs the whole list
 /// again (presence carries only changes). At most `--room-limit` of them.
-async fn list_members<A: Adapter>(
-    req: RoomRequest,
-    Event {
-        socket, session, ..
-    }: ChatEvent<A>,
-) -> Reply<Members> {
+async fn list_members<A: Adapter>(req: RoomRequest, event: ChatEvent<A>) -> Reply<Members> {
     let room = req.parse()?;
-    member_of(&socket.id.to_string(), &session, &room)?;
-    let members = presence::members(&socket, &room, None).await;
+    member_of(&event.socket.id.to_string(), &event.session, &room)?;
+    let members = presence::members(&event.socket, &room, None).await;
     let count = members.len();
     Ok(Members {
         room: room.as_str().to_owned(),

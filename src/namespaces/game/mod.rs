@@ -10,12 +10,10 @@ mod wire;
 use std::sync::Arc;
 
 use socketioxide::{
-    SocketIo,
     adapter::Adapter,
     extract::{SocketRef, State},
     socket::DisconnectReason,
 };
-use socketioxide_core::adapter::DefinedAdapter;
 
 use self::{
     payload::{InputRequest, JoinRequest, LeaveRequest},
@@ -25,11 +23,10 @@ use self::{
 use super::{
     Common,
     event::{self, Event, Reply},
-    mount, socket_closed, socket_opened,
+    socket_closed, socket_opened,
 };
 use crate::{
     game::Games,
-    metrics::Metrics,
     protocol::{EventError, rooms},
 };
 
@@ -45,13 +42,9 @@ pub struct GameContext {
 /// What a `/game` handler gets besides its request.
 type GameEvent<A> = Event<A, GameSession, GameContext>;
 
-pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, metrics: &Metrics) -> A::InitRes {
-    mount(io, metrics, NAMESPACE, on_connect::<A>, prepare_socket::<A>)
-}
-
 /// The socket's session, limiter and handlers, before the CONNECT packet
-/// goes out ([`mount`]).
-async fn prepare_socket<A: Adapter>(
+/// goes out ([`mount`](super::mount)); `/game` sends nothing on connect.
+pub async fn prepare_socket<A: Adapter>(
     socket: SocketRef<A>,
     State(ctx): State<GameContext>,
 ) -> Result<(), std::convert::Infallible> {
@@ -64,73 +57,69 @@ async fn prepare_socket<A: Adapter>(
     Ok(())
 }
 
-async fn on_connect<A: Adapter>(_: SocketRef<A>) {}
-
 /// Joins (or rejoins, keeping the player) a game; the first player's join
 /// creates the game and starts its loop.
-async fn join<A: Adapter>(
-    req: JoinRequest,
-    Event {
-        socket,
-        session,
-        ctx,
-        io,
-    }: GameEvent<A>,
-) -> Reply<Joined> {
+async fn join<A: Adapter>(req: JoinRequest, event: GameEvent<A>) -> Reply<Joined> {
     let join = req.parse()?;
     let game_id = join.game.as_str();
-    let seat = session.current().clone();
+    let seat = event.session.current().clone();
     let player_id = match seat {
         Some(seat) if seat.game == game_id => seat.player,
         Some(_) => {
-            leave_current(&socket, &session, &ctx).await;
-            ctx.games.next_player_id()
+            leave_current(&event.socket, &event.session, &event.ctx).await;
+            event.ctx.games.next_player_id()
         }
-        None => ctx.games.next_player_id(),
+        None => event.ctx.games.next_player_id(),
     };
-    let joined = ctx
+    let joined = event
+        .ctx
         .games
         .join(game_id, &player_id, join.name.as_str())
         .map_err(|e| EventError::bad_request(e.to_string()))?;
-    *session.current() = Some(Seat {
+    *event.session.current() = Some(Seat {
         game: game_id.to_owned(),
         player: player_id.clone(),
     });
     let room = rooms::game(game_id);
-    socket.join(room.clone());
+    event.socket.join(room.clone());
     if joined.created {
-        let ops = io
+        let ops = event
+            .io
             .of(NAMESPACE)
             .expect("the /game namespace is registered")
             .within(room.clone());
-        ctx.common.tasks.spawn(ticker::run(
+        event.ctx.common.tasks.spawn(ticker::run(
             joined.game.clone(),
             ops,
-            ctx.games.tick_rate(),
-            ctx.common.metrics.clone(),
+            event.ctx.games.tick_rate(),
+            event.ctx.common.metrics.clone(),
         ));
     }
-    match socket.to(room).emit("player_joined", &joined.player).await {
-        Ok(()) => ctx.common.metrics.event_out(NAMESPACE),
+    match event
+        .socket
+        .to(room)
+        .emit("player_joined", &joined.player)
+        .await
+    {
+        Ok(()) => event.ctx.common.metrics.event_out(NAMESPACE),
         Err(e) => tracing::debug!(game = game_id, "player_joined not sent: {e}"),
     }
     Ok(Joined {
         you: player_id,
-        tick_rate: ctx.games.tick_rate(),
+        tick_rate: event.ctx.games.tick_rate(),
         state: joined.snapshot,
     })
 }
 
-async fn input<A: Adapter>(
-    req: InputRequest,
-    Event { session, ctx, .. }: GameEvent<A>,
-) -> Reply<InputApplied> {
+async fn input<A: Adapter>(req: InputRequest, event: GameEvent<A>) -> Reply<InputApplied> {
     let input = req.parse()?;
-    let seat = session
+    let seat = event
+        .session
         .current()
         .clone()
         .ok_or_else(|| EventError::forbidden("join a game before sending input"))?;
-    let game = ctx
+    let game = event
+        .ctx
         .games
         .get(&seat.game)
         .ok_or_else(|| EventError::forbidden("join a game before sending input"))?;
@@ -140,16 +129,8 @@ async fn input<A: Adapter>(
     Ok(InputApplied { applied })
 }
 
-async fn leave<A: Adapter>(
-    _: Option<LeaveRequest>,
-    Event {
-        socket,
-        session,
-        ctx,
-        ..
-    }: GameEvent<A>,
-) -> Reply<()> {
-    leave_current(&socket, &session, &ctx).await;
+async fn leave<A: Adapter>(_: Option<LeaveRequest>, event: GameEvent<A>) -> Reply<()> {
+    leave_current(&event.socket, &event.session, &event.ctx).await;
     Ok(())
 }
 

@@ -13,12 +13,10 @@ mod wire;
 use std::{fmt, sync::Arc};
 
 use socketioxide::{
-    SocketIo,
     adapter::Adapter,
     extract::{SocketRef, State, TryData},
     socket::DisconnectReason,
 };
-use socketioxide_core::adapter::DefinedAdapter;
 
 use self::{
     payload::{ConnectAuth, ReadRequest, TopicsRequest, parse_since},
@@ -28,10 +26,9 @@ use self::{
 use super::{
     Common,
     event::{self, Event, Reply, store_write_refusal},
-    mount, socket_closed, socket_opened,
+    socket_closed, socket_opened,
 };
 use crate::{
-    metrics::Metrics,
     notifications::{
         Hub, InboxPage, ListRequest, NAMESPACE, TokenError, TokenVerifier, delivery::Delivery,
     },
@@ -54,14 +51,10 @@ pub struct NotificationsContext {
 /// What a `/notifications` handler gets besides its request.
 type NotificationsEvent<A> = Event<A, NotificationSession, NotificationsContext>;
 
-pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, metrics: &Metrics) -> A::InitRes {
-    mount(io, metrics, NAMESPACE, on_connect::<A>, authenticate::<A>)
-}
-
 /// Why a connection was refused: the client's `connect_error` message is the
 /// contract's code.
 #[derive(Debug)]
-enum Refusal {
+pub enum Refusal {
     Unauthorized,
     BadRequest,
     Internal,
@@ -79,7 +72,7 @@ impl fmt::Display for Refusal {
 
 /// Connect middleware: checks the token and `since`, then opens the live
 /// subscription and fixes the replay cursor, all before the CONNECT packet.
-async fn authenticate<A: Adapter>(
+pub async fn authenticate<A: Adapter>(
     socket: SocketRef<A>,
     TryData(auth): TryData<Option<ConnectAuth>>,
     State(ctx): State<NotificationsContext>,
@@ -127,7 +120,7 @@ async fn authenticate<A: Adapter>(
 }
 
 /// Connected: start the socket's delivery task.
-async fn on_connect<A: Adapter>(socket: SocketRef<A>, State(ctx): State<NotificationsContext>) {
+pub async fn on_connect<A: Adapter>(socket: SocketRef<A>, State(ctx): State<NotificationsContext>) {
     let Some(session) = socket.extensions.get::<Arc<NotificationSession>>() else {
         return;
     };
@@ -160,12 +153,13 @@ fn store_write_failed(e: &StoreError) -> EventError {
 
 async fn list<A: Adapter>(
     req: Option<ListRequest>,
-    Event { session, ctx, .. }: NotificationsEvent<A>,
+    event: NotificationsEvent<A>,
 ) -> Reply<InboxPage> {
     let query = req.unwrap_or_default().parse()?;
-    let (notifications, unread) = ctx
+    let (notifications, unread) = event
+        .ctx
         .store
-        .list(session.user.as_str(), query)
+        .list(event.session.user.as_str(), query)
         .await
         .map_err(|e| store_failed(&e))?;
     Ok(InboxPage {
@@ -174,59 +168,50 @@ async fn list<A: Adapter>(
     })
 }
 
-async fn read<A: Adapter>(
-    req: ReadRequest,
-    Event {
-        socket,
-        session,
-        ctx,
-        ..
-    }: NotificationsEvent<A>,
-) -> Reply<Unread> {
+async fn read<A: Adapter>(req: ReadRequest, event: NotificationsEvent<A>) -> Reply<Unread> {
     let target = req.parse()?;
-    let unread = ctx
+    let unread = event
+        .ctx
         .store
-        .mark_read(session.user.as_str(), target)
+        .mark_read(event.session.user.as_str(), target)
         .await
         .map_err(|e| store_write_failed(&e))?;
-    // Every socket of the user, on every node, this one included.
-    match socket
-        .within(rooms::user(&session.user))
+    // Every event.socket of the user, on every node, this one included.
+    match event
+        .socket
+        .within(rooms::user(&event.session.user))
         .emit("unread", &UnreadCount { count: unread })
         .await
     {
-        Ok(()) => ctx.common.metrics.event_out(NAMESPACE),
-        Err(e) => tracing::warn!(user = %session.user, "unread not broadcast: {e}"),
+        Ok(()) => event.ctx.common.metrics.event_out(NAMESPACE),
+        Err(e) => tracing::warn!(user = %event.session.user, "unread not broadcast: {e}"),
     }
     Ok(Unread { unread })
 }
 
-async fn subscribe<A: Adapter>(
-    req: TopicsRequest,
-    Event {
-        socket, session, ..
-    }: NotificationsEvent<A>,
-) -> Reply<Topics> {
+async fn subscribe<A: Adapter>(req: TopicsRequest, event: NotificationsEvent<A>) -> Reply<Topics> {
     let topics = req.parse()?;
-    let held = session.subscribe(&topics).map_err(|()| {
+    let held = event.session.subscribe(&topics).map_err(|()| {
         EventError::bad_request(format!(
-            "a socket holds at most {} topics",
+            "a event.socket holds at most {} topics",
             session::MAX_TOPICS_PER_SOCKET
         ))
     })?;
-    socket.join(topics.iter().map(rooms::topic).collect::<Vec<_>>());
+    event
+        .socket
+        .join(topics.iter().map(rooms::topic).collect::<Vec<_>>());
     Ok(Topics::held(&held))
 }
 
 async fn unsubscribe<A: Adapter>(
     req: TopicsRequest,
-    Event {
-        socket, session, ..
-    }: NotificationsEvent<A>,
+    event: NotificationsEvent<A>,
 ) -> Reply<Topics> {
     let topics = req.parse()?;
-    let held = session.unsubscribe(&topics);
-    socket.leave(topics.iter().map(rooms::topic).collect::<Vec<_>>());
+    let held = event.session.unsubscribe(&topics);
+    event
+        .socket
+        .leave(topics.iter().map(rooms::topic).collect::<Vec<_>>());
     Ok(Topics::held(&held))
 }
 
