@@ -80,7 +80,8 @@ pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w \
 export SWITCHBOARD_TEST_POSTGRES="postgres://postgres@127.0.0.1:$PG_PORT"
 
 # --- the tests ------------------------------------------------------------------
-INTEROP_DIR=$ROOT/target/tmp/interop
+# Where the tests record the interop summaries (CARGO_TARGET_TMPDIR/interop).
+INTEROP_DIR=${CARGO_TARGET_DIR:-$ROOT/target}/tmp/interop
 rm -rf "$INTEROP_DIR"
 LOG=$(mktemp)
 trap 'rm -f "$LOG"; stop_postgres' EXIT # replaces the trap set above

@@ -424,17 +424,23 @@ fn parse_duration(value: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// A whole number of bytes within `range`.
+fn parse_bytes(value: &str, range: std::ops::RangeInclusive<u64>) -> Result<u64, String> {
+    match value.trim().parse::<u64>() {
+        Ok(bytes) if range.contains(&bytes) => Ok(bytes),
+        Ok(_) => Err(format!(
+            "must be between {} and {} bytes",
+            range.start(),
+            range.end()
+        )),
+        Err(_) => Err("expected a whole number of bytes".into()),
+    }
+}
+
 fn parse_max_payload(value: &str) -> Result<u64, String> {
-    let bytes: u64 = value
-        .trim()
-        .parse()
-        .map_err(|_| "expected a whole number of bytes".to_string())?;
     // Below a kilobyte not even a handshake with a long auth payload fits; above
     // 64 MiB one message could pin that much memory per connection.
-    if !(1024..=64 * 1024 * 1024).contains(&bytes) {
-        return Err("must be between 1024 and 67108864 bytes".into());
-    }
-    Ok(bytes)
+    parse_bytes(value, 1024..=64 * 1024 * 1024)
 }
 
 fn parse_max_attachments(value: &str) -> Result<usize, String> {
@@ -519,16 +525,9 @@ fn parse_room_limit(value: &str) -> Result<u32, String> {
 }
 
 fn parse_max_stored_bytes(value: &str) -> Result<u64, String> {
-    let bytes: u64 = value
-        .trim()
-        .parse()
-        .map_err(|_| "expected a whole number of bytes".to_string())?;
     // Below a kilobyte a single ordinary push to a few users is refused; above
     // 1 GiB one request can fill a disk and the write-ahead log.
-    if !(1024..=1024 * 1024 * 1024).contains(&bytes) {
-        return Err("must be between 1024 and 1073741824 bytes".into());
-    }
-    Ok(bytes)
+    parse_bytes(value, 1024..=1024 * 1024 * 1024)
 }
 
 fn parse_redis_url(value: &str) -> Result<Secret, String> {

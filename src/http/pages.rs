@@ -20,8 +20,9 @@
 use std::sync::LazyLock;
 
 use axum::{
-    http::header,
-    response::{Html, IntoResponse},
+    extract::Path,
+    http::{StatusCode, header},
+    response::{Html, IntoResponse, Response},
 };
 
 /// Scripts, styles and connections from this origin only; nothing inline,
@@ -44,17 +45,6 @@ fn page(html: &'static str) -> impl IntoResponse {
 
 const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
-
-/// The pages' own scripts and styles change with the binary: cached briefly.
-fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "public, max-age=300"),
-        ],
-        body,
-    )
-}
 
 /// The document around every page; slots `title`, `name` (the stylesheet
 /// `/assets/{name}.css`) and `body`.
@@ -228,59 +218,80 @@ pub async fn game() -> impl IntoResponse {
     page(&GAME)
 }
 
-pub async fn socket_io_client() -> impl IntoResponse {
+/// Every file under `/assets/`: its name, content type, and body. The pages'
+/// own scripts and styles change with the binary and are cached briefly; the
+/// vendored socket.io client changes only with its version.
+const ASSETS: &[(&str, &str, &str)] = &[
     (
-        [
-            (header::CONTENT_TYPE, JAVASCRIPT),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
+        "socket.io.min.js",
+        JAVASCRIPT,
         include_str!("../../clients/web/vendor/socket.io.min.js"),
-    )
-}
-
-pub async fn demo_css() -> impl IntoResponse {
-    asset(CSS, include_str!("../../clients/web/assets/demo.css"))
-}
-
-pub async fn common_js() -> impl IntoResponse {
-    asset(
+    ),
+    (
+        "demo.css",
+        CSS,
+        include_str!("../../clients/web/assets/demo.css"),
+    ),
+    (
+        "common.js",
         JAVASCRIPT,
         include_str!("../../clients/web/assets/common.js"),
-    )
-}
-
-pub async fn index_css() -> impl IntoResponse {
-    asset(CSS, include_str!("../../clients/web/assets/index.css"))
-}
-
-pub async fn chat_js() -> impl IntoResponse {
-    asset(JAVASCRIPT, include_str!("../../clients/web/assets/chat.js"))
-}
-
-pub async fn chat_css() -> impl IntoResponse {
-    asset(CSS, include_str!("../../clients/web/assets/chat.css"))
-}
-
-pub async fn notifications_js() -> impl IntoResponse {
-    asset(
+    ),
+    (
+        "index.css",
+        CSS,
+        include_str!("../../clients/web/assets/index.css"),
+    ),
+    (
+        "chat.js",
+        JAVASCRIPT,
+        include_str!("../../clients/web/assets/chat.js"),
+    ),
+    (
+        "chat.css",
+        CSS,
+        include_str!("../../clients/web/assets/chat.css"),
+    ),
+    (
+        "notifications.js",
         JAVASCRIPT,
         include_str!("../../clients/web/assets/notifications.js"),
-    )
-}
-
-pub async fn notifications_css() -> impl IntoResponse {
-    asset(
+    ),
+    (
+        "notifications.css",
         CSS,
         include_str!("../../clients/web/assets/notifications.css"),
+    ),
+    (
+        "game.js",
+        JAVASCRIPT,
+        include_str!("../../clients/web/assets/game.js"),
+    ),
+    (
+        "game.css",
+        CSS,
+        include_str!("../../clients/web/assets/game.css"),
+    ),
+];
+
+/// `GET /assets/{name}`: one of [`ASSETS`], or 404.
+pub async fn asset(Path(name): Path<String>) -> Response {
+    let Some(&(_, content_type, body)) = ASSETS.iter().find(|(n, _, _)| *n == name) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let max_age = if name == "socket.io.min.js" {
+        "public, max-age=3600"
+    } else {
+        "public, max-age=300"
+    };
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, max_age),
+        ],
+        body,
     )
-}
-
-pub async fn game_js() -> impl IntoResponse {
-    asset(JAVASCRIPT, include_str!("../../clients/web/assets/game.js"))
-}
-
-pub async fn game_css() -> impl IntoResponse {
-    asset(CSS, include_str!("../../clients/web/assets/game.css"))
+        .into_response()
 }
 
 #[cfg(test)]

@@ -4,7 +4,10 @@
 use serde::Deserialize;
 
 use crate::{
-    protocol::{EventError, StreamId, payload::object_payloads},
+    protocol::{
+        EventError, StreamId,
+        payload::{object_payloads, page_limit},
+    },
     store::notifications::ListQuery,
 };
 
@@ -36,15 +39,7 @@ pub struct ListRequest {
 
 impl ListRequest {
     pub fn parse(self) -> Result<ListQuery, EventError> {
-        let limit = match self.limit {
-            None => DEFAULT_LIST,
-            Some(n) => u32::try_from(n)
-                .ok()
-                .filter(|n| (1..=MAX_LIST).contains(n))
-                .ok_or_else(|| {
-                    EventError::bad_request(format!("`limit` must be 1 to {MAX_LIST}"))
-                })?,
-        };
+        let limit = page_limit(self.limit, DEFAULT_LIST, MAX_LIST)?;
         Ok(ListQuery {
             unread_only: self.unread_only.unwrap_or(false),
             before: self

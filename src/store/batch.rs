@@ -183,14 +183,6 @@ mod tests {
 
     use super::*;
 
-    fn bad_item() -> StoreError {
-        StoreError::Database(sqlx::Error::Protocol("this item cannot be stored".into()))
-    }
-
-    fn disk_full() -> StoreError {
-        StoreError::Unwritable(sqlx::Error::Protocol("disk full".into()))
-    }
-
     type Log = Arc<Mutex<Vec<Vec<i32>>>>;
 
     /// A writer whose commit fails any transaction holding a negative item
@@ -212,10 +204,10 @@ mod tests {
                     // Long enough for every submission to queue up behind the first.
                     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                     if full {
-                        return Err(disk_full());
+                        return Err(StoreError::disk_full());
                     }
                     if items.iter().any(|&i| i < 0) {
-                        return Err(bad_item());
+                        return Err(StoreError::bad_item());
                     }
                     log.lock().unwrap().push(items.clone());
                     Ok(items.iter().map(|i| i * 10).collect())

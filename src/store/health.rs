@@ -217,23 +217,15 @@ impl Health {
 mod tests {
     use super::*;
 
-    fn full() -> StoreError {
-        StoreError::Unwritable(sqlx::Error::Protocol("disk full".into()))
-    }
-
-    fn bad_item() -> StoreError {
-        StoreError::Database(sqlx::Error::Protocol("bad value".into()))
-    }
-
     #[test]
     fn the_latest_outcome_decides() {
         let health = Health::new();
         assert!(health.writable().is_ok());
-        health.write_failed("chat", &full(), 3);
+        health.write_failed("chat", &StoreError::disk_full(), 3);
         let err = health.writable().unwrap_err();
         assert!(err.to_string().contains("cannot write"), "{err}");
         // An item refused for its own content says nothing about the disk.
-        health.write_failed("chat", &bad_item(), 1);
+        health.write_failed("chat", &StoreError::bad_item(), 1);
         assert!(health.writable().is_err());
         health.write_succeeded("notifications");
         assert!(health.writable().is_ok());
@@ -265,7 +257,7 @@ mod tests {
             !health.state().probe_due(Instant::now()),
             "a real write just succeeded"
         );
-        health.write_failed("chat", &full(), 1);
+        health.write_failed("chat", &StoreError::disk_full(), 1);
         assert!(
             health.state().probe_due(Instant::now()),
             "failing: test again"

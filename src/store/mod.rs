@@ -67,6 +67,18 @@ impl StoreError {
     pub fn is_item_failure(&self) -> bool {
         matches!(self, Self::Database(_))
     }
+
+    /// For tests: a storage failure (the disk is full).
+    #[cfg(test)]
+    pub(crate) fn disk_full() -> Self {
+        Self::Unwritable(sqlx::Error::Protocol("disk full".into()))
+    }
+
+    /// For tests: an item the engine refuses.
+    #[cfg(test)]
+    pub(crate) fn bad_item() -> Self {
+        Self::Database(sqlx::Error::Protocol("this item cannot be stored".into()))
+    }
 }
 
 /// Everything durable, opened once per process and shared (cheap to clone).

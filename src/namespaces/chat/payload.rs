@@ -5,7 +5,8 @@
 use serde::Deserialize;
 
 use crate::protocol::{
-    DisplayName, EventError, RoomId, StreamId, check_no_nul, payload::object_payloads,
+    DisplayName, EventError, RoomId, StreamId, check_no_nul,
+    payload::{object_payloads, page_limit},
 };
 
 /// Longest message text, in characters.
@@ -131,15 +132,7 @@ impl HistoryRequest {
                     .map_err(|()| EventError::bad_request("`before` must be a message id"))?,
             ),
         };
-        let limit = match self.limit {
-            None => DEFAULT_HISTORY,
-            Some(n) => u32::try_from(n)
-                .ok()
-                .filter(|n| (1..=MAX_HISTORY).contains(n))
-                .ok_or_else(|| {
-                    EventError::bad_request(format!("`limit` must be 1 to {MAX_HISTORY}"))
-                })?,
-        };
+        let limit = page_limit(self.limit, DEFAULT_HISTORY, MAX_HISTORY)?;
         Ok(History {
             room,
             before,
