@@ -620,6 +620,13 @@ mod tests {
         Cli::try_parse_from(argv).map(Cli::into_serve_config)
     }
 
+    /// `flag value` is refused as a usage error (exit 2) that names the flag.
+    fn assert_usage_error(flag: &str, value: &str) {
+        let err = parse(&[flag, value]).expect_err(flag);
+        assert_eq!(err.exit_code(), 2, "{flag} {value}");
+        assert!(err.to_string().contains(flag), "{flag}: {err}");
+    }
+
     #[test]
     fn defaults_match_the_documented_ones() {
         let config = ServeConfig::defaults();
@@ -741,9 +748,7 @@ mod tests {
             ("--max-buffered-packets", "15"),
             ("--max-buffered-packets", "16385"),
         ] {
-            let err = parse(&[flag, value]).expect_err(flag);
-            assert_eq!(err.exit_code(), 2, "{flag} {value}");
-            assert!(err.to_string().contains(flag), "{flag}: {err}");
+            assert_usage_error(flag, value);
         }
     }
 
@@ -778,9 +783,7 @@ mod tests {
             ("--trusted-proxies", "nginx.internal"),
             ("--trusted-proxies", "10.0.0.0/33"),
         ] {
-            let err = parse(&[flag, value]).expect_err(flag);
-            assert_eq!(err.exit_code(), 2, "{flag} {value}");
-            assert!(err.to_string().contains(flag), "{flag}: {err}");
+            assert_usage_error(flag, value);
         }
     }
 }

@@ -89,6 +89,20 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
         .map(|ip| ip.to_canonical())
 }
 
+/// `X-Forwarded-For` headers and the client they name, reaching the server
+/// through a proxy trusted as part of `10.0.0.0/8` (also the cases of the
+/// accept loop's caps, [`crate::server`]).
+#[cfg(test)]
+pub(crate) const FORWARDED: &[(&[&str], &str)] = &[
+    (&["6.6.6.6, 203.0.113.7"], "203.0.113.7"),
+    (&["203.0.113.7, 10.1.1.1"], "203.0.113.7"),
+    (&["6.6.6.6", "203.0.113.7:4000, 10.1.1.1"], "203.0.113.7"),
+    (&["[2001:db8::1]:443"], "2001:db8::1"),
+    (&["::ffff:198.51.100.1"], "198.51.100.1"),
+    (&["10.9.9.9, 10.1.1.1"], "10.9.9.9"),
+    (&["garbage, 10.1.1.1"], "10.1.1.1"),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,15 +142,7 @@ mod tests {
         let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
         let proxy = ip("10.0.0.2");
         assert_eq!(client_ip(&request(&[]), proxy, &trusted), proxy);
-        for (headers, client) in [
-            (&["6.6.6.6, 203.0.113.7"][..], "203.0.113.7"),
-            (&["203.0.113.7, 10.1.1.1"], "203.0.113.7"),
-            (&["6.6.6.6", "203.0.113.7:4000, 10.1.1.1"], "203.0.113.7"),
-            (&["[2001:db8::1]:443"], "2001:db8::1"),
-            (&["::ffff:198.51.100.1"], "198.51.100.1"),
-            (&["10.9.9.9, 10.1.1.1"], "10.9.9.9"),
-            (&["garbage, 10.1.1.1"], "10.1.1.1"),
-        ] {
+        for &(headers, client) in FORWARDED {
             assert_eq!(
                 client_ip(&request(headers), proxy, &trusted),
                 ip(client),

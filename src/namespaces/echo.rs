@@ -49,7 +49,7 @@ pub async fn prepare_socket<A: Adapter>(
 ) -> Result<(), std::convert::Infallible> {
     socket_opened(&socket, &echo.common);
     socket.on("message", on_message::<A>);
-    socket.on("message-with-ack", on_message_with_ack::<A>);
+    socket.on("message-with-ack", on_message::<A>);
     socket.on("emit-with-ack", on_emit_with_ack::<A>);
     socket.on_fallback(on_any_event::<A>);
     socket.on_disconnect(
@@ -117,21 +117,12 @@ async fn in_turn<A: Adapter>(
     }
 }
 
+/// `message` -> `message-back` with the same arguments; `message-with-ack`
+/// -> the ack with them (nothing when the client asked for none).
 async fn on_message<A: Adapter>(
     socket: SocketRef<A>,
     turn: Turn,
-    Data(args): Data<Args>,
-    State(metrics): State<Metrics>,
-) {
-    let Some(_place) = in_turn(&socket, &metrics, turn).await else {
-        return;
-    };
-    emit_counted(&socket, &metrics, "message-back", &args);
-}
-
-async fn on_message_with_ack<A: Adapter>(
-    socket: SocketRef<A>,
-    turn: Turn,
+    Event(event): Event,
     Data(args): Data<Args>,
     ack: AckSender<A>,
     State(metrics): State<Metrics>,
@@ -139,7 +130,11 @@ async fn on_message_with_ack<A: Adapter>(
     let Some(_place) = in_turn(&socket, &metrics, turn).await else {
         return;
     };
-    ack_counted(&socket, &metrics, ack, &args);
+    if event == "message" {
+        emit_counted(&socket, &metrics, "message-back", &args);
+    } else {
+        ack_counted(&socket, &metrics, ack, &args);
+    }
 }
 
 async fn on_emit_with_ack<A: Adapter>(

@@ -29,11 +29,8 @@ pub fn parse_id(field: &str, value: &str) -> Result<StreamId, EventError> {
 #[derive(Deserialize, Default)]
 #[serde(remote = "Self")]
 pub struct ListRequest {
-    #[serde(default)]
     pub unread_only: Option<bool>,
-    #[serde(default)]
     pub before: Option<String>,
-    #[serde(default)]
     pub limit: Option<i64>,
 }
 

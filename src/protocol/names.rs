@@ -138,6 +138,16 @@ mod tests {
         }
     }
 
+    /// `name` is refused with a message naming the field and `why`.
+    fn assert_refused(name: &str, why: &str) {
+        let err = DisplayName::parse("name", name).unwrap_err();
+        assert!(
+            err.message.contains("`name`") && err.message.contains(why),
+            "{name:?}: {}",
+            err.message
+        );
+    }
+
     #[test]
     fn invisible_and_bidi_names_are_refused_naming_the_field() {
         for invisible in [
@@ -151,12 +161,7 @@ mod tests {
             "\u{FE0F}",
             "\u{E0041}",
         ] {
-            let err = DisplayName::parse("name", invisible).unwrap_err();
-            assert!(
-                err.message.contains("`name`") && err.message.contains("visible"),
-                "{invisible:?}: {}",
-                err.message
-            );
+            assert_refused(invisible, "visible");
         }
         for bidi in [
             "Ada\u{202E}nimda",
@@ -166,12 +171,7 @@ mod tests {
             "x\u{061C}",
             "\u{202A}x",
         ] {
-            let err = DisplayName::parse("name", bidi).unwrap_err();
-            assert!(
-                err.message.contains("`name`") && err.message.contains("bidirectional"),
-                "{bidi:?}: {}",
-                err.message
-            );
+            assert_refused(bidi, "bidirectional");
         }
         // Joiners and selectors inside a visible name are fine (emoji).
         for ok in ["👩\u{200D}💻", "❤\u{FE0F}", "Zoë", "李小龙", "a\u{200B}b"] {

@@ -29,9 +29,7 @@ object_payloads!(
 #[derive(Deserialize, Default)]
 #[serde(remote = "Self")]
 pub struct ConnectAuth {
-    #[serde(default)]
     pub token: Option<Value>,
-    #[serde(default)]
     pub since: Option<Value>,
 }
 
