@@ -25,10 +25,10 @@ use socketioxide::{
 };
 
 use super::{
-    AckRequested, Common,
+    Common,
     args::Args,
     event::disconnect_flooding,
-    order::{Place, Turn},
+    order::{Arrival, Place, Turn},
     rate_limit::{SocketLimiter, Verdict},
     socket_closed, socket_opened,
 };
@@ -48,10 +48,8 @@ pub async fn prepare_socket<A: Adapter>(
     State(echo): State<EchoContext>,
 ) -> Result<(), std::convert::Infallible> {
     socket_opened(&socket, &echo.common);
-    socket.on("message", on_message::<A>);
-    socket.on("message-with-ack", on_message::<A>);
     socket.on("emit-with-ack", on_emit_with_ack::<A>);
-    socket.on_fallback(on_any_event::<A>);
+    socket.on_fallback(on_event::<A>);
     socket.on_disconnect(
         |socket: SocketRef<A>, reason: DisconnectReason, State(metrics): State<Metrics>| async move {
             socket_closed(&socket, &metrics, reason);
@@ -117,29 +115,9 @@ async fn in_turn<A: Adapter>(
     }
 }
 
-/// `message` -> `message-back` with the same arguments; `message-with-ack`
-/// -> the ack with them (nothing when the client asked for none).
-async fn on_message<A: Adapter>(
-    socket: SocketRef<A>,
-    turn: Turn,
-    Event(event): Event,
-    Data(args): Data<Args>,
-    ack: AckSender<A>,
-    State(metrics): State<Metrics>,
-) {
-    let Some(_place) = in_turn(&socket, &metrics, turn).await else {
-        return;
-    };
-    if event == "message" {
-        emit_counted(&socket, &metrics, "message-back", &args);
-    } else {
-        ack_counted(&socket, &metrics, ack, &args);
-    }
-}
-
 async fn on_emit_with_ack<A: Adapter>(
     socket: SocketRef<A>,
-    turn: Turn,
+    Arrival { turn, .. }: Arrival,
     Data(args): Data<Args>,
     State(metrics): State<Metrics>,
 ) {
@@ -164,21 +142,27 @@ async fn on_emit_with_ack<A: Adapter>(
     }
 }
 
-async fn on_any_event<A: Adapter>(
+/// `message` -> `message-back` with the same arguments; `message-with-ack`
+/// -> the ack with them (nothing when the client asked for none); any other
+/// event -> the ack if asked, else the event emitted back.
+async fn on_event<A: Adapter>(
     socket: SocketRef<A>,
-    turn: Turn,
+    Arrival {
+        turn,
+        ack_requested,
+    }: Arrival,
     Event(event): Event,
     Data(args): Data<Args>,
-    AckRequested(ack_requested): AckRequested,
     ack: AckSender<A>,
     State(metrics): State<Metrics>,
 ) {
     let Some(_place) = in_turn(&socket, &metrics, turn).await else {
         return;
     };
-    if ack_requested {
-        ack_counted(&socket, &metrics, ack, &args);
-    } else {
-        emit_counted(&socket, &metrics, &event, &args);
+    match event.as_str() {
+        "message" => emit_counted(&socket, &metrics, "message-back", &args),
+        "message-with-ack" => ack_counted(&socket, &metrics, ack, &args),
+        _ if ack_requested => ack_counted(&socket, &metrics, ack, &args),
+        _ => emit_counted(&socket, &metrics, &event, &args),
     }
 }

@@ -28,8 +28,7 @@ use socketioxide::{
 };
 
 use super::{
-    AckRequested,
-    order::Turn,
+    order::Arrival,
     rate_limit::{SocketLimiter, Verdict},
 };
 use crate::{
@@ -72,10 +71,12 @@ where
     socket.on(
         event,
         move |socket: SocketRef<A>,
-              turn: Turn,
+              Arrival {
+                  turn,
+                  ack_requested: asked,
+              }: Arrival,
               io: SocketIo<A>,
               TryData(payload): TryData<Req>,
-              AckRequested(asked): AckRequested,
               ack: AckSender<A>,
               State(ctx): State<C>,
               State(metrics): State<Metrics>| {

@@ -12,14 +12,14 @@ pub mod notifications;
 pub mod order;
 pub mod rate_limit;
 
-use std::{borrow::Cow, convert::Infallible, sync::Arc};
+use std::borrow::Cow;
 
 use socketioxide::{
     SocketIo, TransportType,
     adapter::Adapter,
     extract::SocketRef,
-    handler::{ConnectHandler, ConnectMiddleware, FromMessageParts, Value},
-    socket::{DisconnectReason, Socket},
+    handler::{ConnectHandler, ConnectMiddleware},
+    socket::DisconnectReason,
 };
 use socketioxide_core::adapter::DefinedAdapter;
 
@@ -69,23 +69,6 @@ where
             .with(prepare)
             .with(rate_limit::admit_connect::<A>),
     )
-}
-
-/// Extractor: did the client attach an acknowledgement callback to this event?
-/// socketioxide's `AckSender` silently does nothing without one, but some
-/// contract rules ("acked if asked, emitted back otherwise") depend on it.
-pub struct AckRequested(pub bool);
-
-impl<A: Adapter> FromMessageParts<A> for AckRequested {
-    type Error = Infallible;
-
-    fn from_message_parts(
-        _: &Arc<Socket<A>>,
-        _: &mut Value,
-        ack_id: &Option<i64>,
-    ) -> Result<Self, Infallible> {
-        Ok(Self(ack_id.is_some()))
-    }
 }
 
 /// The transport's name as clients spell it.

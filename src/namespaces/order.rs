@@ -5,9 +5,10 @@
 //! events of one socket race each other (a chat client firing messages without
 //! waiting for acks saw them stored out of order). Its extractors, though, run
 //! synchronously on the connection's receive path, packet after packet, before
-//! that task is spawned. [`Turn`] is such an extractor: it takes its place in
-//! the socket's queue there, and the handler waits for the event before it to
-//! finish ([`Turn::wait`]). Different sockets never wait for each other.
+//! that task is spawned. [`Arrival`] is such an extractor: it takes the
+//! event's place in the socket's queue there (its [`Turn`]), and the handler
+//! waits for the event before it to finish ([`Turn::wait`]). Different
+//! sockets never wait for each other.
 //!
 //! This lives here rather than in the socketioxide fork because the fork would
 //! have to change every handler's calling convention to get the same order;
@@ -49,6 +50,15 @@ struct EventQueue {
     tail: Mutex<Option<oneshot::Receiver<()>>>,
     /// Events taken and not yet done.
     queued: Arc<AtomicUsize>,
+}
+
+/// What the receive path knows of an event (an extractor): its place in the
+/// socket's order, and whether the client asked for an ack. socketioxide's
+/// `AckSender` silently does nothing without one, but some contract rules
+/// ("acked if asked, emitted back otherwise") depend on it.
+pub struct Arrival {
+    pub turn: Turn,
+    pub ack_requested: bool,
 }
 
 /// An event's place in its socket's queue.
@@ -113,7 +123,7 @@ impl EventQueue {
     }
 }
 
-impl<A: Adapter> FromMessageParts<A> for Turn {
+impl<A: Adapter> FromMessageParts<A> for Arrival {
     type Error = Infallible;
 
     fn from_message_parts(
@@ -134,7 +144,10 @@ impl<A: Adapter> FromMessageParts<A> for Turn {
                 queue
             }
         };
-        Ok(queue.take(limit))
+        Ok(Arrival {
+            turn: queue.take(limit),
+            ack_requested: ack_id.is_some(),
+        })
     }
 }
 

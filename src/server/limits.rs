@@ -252,31 +252,31 @@ impl Limits {
         })
     }
 
+    /// Counts a refusal, and logs it unless its log line came less than an
+    /// interval ago (a flood must not flood the log too).
     fn refused(&self, refusal: Refusal, client: IpAddr) {
+        let (limit, log) = match refusal {
+            Refusal::Node => (NODE_LIMIT, &self.node_log),
+            Refusal::PerIp => (PER_IP_LIMIT, &self.per_ip_log),
+        };
+        self.metrics.limit_hit(limit);
+        let Some(refused) = log.hit() else {
+            return;
+        };
         match refusal {
-            Refusal::Node => {
-                self.metrics.limit_hit(NODE_LIMIT);
-                if let Some(refused) = self.node_log.hit() {
-                    tracing::warn!(
-                        limit = NODE_LIMIT,
-                        max_connections = self.max_connections,
-                        refused,
-                        "--max-connections reached: idle connections closed for new ones, or new ones refused (one line per 10 s at most)"
-                    );
-                }
-            }
-            Refusal::PerIp => {
-                self.metrics.limit_hit(PER_IP_LIMIT);
-                if let Some(refused) = self.per_ip_log.hit() {
-                    tracing::warn!(
-                        limit = PER_IP_LIMIT,
-                        max_connections_per_ip = self.max_per_ip,
-                        client = %client,
-                        refused,
-                        "connections refused: --max-connections-per-ip reached (one line per 10 s at most; `client` is the last one)"
-                    );
-                }
-            }
+            Refusal::Node => tracing::warn!(
+                limit,
+                max_connections = self.max_connections,
+                refused,
+                "--max-connections reached: idle connections closed for new ones, or new ones refused (one line per 10 s at most)"
+            ),
+            Refusal::PerIp => tracing::warn!(
+                limit,
+                max_connections_per_ip = self.max_per_ip,
+                client = %client,
+                refused,
+                "connections refused: --max-connections-per-ip reached (one line per 10 s at most; `client` is the last one)"
+            ),
         }
     }
 }
