@@ -14,7 +14,9 @@
 //! - [`protocol`]: the vocabulary every layer speaks: the contract's error
 //!   codes and their HTTP statuses, the validated names and ids (`RoomId`,
 //!   `DisplayName`, `UserId`, `StreamId`), the names of the adapter rooms
-//!   (`protocol::rooms`), the clock (`now_ms`). Imports nothing above it.
+//!   (`protocol::rooms`), the contract's own bounds (`protocol::bounds`:
+//!   page sizes, ids per request, rooms and topics per socket, players per
+//!   game), the clock (`now_ms`). Imports nothing above it.
 //! - [`tasks`]: every spawned task, tracked, and the order a shutdown stops
 //!   them in (the store's writers last, so they drain).
 //! - [`config`]: typed settings from flags and `SWITCHBOARD_*` variables.

@@ -16,10 +16,7 @@ use std::{
 use tokio_util::sync::CancellationToken;
 
 use super::sim::{Player, Simulation, Snapshot};
-use crate::protocol::now_ms;
-
-/// Most players in one game.
-pub const MAX_PLAYERS: usize = 64;
+use crate::protocol::{bounds::MAX_PLAYERS, now_ms};
 
 /// One running game: its simulation, and the token that stops its loop.
 pub struct Game {

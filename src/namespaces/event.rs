@@ -8,7 +8,7 @@
 //! fields, or the contract's [`EventError`]. Around every handler, in one
 //! place and in this order:
 //!
-//! 1. the socket's earlier events finish first ([`Turn`]); a socket that
+//! 1. the socket's earlier events finish first ([`Turn`](super::order::Turn)); a socket that
 //!    queues too many is refused `rate_limited` and disconnected;
 //! 2. the event is counted, and the socket's rate limit applied;
 //! 3. the payload is parsed into the request type (`bad_request` if it does

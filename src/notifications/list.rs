@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use crate::protocol::bounds::{DEFAULT_LIST, MAX_LIST};
 use crate::{
     protocol::{
         EventError, StreamId,
@@ -11,9 +12,6 @@ use crate::{
     store::notifications::ListQuery,
 };
 
-/// `list` page size when the client names none, and the largest allowed.
-pub const DEFAULT_LIST: u32 = 50;
-pub const MAX_LIST: u32 = 100;
 object_payloads!(ListRequest: "{unread_only?, before?, limit?}");
 
 /// A stored notification's id in a field, or `bad_request`.

@@ -33,6 +33,7 @@ use super::{
     event::{self, Event, Reply, store_write_refusal},
     socket_closed, socket_opened,
 };
+use crate::protocol::bounds;
 use crate::{
     protocol::{EventError, RoomId, StreamId, rooms},
     store::{ChatStore, NewChatMessage},
@@ -187,7 +188,7 @@ async fn join<A: Adapter>(req: JoinRequest, event: ChatEvent<A>) -> Reply<Joined
         event.socket.leave([rooms::chat(&join.room), marker]);
         return Err(room_full(&event.ctx, &join.room));
     }
-    let history = read_history(&event.ctx, &join.room, None, payload::DEFAULT_HISTORY).await?;
+    let history = read_history(&event.ctx, &join.room, None, bounds::DEFAULT_HISTORY).await?;
     if previous.as_ref() != Some(&join.name) {
         let member = Member {
             id: event.socket.id.to_string(),

@@ -4,18 +4,12 @@
 
 use serde::Deserialize;
 
+use crate::protocol::bounds::{DEFAULT_HISTORY, MAX_HISTORY, MAX_TEXT_CHARS};
 use crate::protocol::{
     DisplayName, EventError, RoomId, StreamId, check_no_nul,
     payload::{object_payloads, page_limit},
 };
 
-/// Longest message text, in characters.
-pub const MAX_TEXT_CHARS: usize = 4000;
-/// History page size when the client names none, and the largest allowed.
-pub const DEFAULT_HISTORY: u32 = 50;
-pub const MAX_HISTORY: u32 = 100;
-
-// Every payload is an object (an array is `bad_request`, not read in order).
 object_payloads!(
     JoinRequest: "{room, name}",
     RoomRequest: "{room}",

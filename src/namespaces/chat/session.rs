@@ -3,11 +3,8 @@
 
 use std::{collections::BTreeMap, sync::Mutex};
 
+use crate::protocol::bounds::MAX_ROOMS_PER_SOCKET;
 use crate::protocol::{DisplayName, RoomId};
-
-/// Most rooms one socket may be in, so one client cannot grow the room maps
-/// without bound.
-pub const MAX_ROOMS_PER_SOCKET: usize = 100;
 
 #[derive(Default)]
 pub struct ChatSession {

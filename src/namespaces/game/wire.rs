@@ -1,5 +1,4 @@
-//! What `/game` sends besides the state (the simulation's
-//! [`Snapshot`](crate::game::sim::Snapshot)): the acks of `join` and `input`,
+//! What `/game` sends besides the state (the simulation's [`Snapshot`]): the acks of `join` and `input`,
 //! and `player_left`.
 
 use serde::Serialize;

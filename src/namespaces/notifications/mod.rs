@@ -28,6 +28,7 @@ use super::{
     event::{self, Event, Reply, store_write_refusal},
     socket_closed, socket_opened,
 };
+use crate::protocol::bounds;
 use crate::{
     notifications::{
         Hub, InboxPage, ListRequest, NAMESPACE, TokenError, TokenVerifier, delivery::Delivery,
@@ -194,7 +195,7 @@ async fn subscribe<A: Adapter>(req: TopicsRequest, event: NotificationsEvent<A>)
     let held = event.session.subscribe(&topics).map_err(|()| {
         EventError::bad_request(format!(
             "a event.socket holds at most {} topics",
-            session::MAX_TOPICS_PER_SOCKET
+            bounds::MAX_TOPICS_PER_SOCKET
         ))
     })?;
     event

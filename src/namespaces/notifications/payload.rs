@@ -6,26 +6,21 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::protocol::bounds::{MAX_READ_IDS, MAX_TOPICS_PER_REQUEST};
 use crate::{
     notifications::list::parse_id,
     protocol::{EventError, RoomId, StreamId, payload::object_payloads},
     store::notifications::ReadTarget,
 };
 
-/// Most ids one `read` may name.
-pub const MAX_READ_IDS: usize = 1000;
-/// Most topics one `subscribe` / `unsubscribe` may name.
-pub const MAX_TOPICS_PER_REQUEST: usize = 100;
-
-// Every payload is an object (an array is `bad_request`, not read in order).
-// A non-object connect payload is as good as none: `unauthorized`.
 object_payloads!(
     ConnectAuth: "{token, since?}",
     ReadRequest: "{ids} or {all: true}",
     TopicsRequest: "{topics}",
 );
 
-/// The connect payload: `{token, since?}`.
+/// The connect payload: `{token, since?}`. One that is not an object is as
+/// good as none: `unauthorized`.
 #[derive(Deserialize, Default)]
 #[serde(remote = "Self")]
 pub struct ConnectAuth {

@@ -7,14 +7,11 @@ use std::{
 
 use tokio_util::sync::CancellationToken;
 
+use crate::protocol::bounds::MAX_TOPICS_PER_SOCKET;
 use crate::{
     notifications::hub::Subscription,
     protocol::{RoomId, StreamId, UserId},
 };
-
-/// Most topics one socket may hold, so one client cannot grow the room maps
-/// without bound.
-pub const MAX_TOPICS_PER_SOCKET: usize = 100;
 
 pub struct NotificationSession {
     pub user: UserId,
