@@ -9,6 +9,14 @@
 //! the store), which makes the stream gap-free and ordered whatever arrives
 //! when. A message lost while Redis is away delays delivery until the next
 //! one for that user, or the next reconnect: nothing stored is lost.
+//!
+//! The fan-out does not go through [`PushService::push`]: by the time other
+//! nodes hear of a notification it is stored, its `online` counted (across
+//! the cluster, once) and its `Idempotency-Key` claimed, on the node that
+//! took the request. What the other nodes lack is only delivery to their own
+//! sockets, which is what their hubs do.
+//!
+//! [`PushService::push`]: crate::notifications::PushService::push
 
 use std::sync::Arc;
 
