@@ -82,7 +82,7 @@ pub enum PushError {
     /// The `Idempotency-Key` was used for another request body.
     KeyReused,
     /// The store could not write: nothing was stored.
-    Store(Arc<StoreError>),
+    Store(StoreError),
     /// Something else failed; the caller logs it and answers `internal`.
     Internal(String),
 }

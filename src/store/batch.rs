@@ -15,7 +15,7 @@
 //! at once: splitting cannot help, and each caller is told the store cannot
 //! write.
 
-use std::{ops::Range, sync::Arc};
+use std::ops::Range;
 
 use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
@@ -28,7 +28,7 @@ const MAX_BATCH: usize = 512;
 /// Writes that may wait for the writer before `submit` itself waits.
 const QUEUE: usize = 8192;
 
-type Reply<R> = oneshot::Sender<Result<R, Arc<StoreError>>>;
+type Reply<R> = oneshot::Sender<Result<R, StoreError>>;
 
 struct Job<T, R> {
     item: T,
@@ -93,13 +93,13 @@ impl<T: Send + Sync + 'static, R: Send + 'static> BatchWriter<T, R> {
     }
 
     /// Queues one write and resolves once its transaction has committed.
-    pub async fn submit(&self, item: T) -> Result<R, Arc<StoreError>> {
+    pub async fn submit(&self, item: T) -> Result<R, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.jobs
             .send(Job { item, reply })
             .await
-            .map_err(|_| Arc::new(StoreError::WriterGone))?;
-        answer.await.map_err(|_| Arc::new(StoreError::WriterGone))?
+            .map_err(|_| StoreError::WriterGone)?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
     }
 }
 
@@ -117,7 +117,7 @@ impl<F> Writer<F> {
         F: for<'a> FnMut(&'a [T]) -> BoxFuture<'a, Result<Vec<R>, StoreError>>,
     {
         let mut replies: Vec<Option<Reply<R>>> = replies.into_iter().map(Some).collect();
-        let mut answer = |range: Range<usize>, results: Vec<Result<R, Arc<StoreError>>>| {
+        let mut answer = |range: Range<usize>, results: Vec<Result<R, StoreError>>| {
             for (reply, result) in replies[range].iter_mut().zip(results) {
                 if let Some(reply) = reply.take() {
                     reply.send(result).ok();
@@ -142,7 +142,7 @@ impl<F> Writer<F> {
                         got = results.len(),
                         "store writer returned a wrong count"
                     );
-                    let error = Arc::new(StoreError::WriterGone);
+                    let error = StoreError::WriterGone;
                     answer(range, (0..count).map(|_| Err(error.clone())).collect());
                 }
                 Err(e) if e.is_item_failure() && count > 1 => {
@@ -169,7 +169,7 @@ impl<F> Writer<F> {
                     let count = failed.len();
                     tracing::error!(stream = self.stream, error = %e, writes = count, "store commit failed");
                     self.health.write_failed(self.stream, &e, count);
-                    let error = Arc::new(e);
+                    let error = e;
                     answer(failed, (0..count).map(|_| Err(error.clone())).collect());
                 }
             }
@@ -179,7 +179,7 @@ impl<F> Writer<F> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
 
     use super::*;
 

@@ -1,7 +1,5 @@
 //! Chat history: append a message (group-committed), read a room's page.
 
-use std::sync::Arc;
-
 use super::{Db, Health, StoreError, batch::BatchWriter, db::WriteTx};
 use crate::protocol::{StreamId, now_ms};
 use crate::tasks::Tasks;
@@ -45,10 +43,7 @@ impl ChatStore {
     }
 
     /// Stores a message; resolves once it is committed.
-    pub async fn append(
-        &self,
-        message: NewChatMessage,
-    ) -> Result<StoredChatMessage, Arc<StoreError>> {
+    pub async fn append(&self, message: NewChatMessage) -> Result<StoredChatMessage, StoreError> {
         self.writer.submit(message).await
     }
 

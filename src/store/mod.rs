@@ -33,17 +33,25 @@ use crate::{config::DatabaseUrl, tasks::Tasks};
 /// `internal` ack): nothing was stored, and a retry later may succeed.
 pub const UNWRITABLE_MESSAGE: &str = "the store cannot write (storage full, read-only or failing): nothing was stored, try again later";
 
-/// The store failed; clients see `internal`, the log gets the details.
-#[derive(Debug, thiserror::Error)]
+/// The store failed; clients see `internal`, the log gets the details. One
+/// shape for reads and writes: it is cheap to clone (the engine's error is
+/// shared), because one failed group commit answers every caller in it.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[source] Arc<sqlx::Error>),
     /// The storage failed, not the data: disk full, read-only, I/O error,
     /// the database unreachable or locked. Nothing of the write was stored.
     #[error("the store cannot write: {0}")]
-    Unwritable(sqlx::Error),
+    Unwritable(#[source] Arc<sqlx::Error>),
     #[error("the store's writer has stopped")]
     WriterGone,
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Database(Arc::new(error))
+    }
 }
 
 impl StoreError {
@@ -51,9 +59,9 @@ impl StoreError {
     /// failed, [`Self::Database`] when the statement or its data did.
     pub(crate) fn from_write(error: sqlx::Error) -> Self {
         if db::is_storage_failure(&error) {
-            Self::Unwritable(error)
+            Self::Unwritable(Arc::new(error))
         } else {
-            Self::Database(error)
+            Self::Database(Arc::new(error))
         }
     }
 
@@ -71,13 +79,15 @@ impl StoreError {
     /// For tests: a storage failure (the disk is full).
     #[cfg(test)]
     pub(crate) fn disk_full() -> Self {
-        Self::Unwritable(sqlx::Error::Protocol("disk full".into()))
+        Self::Unwritable(Arc::new(sqlx::Error::Protocol("disk full".into())))
     }
 
     /// For tests: an item the engine refuses.
     #[cfg(test)]
     pub(crate) fn bad_item() -> Self {
-        Self::Database(sqlx::Error::Protocol("this item cannot be stored".into()))
+        Self::Database(Arc::new(sqlx::Error::Protocol(
+            "this item cannot be stored".into(),
+        )))
     }
 }
 

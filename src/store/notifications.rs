@@ -188,7 +188,7 @@ impl NotificationStore {
         notifications: Vec<NewNotification>,
         idempotency: Option<IdempotencyClaim>,
         online: i64,
-    ) -> Result<PushOutcome, Arc<StoreError>> {
+    ) -> Result<PushOutcome, StoreError> {
         match self
             .writer
             .submit(Write::Push {
@@ -212,7 +212,7 @@ impl NotificationStore {
         &self,
         claim: IdempotencyClaim,
         online: i64,
-    ) -> Result<PushOutcome, Arc<StoreError>> {
+    ) -> Result<PushOutcome, StoreError> {
         match self.writer.submit(Write::Claim { claim, online }).await? {
             Outcome::Pushed(outcome) => Ok(outcome),
             other => Err(unexpected(&other)),
@@ -220,13 +220,13 @@ impl NotificationStore {
     }
 
     /// Records the first ack of a notification (later ones change nothing).
-    pub async fn mark_delivered(&self, id: StreamId) -> Result<(), Arc<StoreError>> {
+    pub async fn mark_delivered(&self, id: StreamId) -> Result<(), StoreError> {
         self.writer.submit(Write::Delivered(id)).await.map(drop)
     }
 
     /// Marks notifications of `user` read; answers the user's unread count
     /// after the change. Ids of other users' notifications change nothing.
-    pub async fn mark_read(&self, user: &str, target: ReadTarget) -> Result<i64, Arc<StoreError>> {
+    pub async fn mark_read(&self, user: &str, target: ReadTarget) -> Result<i64, StoreError> {
         match self
             .writer
             .submit(Write::Read {
@@ -357,12 +357,12 @@ impl NotificationStore {
     }
 }
 
-fn unexpected(outcome: &Outcome) -> Arc<StoreError> {
+fn unexpected(outcome: &Outcome) -> StoreError {
     tracing::error!(
         ?outcome,
         "notification writer answered the wrong kind of outcome"
     );
-    Arc::new(StoreError::WriterGone)
+    StoreError::WriterGone
 }
 
 fn from_row((id, user, kind, data, ts, read_at): Row) -> StoredNotification {
