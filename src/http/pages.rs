@@ -218,68 +218,60 @@ pub async fn game() -> impl IntoResponse {
     page(&GAME)
 }
 
-/// Every file under `/assets/`: its name, content type, and body. The pages'
-/// own scripts and styles change with the binary and are cached briefly; the
-/// vendored socket.io client changes only with its version.
-const ASSETS: &[(&str, &str, &str)] = &[
+/// The vendored socket.io client: it changes only with its version, so it is
+/// cached longer than the pages' own scripts and styles, which change with
+/// the binary.
+const SOCKET_IO_CLIENT: &str = "socket.io.min.js";
+
+/// Every file under `/assets/`, by name; its extension gives its type.
+const ASSETS: &[(&str, &str)] = &[
     (
-        "socket.io.min.js",
-        JAVASCRIPT,
+        SOCKET_IO_CLIENT,
         include_str!("../../clients/web/vendor/socket.io.min.js"),
     ),
     (
         "demo.css",
-        CSS,
         include_str!("../../clients/web/assets/demo.css"),
     ),
     (
         "common.js",
-        JAVASCRIPT,
         include_str!("../../clients/web/assets/common.js"),
     ),
     (
         "index.css",
-        CSS,
         include_str!("../../clients/web/assets/index.css"),
     ),
-    (
-        "chat.js",
-        JAVASCRIPT,
-        include_str!("../../clients/web/assets/chat.js"),
-    ),
+    ("chat.js", include_str!("../../clients/web/assets/chat.js")),
     (
         "chat.css",
-        CSS,
         include_str!("../../clients/web/assets/chat.css"),
     ),
     (
         "notifications.js",
-        JAVASCRIPT,
         include_str!("../../clients/web/assets/notifications.js"),
     ),
     (
         "notifications.css",
-        CSS,
         include_str!("../../clients/web/assets/notifications.css"),
     ),
-    (
-        "game.js",
-        JAVASCRIPT,
-        include_str!("../../clients/web/assets/game.js"),
-    ),
+    ("game.js", include_str!("../../clients/web/assets/game.js")),
     (
         "game.css",
-        CSS,
         include_str!("../../clients/web/assets/game.css"),
     ),
 ];
 
 /// `GET /assets/{name}`: one of [`ASSETS`], or 404.
 pub async fn asset(Path(name): Path<String>) -> Response {
-    let Some(&(_, content_type, body)) = ASSETS.iter().find(|(n, _, _)| *n == name) else {
+    let Some(&(_, body)) = ASSETS.iter().find(|(n, _)| *n == name) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let max_age = if name == "socket.io.min.js" {
+    let content_type = if name.ends_with(".css") {
+        CSS
+    } else {
+        JAVASCRIPT
+    };
+    let max_age = if name == SOCKET_IO_CLIENT {
         "public, max-age=3600"
     } else {
         "public, max-age=300"

@@ -55,20 +55,14 @@ pub(crate) use object_payloads;
 
 /// A page size from a payload: `default` when absent, otherwise a whole
 /// number from 1 to `max`, or `bad_request` naming the range.
-pub fn page_limit(
-    limit: Option<i64>,
-    default: u32,
-    max: u32,
-) -> Result<u32, crate::protocol::EventError> {
+pub fn page_limit(limit: Option<i64>, default: u32, max: u32) -> Result<u32, super::EventError> {
     let Some(n) = limit else {
         return Ok(default);
     };
     u32::try_from(n)
         .ok()
         .filter(|n| (1..=max).contains(n))
-        .ok_or_else(|| {
-            crate::protocol::EventError::bad_request(format!("`limit` must be 1 to {max}"))
-        })
+        .ok_or_else(|| super::EventError::bad_request(format!("`limit` must be 1 to {max}")))
 }
 
 #[cfg(test)]

@@ -142,8 +142,10 @@ impl<F> Writer<F> {
                         got = results.len(),
                         "store writer returned a wrong count"
                     );
-                    let error = StoreError::WriterGone;
-                    answer(range, (0..count).map(|_| Err(error.clone())).collect());
+                    answer(
+                        range,
+                        (0..count).map(|_| Err(StoreError::WriterGone)).collect(),
+                    );
                 }
                 Err(e) if e.is_item_failure() && count > 1 => {
                     tracing::warn!(
@@ -169,8 +171,7 @@ impl<F> Writer<F> {
                     let count = failed.len();
                     tracing::error!(stream = self.stream, error = %e, writes = count, "store commit failed");
                     self.health.write_failed(self.stream, &e, count);
-                    let error = e;
-                    answer(failed, (0..count).map(|_| Err(error.clone())).collect());
+                    answer(failed, (0..count).map(|_| Err(e.clone())).collect());
                 }
             }
         }
