@@ -37,6 +37,7 @@ use crate::{
         rate_limit::{self, ConnectLimit, RateLimit},
     },
     notifications::{Credentials, Hub, LiveIds, PushService, idempotency},
+    recovery::{Recovery, RecoverySettings},
     server,
     store::{CommitListener, Store},
     tasks::Tasks,
@@ -71,6 +72,7 @@ struct Parts {
     store: Store,
     credentials: Credentials,
     redis: Option<RedisDriver>,
+    recovery: Recovery,
     max_payload: usize,
     tasks: Tasks,
 }
@@ -253,30 +255,39 @@ impl Parts {
             &metrics,
             &tasks,
         );
-        let common = |rate_limit| Common {
+        let recovery = Recovery::new(
+            &recovery_settings(config, redis.is_some())?,
+            &metrics,
+            &tasks,
+        );
+        let common = |rate_limit, ns: &str| Common {
             metrics: metrics.clone(),
             rate_limit,
             tasks: tasks.clone(),
+            recovery: recovery.log(ns),
         };
         Ok(Self {
             chat: ChatContext {
                 store: store.chat().clone(),
-                common: common(chat_limit),
+                common: common(chat_limit, chat::NAMESPACE),
                 room_limit: config.room_limit as usize,
             },
             notifications: NotificationsContext {
                 store: store.notifications().clone(),
                 hub,
                 verifier: credentials.token_verifier(),
-                common: common(notifications_limit),
+                common: common(notifications_limit, crate::notifications::NAMESPACE),
                 clustered: redis.is_some(),
             },
             game: GameContext {
                 games: Games::new(config.game_tick_rate),
-                common: common(game_limit),
+                common: common(game_limit, game_ns::NAMESPACE),
             },
             echo: EchoContext {
-                common: common(echo_limit),
+                // One state for every echo namespace: the log is looked up by
+                // the socket's namespace.
+                common: common(echo_limit, ""),
+                recovery: recovery.clone(),
             },
             connect_limit,
             max_payload: usize::try_from(config.max_payload)
@@ -285,9 +296,53 @@ impl Parts {
             store,
             credentials,
             redis,
+            recovery,
             tasks,
         })
     }
+}
+
+/// The recovery settings, checked against the rest: recovery runs on the
+/// echo namespaces and `/chat`, on one node, and a session's replay must fit
+/// its outgoing buffer.
+fn recovery_settings(config: &ServeConfig, clustered: bool) -> anyhow::Result<RecoverySettings> {
+    let namespaces = config.recovery_namespaces.clone();
+    if !namespaces.is_empty() && clustered {
+        anyhow::bail!(
+            "--recovery-namespaces is set with --redis-url: connection state recovery runs on one node only for now \
+             (a client could come back on a node that does not hold its session)"
+        );
+    }
+    for ns in &namespaces {
+        if ns != chat::NAMESPACE && !config.echo_namespaces.contains(ns) {
+            anyhow::bail!(
+                "--recovery-namespaces names `{ns}`: recovery runs on the echo namespaces ({}) and {} only",
+                config.echo_namespaces.join(", "),
+                chat::NAMESPACE
+            );
+        }
+    }
+    if config.recovery_session_packets >= config.max_buffered_packets {
+        anyhow::bail!(
+            "--recovery-session-packets ({}) must be under --max-buffered-packets ({}): a replay is sent at once",
+            config.recovery_session_packets,
+            config.max_buffered_packets
+        );
+    }
+    if config.recovery_session_bytes > config.max_buffered_bytes {
+        anyhow::bail!(
+            "--recovery-session-bytes ({}) must not exceed --max-buffered-bytes ({}): a replay is sent at once",
+            config.recovery_session_bytes,
+            config.max_buffered_bytes
+        );
+    }
+    Ok(RecoverySettings {
+        namespaces,
+        window: config.recovery_window,
+        session_packets: config.recovery_session_packets as usize,
+        session_bytes: usize::try_from(config.recovery_session_bytes).unwrap_or(usize::MAX),
+        log_bytes: usize::try_from(config.recovery_log_bytes).unwrap_or(usize::MAX),
+    })
 }
 
 /// With `--redis-url`: the driver, once Redis answers (and the store is one
@@ -378,18 +433,25 @@ where
     A: Adapter + DefinedAdapter,
     A::InitRes: NamespaceInit,
 {
+    let builder = if parts.recovery.is_enabled() {
+        builder.with_recovery(Arc::new(parts.recovery.clone()))
+    } else {
+        builder
+    };
     let (socket_layer, io) = builder
+        .with_state(parts.recovery.clone())
         .with_state(parts.metrics.clone())
         .with_state(EventOrder {
             limit: config.event_queue as usize,
         })
-        .with_state(parts.chat)
+        .with_state(parts.chat.clone())
         .with_state(parts.notifications)
         .with_state(parts.game)
         .with_state(parts.echo)
         .with_state(parts.connect_limit)
         .build_layer();
     register_namespaces(&io, &config.echo_namespaces, &parts.metrics).await?;
+    chat::on_recovery_expired(&io, &parts.chat);
 
     let push = PushService {
         io: io.clone(),
@@ -456,7 +518,7 @@ where
         io,
         metrics,
         chat::NAMESPACE,
-        quiet,
+        chat::on_connect::<A>,
         chat::prepare_socket::<A>,
     ));
     registered.push(mount(

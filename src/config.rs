@@ -317,6 +317,43 @@ pub struct ServeConfig {
     #[arg(long, env = "SWITCHBOARD_ROOM_LIMIT", default_value = "1000", value_parser = parse_room_limit)]
     pub room_limit: u32,
 
+    /// Namespaces with connection state recovery, comma separated (none by
+    /// default): a client whose transport dropped (network loss, ping
+    /// timeout) that reconnects within `--recovery-window` gets its socket
+    /// id, rooms and every event it missed back (`socket.recovered` in
+    /// socket.io-client 4.6+). With it on, each event the namespace records
+    /// carries its offset as one more, last argument; a client that cannot
+    /// take it connects with `auth: {recovery: false}`. Echo namespaces and
+    /// `/chat`; one node only (not with `--redis-url`) for now.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_RECOVERY_NAMESPACES",
+        value_delimiter = ',',
+        value_parser = parse_namespace
+    )]
+    pub recovery_namespaces: Vec<String>,
+
+    /// How long a disconnected session can still recover (Node's
+    /// `maxDisconnectionDuration`); past it the others see the member leave.
+    #[arg(long, env = "SWITCHBOARD_RECOVERY_WINDOW", default_value = "2m", value_parser = parse_duration)]
+    pub recovery_window: Duration,
+
+    /// Most events one disconnected session may miss and still recover (1 to
+    /// 8192, and under `--max-buffered-packets`: the replay is sent at once).
+    #[arg(long, env = "SWITCHBOARD_RECOVERY_SESSION_PACKETS", default_value = "256", value_parser = clap::value_parser!(u32).range(1..=8192))]
+    pub recovery_session_packets: u32,
+
+    /// Most bytes of events one disconnected session may miss and still
+    /// recover (under `--max-buffered-bytes`).
+    #[arg(long, env = "SWITCHBOARD_RECOVERY_SESSION_BYTES", default_value = "1048576", value_parser = |v: &str| parse_bytes(v, 1024..=1 << 30))]
+    pub recovery_session_bytes: u64,
+
+    /// Most bytes of recent events one recovering namespace keeps for replay
+    /// (the oldest go first; a session whose offset they passed cannot
+    /// recover).
+    #[arg(long, env = "SWITCHBOARD_RECOVERY_LOG_BYTES", default_value = "67108864", value_parser = |v: &str| parse_bytes(v, 65536..=1 << 34))]
+    pub recovery_log_bytes: u64,
+
     /// Redis for several nodes: `redis://[:PASSWORD@]HOST:PORT[/DB]`. Every
     /// broadcast, room query and notification then reaches every node. Unset:
     /// one node, in-memory adapter.

@@ -13,7 +13,7 @@
 //!
 //! - [`protocol`]: the vocabulary every layer speaks: the contract's error
 //!   codes and their HTTP statuses, the validated names and ids (`RoomId`,
-//!   `DisplayName`, `UserId`, `StreamId`), the names of the adapter rooms
+//!   `DisplayName`, `UserId`, `StreamId`), an event's arguments (`Args`), the names of the adapter rooms
 //!   (`protocol::rooms`), the contract's own bounds (`protocol::bounds`:
 //!   page sizes, ids per request, rooms and topics per socket, players per
 //!   game), the clock (`now_ms`). Imports nothing above it.
@@ -24,6 +24,9 @@
 //! - [`store`]: the durable store on sqlx (SQLite or PostgreSQL), written
 //!   through one group-committing writer task per stream.
 //! - [`metrics`]: the Prometheus registry each app owns.
+//! - [`recovery`]: connection state recovery: the record of recent events
+//!   with their offsets and the disconnected sessions held for the window,
+//!   and the hook that gives a reconnecting socket its earlier id.
 //! - [`game`]: the arena game's simulation (pure, deterministic) and the
 //!   registry of running games.
 //! - [`notifications`]: the whole push-notification feature: tokens, API
@@ -64,6 +67,7 @@ pub mod metrics;
 pub mod namespaces;
 pub mod notifications;
 pub mod protocol;
+pub mod recovery;
 pub mod server;
 pub mod store;
 pub mod tasks;

@@ -166,6 +166,16 @@ impl Metrics {
         }
     }
 
+    /// Adds collectors kept by another module (connection state recovery's)
+    /// to this registry.
+    pub fn register_collectors(&self, collectors: Vec<Box<dyn prometheus::core::Collector>>) {
+        for collector in collectors {
+            if let Err(error) = self.registry.register(collector) {
+                tracing::warn!(%error, "metrics not registered");
+            }
+        }
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut buf = Vec::new();

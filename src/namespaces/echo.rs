@@ -26,19 +26,20 @@ use socketioxide::{
 
 use super::{
     Common,
-    args::Args,
     event::disconnect_flooding,
     order::{Arrival, Place, Turn},
     rate_limit::{SocketLimiter, Verdict},
     socket_closed, socket_opened,
 };
-use crate::metrics::Metrics;
+use crate::{metrics::Metrics, protocol::args::Args, recovery::Recovery};
 
-/// What the echo namespaces share (socketioxide state): only the
-/// [`Common`] state of every namespace.
+/// What the echo namespaces share (socketioxide state): the [`Common`]
+/// state of every namespace, and recovery, whose log each socket looks up by
+/// its namespace (one state serves every echo namespace).
 #[derive(Clone)]
 pub struct EchoContext {
     pub common: Common,
+    pub recovery: Recovery,
 }
 
 /// The socket's limiter and handlers, before the CONNECT packet goes out
@@ -51,28 +52,44 @@ pub async fn prepare_socket<A: Adapter>(
     socket.on("emit-with-ack", on_emit_with_ack::<A>);
     socket.on_fallback(on_event::<A>);
     socket.on_disconnect(
-        |socket: SocketRef<A>, reason: DisconnectReason, State(metrics): State<Metrics>| async move {
-            socket_closed(&socket, &metrics, reason);
+        |socket: SocketRef<A>, reason: DisconnectReason, State(echo): State<EchoContext>| async move {
+            // Echo keeps no data of its own: a held session is its id.
+            if let Some(log) = echo.recovery.log(socket.ns()) {
+                log.hold(&socket, reason, serde_json::Value::Null).await;
+            }
+            socket_closed(&socket, &echo.common.metrics, reason);
         },
     );
     Ok(())
 }
 
-/// After the CONNECT packet: emit `auth` as the contract says.
+/// After the CONNECT packet: a recovered socket gets its missed events back
+/// first; then `auth` as the contract says.
 pub async fn on_connect<A: Adapter>(
     socket: SocketRef<A>,
     Data(auth): Data<rmpv::Value>,
-    State(metrics): State<Metrics>,
+    State(echo): State<EchoContext>,
 ) {
-    if socket.emit("auth", &auth).is_ok() {
-        metrics.event_out(socket.ns());
+    if let Some(log) = echo.recovery.log(socket.ns()) {
+        log.resume(&socket).await;
     }
+    emit_counted(&socket, &echo, "auth", &Args(vec![auth])).await;
 }
 
-/// Emits `event` with `args` to this socket, counting it when it went out.
-fn emit_counted<A: Adapter>(socket: &SocketRef<A>, metrics: &Metrics, event: &str, args: &Args) {
-    if socket.emit(event, args).is_ok() {
-        metrics.event_out(socket.ns());
+/// Emits `event` with `args` to this socket, counting it when it went out;
+/// recorded with its offset in a namespace that recovers.
+async fn emit_counted<A: Adapter>(
+    socket: &SocketRef<A>,
+    echo: &EchoContext,
+    event: &str,
+    args: &Args,
+) {
+    let sent = match echo.recovery.log(socket.ns()) {
+        Some(log) => log.emit_to(socket, event, args.clone()).await,
+        None => socket.emit(event, args),
+    };
+    if sent.is_ok() {
+        echo.common.metrics.event_out(socket.ns());
     }
 }
 
@@ -119,9 +136,10 @@ async fn on_emit_with_ack<A: Adapter>(
     socket: SocketRef<A>,
     Arrival { turn, .. }: Arrival,
     Data(args): Data<Args>,
-    State(metrics): State<Metrics>,
+    State(echo): State<EchoContext>,
 ) {
-    let Some(place) = in_turn(&socket, &metrics, turn).await else {
+    let metrics = &echo.common.metrics;
+    let Some(place) = in_turn(&socket, metrics, turn).await else {
         return;
     };
     let pending = socket.emit_with_ack::<_, Args>("emit-with-ack", &args);
@@ -135,9 +153,9 @@ async fn on_emit_with_ack<A: Adapter>(
             return;
         }
     };
-    metrics.event_out(socket.ns());
+    echo.common.metrics.event_out(socket.ns());
     match pending.await {
-        Ok(reply) => emit_counted(&socket, &metrics, "emit-with-ack", &reply),
+        Ok(reply) => emit_counted(&socket, &echo, "emit-with-ack", &reply).await,
         Err(e) => tracing::debug!(socket_id = %socket.id, "no ack for emit-with-ack: {e}"),
     }
 }
@@ -154,15 +172,16 @@ async fn on_event<A: Adapter>(
     Event(event): Event,
     Data(args): Data<Args>,
     ack: AckSender<A>,
-    State(metrics): State<Metrics>,
+    State(echo): State<EchoContext>,
 ) {
-    let Some(_place) = in_turn(&socket, &metrics, turn).await else {
+    let metrics = &echo.common.metrics;
+    let Some(_place) = in_turn(&socket, metrics, turn).await else {
         return;
     };
     match event.as_str() {
-        "message" => emit_counted(&socket, &metrics, "message-back", &args),
-        "message-with-ack" => ack_counted(&socket, &metrics, ack, &args),
-        _ if ack_requested => ack_counted(&socket, &metrics, ack, &args),
-        _ => emit_counted(&socket, &metrics, &event, &args),
+        "message" => emit_counted(&socket, &echo, "message-back", &args).await,
+        "message-with-ack" => ack_counted(&socket, metrics, ack, &args),
+        _ if ack_requested => ack_counted(&socket, metrics, ack, &args),
+        _ => emit_counted(&socket, &echo, &event, &args).await,
     }
 }

@@ -3,7 +3,6 @@
 //! Handlers are generic over the socketioxide [`Adapter`] so one code path
 //! serves the in-memory adapter and the Redis adapter of a cluster.
 
-pub mod args;
 pub mod chat;
 pub mod echo;
 pub mod event;
@@ -12,19 +11,24 @@ pub mod notifications;
 pub mod order;
 pub mod rate_limit;
 
-use std::borrow::Cow;
+use std::{borrow::Cow, sync::Arc};
 
 use socketioxide::{
     SocketIo, TransportType,
     adapter::Adapter,
     extract::SocketRef,
+    extract::{State, TryData},
     handler::{ConnectHandler, ConnectMiddleware},
     socket::DisconnectReason,
 };
 use socketioxide_core::adapter::DefinedAdapter;
 
 use self::rate_limit::RateLimit;
-use crate::{metrics::Metrics, tasks::Tasks};
+use crate::{
+    metrics::Metrics,
+    recovery::{NamespaceLog, Recovery},
+    tasks::Tasks,
+};
 
 /// What the state of every namespace holds besides its own.
 #[derive(Clone)]
@@ -34,6 +38,9 @@ pub struct Common {
     pub rate_limit: RateLimit,
     /// Where the namespace's tasks run; each socket counts as one.
     pub tasks: Tasks,
+    /// The namespace's connection state recovery, `None` when it has none
+    /// (`--recovery-namespaces`).
+    pub recovery: Option<Arc<NamespaceLog>>,
 }
 
 /// The connect handler of a namespace that sends nothing on connect (its
@@ -67,8 +74,42 @@ where
         path,
         on_connect
             .with(prepare)
+            .with(recovery_choice::<A>)
             .with(rate_limit::admit_connect::<A>),
     )
+}
+
+/// The auth fields that concern recovery.
+#[derive(serde::Deserialize)]
+struct RecoveryAuth {
+    /// `false`: this client cannot take the offset argument, so it gets no
+    /// pid and its events exactly as without recovery.
+    recovery: Option<bool>,
+}
+
+/// Before the namespace's own middleware, in a namespace that recovers: a
+/// client that asked for none (`auth.recovery = false`) declines it, and the
+/// socket joins the group its events are sent to ([`NamespaceLog::opened`]).
+async fn recovery_choice<A: Adapter>(
+    socket: SocketRef<A>,
+    auth: TryData<RecoveryAuth>,
+    State(recovery): State<Recovery>,
+) -> Result<(), std::convert::Infallible> {
+    let Some(log) = recovery.log(socket.ns()) else {
+        return Ok(());
+    };
+    if !socket.recovered()
+        && matches!(
+            auth.0,
+            Ok(RecoveryAuth {
+                recovery: Some(false)
+            })
+        )
+    {
+        socket.decline_recovery();
+    }
+    log.opened(&socket).await;
+    Ok(())
 }
 
 /// The transport's name as clients spell it.

@@ -7,6 +7,7 @@
 //! the notifications feature, the namespaces and the HTTP routes all import
 //! it, never the other way round.
 
+pub mod args;
 pub mod bounds;
 mod clock;
 mod error;

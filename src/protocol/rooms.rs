@@ -12,11 +12,19 @@
 //! | every `/notifications` socket of a user | `user:` and the user id |
 //! | a `/notifications` topic | `topic:` and the topic |
 //! | a `/game` game | `game:` and the game id |
+//! | the sockets of a recovering namespace that get offsets / do not | US `recovery` US `offsets` / `plain` |
 //!
 //! (US is U+001F, a control character that room ids, socket ids and display
 //! names cannot contain.)
 
 use super::{DisplayName, RoomId, UserId};
+
+/// In a namespace with connection state recovery, every socket that takes
+/// offsets (it was given a pid) is in this room, every other socket in
+/// [`RECOVERY_PLAIN`]: a recorded event goes to each group in its own form.
+pub const RECOVERY_OFFSETS: &str = "\u{1f}recovery\u{1f}offsets";
+/// See [`RECOVERY_OFFSETS`].
+pub const RECOVERY_PLAIN: &str = "\u{1f}recovery\u{1f}plain";
 
 /// Separates the parts of a presence marker.
 pub const PRESENCE_SEPARATOR: char = '\u{1f}';

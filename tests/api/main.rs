@@ -67,6 +67,7 @@ mod openapi;
 mod origin;
 mod packet_limits;
 mod rate_limits;
+mod recovery;
 mod session_bounds;
 mod shutdown;
 mod socket_ids;

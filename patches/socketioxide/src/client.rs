@@ -22,6 +22,7 @@ use crate::{
     handler::ConnectHandler,
     ns::{Namespace, NamespaceCtr},
     parser::{ParseError, Parser},
+    recovery::{Identity, RecoveryClaim},
     socket::DisconnectReason,
 };
 
@@ -66,9 +67,22 @@ impl<A: Adapter> Client<A> {
         #[cfg(feature = "tracing")]
         tracing::debug!("auth: {:?}", auth);
         let protocol: ProtocolVersion = esocket.protocol.into();
+        let recovery = self.config.recovery.clone();
+        let parser = self.parser();
         let connect = async move |ns: Arc<Namespace<A>>, esocket: Arc<EIoSocket<SocketData<A>>>| {
             // SWITCHBOARD PATCH (socket ids): every namespace socket gets its own random id.
-            if ns.connect(Sid::new(), esocket.clone(), auth).await.is_ok() {
+            // SWITCHBOARD PATCH (connection state recovery): unless the recovery hook
+            // restores an earlier session's id.
+            let identity = match recovery {
+                Some(hook) => {
+                    let claim = auth
+                        .as_ref()
+                        .and_then(|auth| parser.decode_default::<RecoveryClaim>(Some(auth)).ok());
+                    hook.0.identify(&ns.path, claim).await
+                }
+                None => Identity::fresh(),
+            };
+            if ns.connect(identity, esocket.clone(), auth).await.is_ok() {
                 // cancel the connect timeout task for v5
                 if let Some(tx) = esocket.data.connect_recv_tx.lock().unwrap().take() {
                     tx.send(()).ok();

@@ -115,6 +115,10 @@ pub struct SocketIoConfig {
 
     /// A global server identifier
     pub server_id: Uid,
+
+    /// SWITCHBOARD PATCH (connection state recovery): the hook that picks each connecting
+    /// socket's identity, `None` for a fresh random id every time.
+    pub(crate) recovery: Option<crate::recovery::RecoveryHook>,
 }
 
 impl Default for SocketIoConfig {
@@ -129,6 +133,7 @@ impl Default for SocketIoConfig {
             parser: Parser::default(),
             parse_config: ParseConfig::default(),
             server_id: Uid::new(),
+            recovery: None,
         }
     }
 }
@@ -201,6 +206,14 @@ impl<A: Adapter> SocketIoBuilder<A> {
     #[inline]
     pub fn max_buffer_size(mut self, max_buffer_size: usize) -> Self {
         self.engine_config_builder = self.engine_config_builder.max_buffer_size(max_buffer_size);
+        self
+    }
+
+    /// SWITCHBOARD PATCH (connection state recovery): the hook that decides each connecting
+    /// socket's identity: a restored session's id and private id, or a fresh one. See
+    /// [`SessionRecovery`](crate::recovery::SessionRecovery).
+    pub fn with_recovery(mut self, hook: std::sync::Arc<dyn crate::recovery::SessionRecovery>) -> Self {
+        self.config.recovery = Some(crate::recovery::RecoveryHook(hook));
         self
     }
 

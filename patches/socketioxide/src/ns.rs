@@ -11,13 +11,14 @@ use crate::{
     client::SocketData,
     errors::{ConnectFail, Error},
     handler::{BoxedConnectHandler, ConnectHandler, MakeErasedHandler},
+    recovery::Identity,
     parser::Parser,
     socket::{DisconnectReason, Socket},
 };
 use socketioxide_core::{
     Sid, Str, Uid, Value,
     adapter::{BroadcastIter, CoreLocalAdapter, RemoteSocketData, SocketEmitter},
-    packet::{ConnectPacket, Packet, PacketData},
+    packet::{Packet, PacketData},
     parser::Parse,
 };
 
@@ -87,6 +88,16 @@ impl<A: Adapter> NamespaceCtr<A> {
     }
 }
 
+/// SWITCHBOARD PATCH (connection state recovery): the CONNECT reply's payload, `{sid}` or
+/// `{sid, pid}` for a socket that can recover (socket.io-client then records offsets and
+/// sends `pid` back when it reconnects). Upstream's `ConnectPacket` has only `sid`.
+#[derive(serde::Serialize)]
+struct ConnectReply {
+    sid: Sid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pid: Option<Sid>,
+}
+
 impl<A: Adapter> Namespace<A> {
     pub(crate) fn new<C, T>(
         path: Str,
@@ -137,12 +148,17 @@ impl<A: Adapter> Namespace<A> {
     /// SWITCHBOARD PATCH (socket ids): `sid` is the new socket's own id, which the caller
     /// draws at random ([`Sid::new`]); it is not the Engine.IO session id, so knowing a
     /// socket id (which other clients see) gives no hold on the session.
+    ///
+    /// SWITCHBOARD PATCH (connection state recovery): the id comes with the socket's
+    /// [`Identity`]: a restored session keeps its earlier id, and a socket given a private
+    /// session id (`pid`) gets it in the CONNECT reply.
     pub(crate) async fn connect(
         self: Arc<Self>,
-        sid: Sid,
+        identity: Identity,
         esocket: Arc<engineioxide::Socket<SocketData<A>>>,
         auth: Option<Value>,
     ) -> Result<(), ConnectFail> {
+        let sid = identity.sid;
         let Some(_guard) = ConnectingGuard::new(&self, &esocket) else {
             #[cfg(feature = "tracing")]
             tracing::debug!(%sid, ?self.path, "ignoring duplicate connect packet");
@@ -151,6 +167,7 @@ impl<A: Adapter> Namespace<A> {
 
         let socket: Arc<Socket<A>> =
             Socket::new(sid, self.clone(), esocket.clone(), self.parser).into();
+        socket.set_recovery(identity.pid, identity.recovered);
 
         if let Err(e) = self.handler.call_middleware(socket.clone(), &auth).await {
             #[cfg(feature = "tracing")]
@@ -159,7 +176,7 @@ impl<A: Adapter> Namespace<A> {
             // user middleware code might have made the socket join some
             // room in the local/remote adapter. The socket never enters `self.sockets`,
             // so nothing else will ever clean it up.
-            self.remove_socket(sid);
+            self.remove_this_socket(&socket);
 
             let data = e.to_string();
             if let Err(_e) = socket.send(Packet::connect_error(self.path.clone(), data)) {
@@ -171,13 +188,24 @@ impl<A: Adapter> Namespace<A> {
             return Err(ConnectFail);
         }
 
-        self.sockets.write().unwrap().insert(sid, socket.clone());
+        // SWITCHBOARD PATCH (connection state recovery): a restored id may still belong to
+        // an earlier socket whose transport has not timed out yet. That socket is closed, and
+        // its own late removal leaves the new one alone (`remove_socket` checks identity).
+        let replaced = self.sockets.write().unwrap().insert(sid, socket.clone());
+        if let Some(old) = replaced.filter(|old| !Arc::ptr_eq(old, &socket)) {
+            #[cfg(feature = "tracing")]
+            tracing::debug!(%sid, ?self.path, "a restored socket replaces a live one with its id");
+            old.esocket.close(engineioxide::DisconnectReason::TransportClose);
+        }
         esocket.data.set_socket_id(self.path.clone(), sid);
         #[cfg(feature = "tracing")]
         tracing::trace!(?socket.id, ?self.path, "socket added to namespace");
 
         let protocol = esocket.protocol.into();
-        let payload = ConnectPacket { sid: socket.id };
+        let payload = ConnectReply {
+            sid: socket.id,
+            pid: socket.pid(),
+        };
         let payload = match protocol {
             ProtocolVersion::V5 => Some(self.parser.encode_default(&payload).unwrap()),
             ProtocolVersion::V4 => None,
@@ -186,7 +214,7 @@ impl<A: Adapter> Namespace<A> {
             #[cfg(feature = "tracing")]
             tracing::debug!(%sid, "error sending connect packet: {_e}, closing conn");
 
-            self.remove_socket(sid);
+            self.remove_this_socket(&socket);
             esocket.close(engineioxide::DisconnectReason::TransportError);
             return Err(ConnectFail);
         }
@@ -195,6 +223,30 @@ impl<A: Adapter> Namespace<A> {
         self.handler.call(socket, auth);
 
         Ok(())
+    }
+
+    /// SWITCHBOARD PATCH (connection state recovery): removes `socket` and its rooms, unless
+    /// another socket has since taken its id (a restored session): that socket and its
+    /// rooms are left alone. By id alone, an old socket's late removal would take the
+    /// restored one's place in the namespace and all of its rooms.
+    pub(crate) fn remove_this_socket(&self, socket: &Socket<A>) {
+        let mut sockets = self.sockets.write().unwrap();
+        match sockets.get(&socket.id) {
+            Some(held) if std::ptr::eq(held.as_ref(), socket) => {
+                sockets.remove(&socket.id);
+                drop(sockets);
+                socket.esocket.data.clear_socket_id(&self.path, socket.id);
+                self.adapter.get_local().del_all(socket.id);
+            }
+            Some(_) => {
+                #[cfg(feature = "tracing")]
+                tracing::trace!(?socket.id, ?self.path, "socket id taken by a restored socket");
+            }
+            None => {
+                drop(sockets);
+                self.adapter.get_local().del_all(socket.id);
+            }
+        }
     }
 
     /// Removes a socket from a namespace
@@ -532,7 +584,7 @@ mod tests {
         );
         let esocket = EIoSocket::new_dummy(sid, Box::new(|_, _| ()));
 
-        assert!(ns.clone().connect(sid, esocket, None).await.is_err());
+        assert!(ns.clone().connect(Identity { sid, pid: None, recovered: false }, esocket, None).await.is_err());
         assert!(ns.adapter.get_local().socket_rooms(sid).is_empty());
     }
 
@@ -561,10 +613,10 @@ mod tests {
         let ns = counting_ns(calls.clone());
         let esocket = EIoSocket::new_dummy(sid, Box::new(|_, _| ()));
 
-        assert!(ns.clone().connect(sid, esocket.clone(), None).await.is_ok());
+        assert!(ns.clone().connect(Identity { sid, pid: None, recovered: false }, esocket.clone(), None).await.is_ok());
         let socket = ns.get_socket(sid).unwrap();
 
-        assert!(ns.clone().connect(sid, esocket, None).await.is_err());
+        assert!(ns.clone().connect(Identity { sid, pid: None, recovered: false }, esocket, None).await.is_err());
 
         // The middleware would have rejected the second connection and removed the socket rooms.
         assert_eq!(calls.load(Ordering::SeqCst), 1);
@@ -596,11 +648,11 @@ mod tests {
         );
         let esocket = EIoSocket::new_dummy(sid, Box::new(|_, _| ()));
 
-        let first = tokio::spawn(ns.clone().connect(sid, esocket.clone(), None));
+        let first = tokio::spawn(ns.clone().connect(Identity { sid, pid: None, recovered: false }, esocket.clone(), None));
         started.notified().await;
 
         // Without a timeout, a duplicate waiting on the pending middleware would block this test.
-        let duplicate = ns.clone().connect(sid, esocket, None);
+        let duplicate = ns.clone().connect(Identity { sid, pid: None, recovered: false }, esocket, None);
         let duplicate = tokio::time::timeout(Duration::from_millis(100), duplicate);
         assert!(duplicate.await.expect("should not wait").is_err());
         assert_eq!(calls.load(Ordering::SeqCst), 1);
@@ -629,11 +681,11 @@ mod tests {
         );
         let esocket = EIoSocket::new_dummy(sid, Box::new(|_, _| ()));
 
-        assert!(ns.clone().connect(sid, esocket.clone(), None).await.is_ok());
+        assert!(ns.clone().connect(Identity { sid, pid: None, recovered: false }, esocket.clone(), None).await.is_ok());
         let first = ns.get_socket(sid).unwrap();
         ns.remove_socket(sid);
 
-        assert!(ns.clone().connect(sid, esocket, None).await.is_ok());
+        assert!(ns.clone().connect(Identity { sid, pid: None, recovered: false }, esocket, None).await.is_ok());
         assert_eq!(calls.load(Ordering::SeqCst), 2);
         assert!(!Arc::ptr_eq(&first, &ns.get_socket(sid).unwrap()));
     }
@@ -665,7 +717,7 @@ mod tests {
                 .await
                 .is_err()
         );
-        assert!(ns.clone().connect(sid, esocket, None).await.is_ok());
+        assert!(ns.clone().connect(Identity { sid, pid: None, recovered: false }, esocket, None).await.is_ok());
         assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 }

@@ -303,6 +303,9 @@ pub struct Socket<A: Adapter = LocalAdapter> {
     pub(crate) parser: Parser,
     /// The socket id
     pub id: Sid,
+    /// SWITCHBOARD PATCH (connection state recovery): the private session id sent in the
+    /// CONNECT reply, and whether this socket restored an earlier session.
+    recovery: Mutex<(Option<Sid>, bool)>,
 
     /// A type map of protocol extensions.
     /// It can be used to share data through the lifetime of the socket.
@@ -332,6 +335,7 @@ impl<A: Adapter> Socket<A> {
             connected: AtomicBool::new(false),
             parser,
             id: sid,
+            recovery: Mutex::new((None, false)),
             #[cfg(feature = "extensions")]
             extensions: Extensions::new(),
             esocket,
@@ -737,6 +741,31 @@ impl<A: Adapter> Socket<A> {
         self.esocket.protocol.into()
     }
 
+    /// SWITCHBOARD PATCH (connection state recovery): the private session id this socket
+    /// was given in its CONNECT reply, `None` when its namespace does not recover or the
+    /// application declined recovery for it ([`Socket::decline_recovery`]). A secret like
+    /// a session id: whoever holds it can take over the session once it is disconnected.
+    pub fn pid(&self) -> Option<Sid> {
+        self.recovery.lock().unwrap().0
+    }
+
+    /// SWITCHBOARD PATCH (connection state recovery): whether this socket restored an
+    /// earlier, disconnected session (same id; `socket.recovered` on the client).
+    pub fn recovered(&self) -> bool {
+        self.recovery.lock().unwrap().1
+    }
+
+    /// SWITCHBOARD PATCH (connection state recovery): this socket gets no `pid` and will
+    /// not be recoverable. Only effective before the CONNECT reply, from a connect
+    /// middleware (a client that cannot take the offset argument).
+    pub fn decline_recovery(&self) {
+        *self.recovery.lock().unwrap() = (None, false);
+    }
+
+    pub(crate) fn set_recovery(&self, pid: Option<Sid>, recovered: bool) {
+        *self.recovery.lock().unwrap() = (pid, recovered);
+    }
+
     /// # Get the socket namespace path.
     #[inline]
     pub fn ns(&self) -> &str {
@@ -842,9 +871,9 @@ impl<A: Adapter> Socket<A> {
             #[cfg(feature = "tracing")]
             tracing::trace!(?reason, ?self.id, "spawning disconnect handler");
 
-            handler.call_with_defer(self.clone(), reason, |s| s.ns.remove_socket(s.id));
+            handler.call_with_defer(self.clone(), reason, |s| s.ns.remove_this_socket(&s));
         } else {
-            self.ns.remove_socket(self.id);
+            self.ns.remove_this_socket(&self);
         }
     }
 

@@ -18,6 +18,7 @@ mod wire;
 use std::sync::Arc;
 
 use socketioxide::{
+    SocketIo,
     adapter::Adapter,
     extract::{SocketRef, State},
     socket::DisconnectReason,
@@ -33,7 +34,8 @@ use super::{
     event::{self, Event, Reply, store_write_refusal},
     socket_closed, socket_opened,
 };
-use crate::protocol::bounds;
+use crate::protocol::{args::Args, bounds};
+use crate::recovery::{Expired, log::Sender};
 use crate::{
     protocol::{EventError, RoomId, StreamId, rooms},
     store::{ChatStore, NewChatMessage},
@@ -54,12 +56,18 @@ pub struct ChatContext {
 type ChatEvent<A> = Event<A, ChatSession, ChatContext>;
 
 /// The socket's session, limiter and handlers, before the CONNECT packet
-/// goes out ([`mount`](super::mount)); `/chat` sends nothing on connect.
+/// goes out ([`mount`](super::mount)). A recovered socket gets its rooms
+/// and names back.
 pub async fn prepare_socket<A: Adapter>(
     socket: SocketRef<A>,
     State(ctx): State<ChatContext>,
 ) -> Result<(), std::convert::Infallible> {
-    socket.extensions.insert(Arc::new(ChatSession::default()));
+    let restored = match &ctx.common.recovery {
+        Some(log) => log.claimed_data(&socket).await,
+        None => None,
+    };
+    let session = restored.map_or_else(ChatSession::default, |data| ChatSession::from_data(&data));
+    socket.extensions.insert(Arc::new(session));
     event::on(&socket, "join", join::<A>);
     event::on(&socket, "leave", leave::<A>);
     event::on(&socket, "message", message::<A>);
@@ -69,6 +77,18 @@ pub async fn prepare_socket<A: Adapter>(
     socket.on_disconnect(on_disconnect::<A>);
     socket_opened(&socket, &ctx.common);
     Ok(())
+}
+
+/// The members of `room` on every node, leaving out `except`; with
+/// recovery, those whose transport dropped still count.
+async fn room_members<A: Adapter>(
+    socket: &SocketRef<A>,
+    ctx: &ChatContext,
+    room: &RoomId,
+    except: Option<&str>,
+) -> Vec<Member> {
+    let within = || socket.within(rooms::chat(room));
+    presence::members(within, room, except, ctx.common.recovery.as_deref()).await
 }
 
 /// The member this socket is in `room`, or `forbidden`.
@@ -93,11 +113,28 @@ async fn emit_to_others<A: Adapter, T: serde::Serialize + ?Sized>(
     data: &T,
     volatile: bool,
 ) {
-    let mut others = socket.to(rooms::chat(room));
-    if volatile {
-        others = others.volatile();
-    }
-    match others.emit(event, data).await {
+    let sent = match &ctx.common.recovery {
+        // Recorded with an offset: a member whose transport dropped gets it
+        // when it recovers. Typing hints stay volatile and unrecorded.
+        Some(log) if !volatile => match Args::from_value(data) {
+            Ok(args) => {
+                log.broadcast(Sender::Socket(socket), vec![rooms::chat(room)], event, args)
+                    .await
+            }
+            Err(e) => {
+                tracing::error!("{event} not encodable: {e}");
+                return;
+            }
+        },
+        _ => {
+            let mut others = socket.to(rooms::chat(room));
+            if volatile {
+                others = others.volatile();
+            }
+            others.emit(event, data).await
+        }
+    };
+    match sent {
         Ok(()) => ctx.common.metrics.event_out(NAMESPACE),
         Err(e) if volatile => tracing::debug!(room = room.as_str(), "{event} not broadcast: {e}"),
         Err(e) => tracing::warn!(room = room.as_str(), "{event} not broadcast: {e}"),
@@ -158,7 +195,7 @@ async fn join<A: Adapter>(req: JoinRequest, event: ChatEvent<A>) -> Reply<Joined
     // A member joining again (to change its name) does not grow the room.
     let newcomer = event.session.name_in(&join.room).is_none();
     if newcomer
-        && presence::members(&event.socket, &join.room, None)
+        && room_members(&event.socket, &event.ctx, &join.room, None)
             .await
             .len()
             >= event.ctx.room_limit
@@ -180,7 +217,7 @@ async fn join<A: Adapter>(req: JoinRequest, event: ChatEvent<A>) -> Reply<Joined
             .leave(rooms::presence_marker(&join.room, &id, previous));
     }
     event.socket.join([rooms::chat(&join.room), marker.clone()]);
-    let members = presence::members(&event.socket, &join.room, None).await;
+    let members = room_members(&event.socket, &event.ctx, &join.room, None).await;
     if newcomer && members.len() > event.ctx.room_limit {
         // Others took the last places meanwhile (on any node): undo before
         // anyone was told, so the room never grows past the limit.
@@ -220,7 +257,7 @@ async fn leave<A: Adapter>(req: RoomRequest, event: ChatEvent<A>) -> Reply<()> {
             rooms::presence_marker(&room, &member.id, &name),
         ]);
     }
-    let count = presence::members(&event.socket, &room, Some(&member.id))
+    let count = room_members(&event.socket, &event.ctx, &room, Some(&member.id))
         .await
         .len();
     broadcast_presence(&event.socket, &event.ctx, &room, "leave", &member, count).await;
@@ -291,7 +328,7 @@ async fn history<A: Adapter>(req: HistoryRequest, event: ChatEvent<A>) -> Reply<
 async fn list_members<A: Adapter>(req: RoomRequest, event: ChatEvent<A>) -> Reply<Members> {
     let room = req.parse()?;
     member_of(&event.socket.id.to_string(), &event.session, &room)?;
-    let members = presence::members(&event.socket, &room, None).await;
+    let members = room_members(&event.socket, &event.ctx, &room, None).await;
     let count = members.len();
     Ok(Members {
         room: room.as_str().to_owned(),
@@ -300,20 +337,93 @@ async fn list_members<A: Adapter>(req: RoomRequest, event: ChatEvent<A>) -> Repl
     })
 }
 
-/// Disconnecting leaves every room, with the same `presence` as `leave`.
+/// After the CONNECT packet: `/chat` sends nothing, but a recovered socket
+/// joins its rooms again and gets the events it missed (the others saw
+/// nothing: it never left).
+pub async fn on_connect<A: Adapter>(socket: SocketRef<A>, State(ctx): State<ChatContext>) {
+    if let Some(log) = &ctx.common.recovery {
+        log.resume(&socket).await;
+    }
+}
+
+/// With recovery: a held session whose window passed (or that went past a
+/// bound) leaves its rooms, and the others get the `presence` they would
+/// have got when its transport dropped.
+pub fn on_recovery_expired<A: Adapter>(io: &SocketIo<A>, ctx: &ChatContext) {
+    let Some(log) = ctx.common.recovery.clone() else {
+        return;
+    };
+    let (io, ctx) = (io.clone(), ctx.clone());
+    log.on_expired(move |expired: Expired| {
+        let (io, ctx) = (io.clone(), ctx.clone());
+        ctx.common.tasks.clone().spawn(async move {
+            let session = ChatSession::from_data(&expired.data);
+            let id = expired.sid.to_string();
+            for (room, name) in session.leave_all() {
+                let member = Member {
+                    id: id.clone(),
+                    name: name.as_str().to_owned(),
+                };
+                let Some(within) = io.of(NAMESPACE) else {
+                    return;
+                };
+                let within = || within.clone().within(rooms::chat(&room));
+                let count =
+                    presence::members(within, &room, Some(&id), ctx.common.recovery.as_deref())
+                        .await
+                        .len();
+                let presence = Presence {
+                    room: room.as_str(),
+                    event: "leave",
+                    member: &member,
+                    count,
+                };
+                let Ok(args) = Args::from_value(&presence) else {
+                    continue;
+                };
+                let Some(log) = &ctx.common.recovery else {
+                    return;
+                };
+                match log
+                    .broadcast(
+                        Sender::Server(&io),
+                        vec![rooms::chat(&room)],
+                        "presence",
+                        args,
+                    )
+                    .await
+                {
+                    Ok(()) => ctx.common.metrics.event_out(NAMESPACE),
+                    Err(e) => tracing::warn!(room = room.as_str(), "presence not broadcast: {e}"),
+                }
+            }
+        });
+    });
+}
+
+/// Disconnecting leaves every room, with the same `presence` as `leave`;
+/// with recovery, a transport that dropped leaves nothing yet (the member
+/// stays present for the window, see [`on_recovery_expired`]).
 async fn on_disconnect<A: Adapter>(
     socket: SocketRef<A>,
     reason: DisconnectReason,
     State(ctx): State<ChatContext>,
 ) {
-    if let Some(session) = socket.extensions.get::<Arc<ChatSession>>() {
+    let session = socket.extensions.get::<Arc<ChatSession>>();
+    if let (Some(log), Some(session)) = (&ctx.common.recovery, &session)
+        && log.hold(&socket, reason, session.to_data()).await
+    {
+        socket_closed(&socket, &ctx.common.metrics, reason);
+        return;
+    }
+    if let Some(session) = session {
         let id = socket.id.to_string();
         for (room, name) in session.leave_all() {
             let member = Member {
                 id: id.clone(),
                 name: name.as_str().to_owned(),
             };
-            let count = presence::members(&socket, &room, Some(&id)).await.len();
+            let count = room_members(&socket, &ctx, &room, Some(&id)).await.len();
             broadcast_presence(&socket, &ctx, &room, "leave", &member, count).await;
         }
     }

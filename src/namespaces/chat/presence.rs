@@ -6,30 +6,35 @@
 //! the socket: the in-memory adapter answers from this node, the Redis
 //! adapter asks every node. No separate presence store can go stale: a socket's rooms go with it.
 
-use socketioxide::{adapter::Adapter, extract::SocketRef};
+use socketioxide::{adapter::Adapter, operators::BroadcastOperators};
 
 use super::wire::Member;
-use crate::protocol::{RoomId, rooms};
+use crate::{
+    protocol::{RoomId, rooms},
+    recovery::NamespaceLog,
+};
 
 /// The room's members, sorted by name then id, leaving out `except` (the
-/// socket that is leaving).
+/// socket that is leaving). `within` gives the room's operators (from a
+/// socket, or from the server once a held session expired). With connection
+/// state recovery, members whose transport dropped still count until they
+/// recover or their window passes (`absent`: the rooms of their sessions).
 pub async fn members<A: Adapter>(
-    socket: &SocketRef<A>,
+    within: impl Fn() -> BroadcastOperators<A>,
     room: &RoomId,
     except: Option<&str>,
+    absent: Option<&NamespaceLog>,
 ) -> Vec<Member> {
-    let held = match socket.within(rooms::chat(room)).rooms().await {
+    let mut held = match within().rooms().await {
         Ok(held) => held,
         Err(e) => {
             tracing::warn!(room = room.as_str(), error = %e, "cannot list the room's members on every node");
-            socket
-                .within(rooms::chat(room))
-                .local()
-                .rooms()
-                .await
-                .unwrap_or_default()
+            within().local().rooms().await.unwrap_or_default()
         }
     };
+    if let Some(log) = absent {
+        held.extend(log.absent_rooms().await.into_iter().map(Into::into));
+    }
     let prefix = rooms::presence_prefix(room);
     let mut members: Vec<Member> = held
         .iter()

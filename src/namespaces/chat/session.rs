@@ -43,3 +43,34 @@ impl ChatSession {
         std::mem::take(&mut *self.rooms()).into_iter().collect()
     }
 }
+
+impl ChatSession {
+    /// The session as kept while its socket is away (connection state
+    /// recovery): `{room: name}`.
+    pub fn to_data(&self) -> serde_json::Value {
+        self.rooms()
+            .iter()
+            .map(|(room, name)| (room.as_str().to_owned(), name.as_str().into()))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    }
+
+    /// A session back from [`Self::to_data`]; entries that no longer parse
+    /// are left out.
+    pub fn from_data(data: &serde_json::Value) -> Self {
+        let rooms = data
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(room, name)| {
+                let room = RoomId::parse("room", room).ok()?;
+                let name = DisplayName::parse("name", name.as_str()?).ok()?;
+                Some((room, name))
+            })
+            .take(MAX_ROOMS_PER_SOCKET)
+            .collect();
+        Self {
+            rooms: Mutex::new(rooms),
+        }
+    }
+}

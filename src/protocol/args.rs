@@ -21,6 +21,17 @@ use serde::{
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Args(pub Vec<rmpv::Value>);
 
+impl Args {
+    /// One argument: `data` as a value (a typed event recorded for
+    /// connection state recovery, sent later with its offset appended). By
+    /// way of JSON: rmpv's own serializer writes a struct as an array.
+    pub fn from_value<T: Serialize + ?Sized>(data: &T) -> Result<Self, String> {
+        let json = serde_json::to_value(data).map_err(|e| e.to_string())?;
+        let value = rmpv::ext::to_value(json).map_err(|e| e.to_string())?;
+        Ok(Self(vec![value]))
+    }
+}
+
 impl Serialize for Args {
     /// As a tuple: socketioxide spreads a tuple into separate event arguments.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -119,5 +130,25 @@ mod tests {
         let args: Args = serde_json::from_str(json).unwrap();
         assert_eq!(args.0.len(), 5);
         assert_eq!(serde_json::to_string(&args).unwrap(), json);
+    }
+}
+
+#[cfg(test)]
+mod from_value_tests {
+    use super::Args;
+
+    #[derive(serde::Serialize)]
+    struct Message {
+        text: &'static str,
+        n: u32,
+    }
+
+    #[test]
+    fn a_struct_becomes_one_object_argument_in_field_order() {
+        let args = Args::from_value(&Message { text: "hi", n: 2 }).unwrap();
+        assert_eq!(
+            serde_json::to_string(&args).unwrap(),
+            r#"[{"text":"hi","n":2}]"#
+        );
     }
 }

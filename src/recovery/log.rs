@@ -1,0 +1,623 @@
+//! One recovering namespace's record ([`NamespaceLog`]).
+//!
+//! Recorded events get a sequence number; the offset a client sees is
+//! `<epoch>-<seq>`, the epoch being random per process so an offset from an
+//! earlier run of the server is unknown rather than wrong. The record keeps
+//! the events of the last window (and at most `--recovery-log-bytes`), the
+//! connected sockets that may recover (`live`, by pid), the disconnected
+//! sessions held for the window (`held`) and those a reconnecting socket has
+//! claimed but not yet resumed (`claimed`, between the CONNECT packet and the
+//! connect handler).
+//!
+//! One lock covers all of it. A recorded event is appended and delivered
+//! under it, and a resuming socket joins its rooms and gets its missed events
+//! under it, so each event reaches the socket exactly once: in the replay if
+//! it was appended before, live if after.
+//!
+//! Which events a session missed is worked out when it comes back, as the
+//! reference does (`shouldIncludePacket`): those after its offset sent to the
+//! whole namespace, to one of its rooms or to it alone, and not from it.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{Arc, OnceLock},
+    time::{Duration, Instant},
+};
+
+use socketioxide::{
+    BroadcastError, SocketIo,
+    adapter::Adapter,
+    extract::SocketRef,
+    operators::BroadcastOperators,
+    recovery::{Identity, RecoveryClaim},
+    socket::DisconnectReason,
+};
+use socketioxide_core::Sid;
+use tokio::sync::Mutex;
+
+use super::{RecoverySettings, metrics::RecoveryMetrics};
+use crate::protocol::{args::Args, rooms};
+
+/// Most disconnected sessions one namespace holds at once; a disconnect past
+/// it is not held (counted `dropped`), so a storm of disconnects cannot grow
+/// memory without bound.
+pub const MAX_HELD_SESSIONS: usize = 100_000;
+
+/// How long a claimed session waits for its socket's connect handler before
+/// the sweep ends it (its connect was refused, or the client left at once).
+const CLAIM_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A recorded event.
+struct Entry {
+    seq: u64,
+    at: Instant,
+    /// Rooms it went to; empty for the whole namespace (unless `only`).
+    rooms: Vec<String>,
+    /// The one socket it went to (`emit_to`).
+    only: Option<Sid>,
+    /// The sender, which a broadcast leaves out.
+    except: Option<Sid>,
+    event: String,
+    args: Args,
+    /// About what it costs held (its JSON size plus the event name).
+    bytes: usize,
+}
+
+impl Entry {
+    /// Whether a session with `sid` in `rooms` should have received it.
+    fn reaches(&self, sid: Sid, rooms: &[String]) -> bool {
+        if let Some(only) = self.only {
+            return only == sid;
+        }
+        if self.except == Some(sid) {
+            return false;
+        }
+        self.rooms.is_empty() || self.rooms.iter().any(|room| rooms.contains(room))
+    }
+}
+
+/// A connected socket that may recover, by pid.
+struct Live {
+    sid: Sid,
+    /// The last sequence number before it connected (or resumed): a client
+    /// that comes back without an offset missed everything after it.
+    from: u64,
+}
+
+/// A disconnected session, held for the window.
+struct Held {
+    sid: Sid,
+    rooms: Vec<String>,
+    data: serde_json::Value,
+    from: u64,
+    until: Instant,
+    /// What it missed so far, for the bounds.
+    packets: usize,
+    bytes: usize,
+}
+
+/// A session a reconnecting socket claimed, until its connect handler resumes it.
+struct Claimed {
+    pid: Sid,
+    rooms: Vec<String>,
+    data: serde_json::Value,
+    /// Replay the events after this sequence number.
+    from: u64,
+    until: Instant,
+}
+
+/// A held session that ended without recovering (window passed, bound
+/// exceeded): what the namespace needs to tell the others it left.
+#[derive(Debug)]
+pub struct Expired {
+    pub sid: Sid,
+    pub rooms: Vec<String>,
+    pub data: serde_json::Value,
+}
+
+#[derive(Default)]
+struct State {
+    /// The sequence number of the last recorded event (0: none yet).
+    last: u64,
+    /// Every event up to this sequence number is gone from `entries`.
+    trimmed: u64,
+    entries: VecDeque<Entry>,
+    bytes: usize,
+    live: HashMap<Sid, Live>,
+    held: HashMap<Sid, Held>,
+    claimed: HashMap<Sid, Claimed>,
+}
+
+/// What the namespace does when a held session ends without recovering.
+type OnExpired = Box<dyn Fn(Expired) + Send + Sync>;
+
+/// One namespace's record of recent events and recoverable sessions.
+pub struct NamespaceLog {
+    ns: String,
+    settings: Arc<RecoverySettings>,
+    epoch: String,
+    state: Mutex<State>,
+    metrics: RecoveryMetrics,
+    on_expired: OnceLock<OnExpired>,
+}
+
+/// Who a recorded event went to.
+enum Recipients {
+    Rooms {
+        rooms: Vec<String>,
+        except: Option<Sid>,
+    },
+    Socket(Sid),
+}
+
+/// Who sends a recorded broadcast: a socket (left out of it) or the server.
+pub enum Sender<'a, A: Adapter> {
+    Socket(&'a SocketRef<A>),
+    Server(&'a SocketIo<A>),
+}
+
+impl NamespaceLog {
+    pub(super) fn new(
+        ns: String,
+        settings: Arc<RecoverySettings>,
+        metrics: RecoveryMetrics,
+    ) -> Self {
+        metrics.register_namespace(&ns);
+        let epoch = Sid::new().as_str()[..8].to_owned();
+        Self {
+            ns,
+            settings,
+            epoch,
+            state: Mutex::new(State::default()),
+            metrics,
+            on_expired: OnceLock::new(),
+        }
+    }
+
+    /// Sets what happens when a held session ends without recovering (chat
+    /// tells the rooms the member left). Once; later calls are ignored.
+    pub fn on_expired(&self, handler: impl Fn(Expired) + Send + Sync + 'static) {
+        let _ = self.on_expired.set(Box::new(handler));
+    }
+
+    fn offset(&self, seq: u64) -> String {
+        format!("{}-{seq}", self.epoch)
+    }
+
+    /// The sequence number of one of this process's offsets.
+    fn parse_offset(&self, offset: &str) -> Option<u64> {
+        let (epoch, seq) = offset.rsplit_once('-')?;
+        (epoch == self.epoch).then_some(())?;
+        seq.parse().ok()
+    }
+
+    /// The identity of a socket connecting with `claim` (the fork's hook):
+    /// the held session's id when the claim names one that can recover, else
+    /// a fresh id and a new pid. Never an error.
+    pub async fn identify(&self, claim: Option<RecoveryClaim>) -> Identity {
+        let pid = claim
+            .as_ref()
+            .and_then(|claim| claim.pid.as_deref())
+            .and_then(|pid| pid.parse::<Sid>().ok());
+        let mut ended = None;
+        let mut state = self.state.lock().await;
+        if let Some(pid) = pid {
+            match state.held.remove(&pid) {
+                Some(held) => {
+                    self.metrics.held.with_label_values(&[&self.ns]).dec();
+                    let offset = claim.and_then(|claim| claim.offset);
+                    match self.check_claim(&state, &held, offset.as_deref()) {
+                        Ok(from) => {
+                            self.metrics.outcome(&self.ns, "recovered");
+                            let sid = held.sid;
+                            state.claimed.insert(
+                                sid,
+                                Claimed {
+                                    pid,
+                                    rooms: held.rooms,
+                                    data: held.data,
+                                    from,
+                                    until: Instant::now() + CLAIM_TIMEOUT,
+                                },
+                            );
+                            return Identity {
+                                sid,
+                                pid: Some(pid),
+                                recovered: true,
+                            };
+                        }
+                        Err(outcome) => {
+                            tracing::debug!(namespace = %self.ns, outcome, "session not recovered");
+                            self.metrics.outcome(&self.ns, outcome);
+                            ended = Some(held.into_expired());
+                        }
+                    }
+                }
+                None => self.metrics.outcome(&self.ns, "unknown"),
+            }
+        }
+        drop(state);
+        if let Some(ended) = ended {
+            self.expired(ended);
+        }
+        Identity {
+            sid: Sid::new(),
+            pid: Some(Sid::new()),
+            recovered: false,
+        }
+    }
+
+    /// The sequence number to replay after, or why the session cannot recover.
+    fn check_claim(
+        &self,
+        state: &State,
+        held: &Held,
+        offset: Option<&str>,
+    ) -> Result<u64, &'static str> {
+        let from = match offset {
+            None => held.from,
+            Some(offset) => self.parse_offset(offset).ok_or("unknown")?,
+        };
+        if from > state.last {
+            return Err("unknown");
+        }
+        if from < state.trimmed {
+            return Err("dropped");
+        }
+        let (mut packets, mut bytes) = (0usize, 0usize);
+        for entry in state.entries.iter().filter(|e| e.seq > from) {
+            if entry.reaches(held.sid, &held.rooms) {
+                packets += 1;
+                bytes += entry.bytes;
+            }
+        }
+        if packets > self.settings.session_packets || bytes > self.settings.session_bytes {
+            return Err("dropped");
+        }
+        Ok(from)
+    }
+
+    /// A socket passed the connect middlewares: one that may recover is
+    /// remembered by its pid and put with the sockets that get offsets, any
+    /// other (it declined, `auth.recovery = false`) with those that do not.
+    pub async fn opened<A: Adapter>(&self, socket: &SocketRef<A>) {
+        match socket.pid() {
+            Some(pid) => {
+                socket.join(rooms::RECOVERY_OFFSETS);
+                if !socket.recovered() {
+                    let mut state = self.state.lock().await;
+                    let from = state.last;
+                    state.live.insert(
+                        pid,
+                        Live {
+                            sid: socket.id,
+                            from,
+                        },
+                    );
+                }
+            }
+            None => socket.join(rooms::RECOVERY_PLAIN),
+        }
+    }
+
+    /// The namespace data of the session `socket` restored, before its
+    /// CONNECT reply goes out (so its handlers see it from its first event).
+    pub async fn claimed_data<A: Adapter>(
+        &self,
+        socket: &SocketRef<A>,
+    ) -> Option<serde_json::Value> {
+        if !socket.recovered() {
+            return None;
+        }
+        let state = self.state.lock().await;
+        state
+            .claimed
+            .get(&socket.id)
+            .map(|claimed| claimed.data.clone())
+    }
+
+    /// After the CONNECT reply of a recovered socket: it joins its rooms again
+    /// and gets every event it missed, in order, with their offsets.
+    pub async fn resume<A: Adapter>(&self, socket: &SocketRef<A>) {
+        if !socket.recovered() {
+            return;
+        }
+        let mut state = self.state.lock().await;
+        let Some(claimed) = state.claimed.remove(&socket.id) else {
+            return;
+        };
+        socket.join(claimed.rooms.clone());
+        let mut replayed = 0usize;
+        for entry in state.entries.iter().filter(|e| e.seq > claimed.from) {
+            if entry.reaches(socket.id, &claimed.rooms) {
+                let args = with_offset(&entry.args, self.offset(entry.seq));
+                if let Err(e) = socket.emit(entry.event.as_str(), &args) {
+                    tracing::warn!(namespace = %self.ns, "replay cut short: {e}");
+                    break;
+                }
+                replayed += 1;
+            }
+        }
+        let from = claimed.from;
+        state.live.insert(
+            claimed.pid,
+            Live {
+                sid: socket.id,
+                from,
+            },
+        );
+        tracing::debug!(namespace = %self.ns, replayed, "session recovered");
+    }
+
+    /// A socket left (its disconnect handler). After a transport-level loss
+    /// (the reasons the reference recovers from), a socket that may recover
+    /// is held for the window with its rooms and `data`; `true` then, and
+    /// the namespace keeps the member present until it recovers or expires.
+    pub async fn hold<A: Adapter>(
+        &self,
+        socket: &SocketRef<A>,
+        reason: DisconnectReason,
+        data: serde_json::Value,
+    ) -> bool {
+        let Some(pid) = socket.pid() else {
+            return false;
+        };
+        let mut state = self.state.lock().await;
+        // A restored socket now owns the pid: this one's end changes nothing.
+        if state
+            .live
+            .get(&pid)
+            .is_none_or(|live| live.sid != socket.id)
+        {
+            return false;
+        }
+        let live = state.live.remove(&pid).expect("checked above");
+        if !recoverable(reason) {
+            return false;
+        }
+        if state.held.len() >= MAX_HELD_SESSIONS {
+            self.metrics.outcome(&self.ns, "dropped");
+            return false;
+        }
+        let rooms = socket
+            .rooms()
+            .into_iter()
+            .map(|room| room.into_owned())
+            .filter(|room| room != rooms::RECOVERY_OFFSETS && room != rooms::RECOVERY_PLAIN)
+            .collect();
+        state.held.insert(
+            pid,
+            Held {
+                sid: socket.id,
+                rooms,
+                data,
+                from: live.from,
+                until: Instant::now() + self.settings.window,
+                packets: 0,
+                bytes: 0,
+            },
+        );
+        self.metrics.held.with_label_values(&[&self.ns]).inc();
+        true
+    }
+
+    /// Every room of the sessions held or claimed now: they still count as
+    /// present (chat's member lists).
+    pub async fn absent_rooms(&self) -> Vec<String> {
+        let state = self.state.lock().await;
+        let held = state.held.values().flat_map(|held| held.rooms.iter());
+        let claimed = state
+            .claimed
+            .values()
+            .flat_map(|claimed| claimed.rooms.iter());
+        held.chain(claimed).cloned().collect()
+    }
+
+    /// Records an event to `rooms` (none: the whole namespace) and sends it:
+    /// with its offset to the sockets that take offsets, without to the
+    /// others. A socket sender is left out, as `socket.to(..)` does.
+    pub async fn broadcast<A: Adapter>(
+        &self,
+        sender: Sender<'_, A>,
+        rooms: Vec<String>,
+        event: &str,
+        args: Args,
+    ) -> Result<(), BroadcastError> {
+        let operators = || -> Option<BroadcastOperators<A>> {
+            match &sender {
+                Sender::Socket(socket) if rooms.is_empty() => Some(socket.broadcast()),
+                Sender::Socket(socket) => Some(socket.to(rooms.clone())),
+                Sender::Server(io) if rooms.is_empty() => io.of(&self.ns),
+                Sender::Server(io) => io.of(&self.ns).map(|ns| ns.to(rooms.clone())),
+            }
+        };
+        let except = match &sender {
+            Sender::Socket(socket) => Some(socket.id),
+            Sender::Server(_) => None,
+        };
+        let mut state = self.state.lock().await;
+        let seq = self.record(
+            &mut state,
+            Recipients::Rooms {
+                rooms: rooms.clone(),
+                except,
+            },
+            event,
+            &args,
+        );
+        let Some(with) = operators() else {
+            return Ok(());
+        };
+        let offset_args = with_offset(&args, self.offset(seq));
+        let with = with
+            .except(rooms::RECOVERY_PLAIN)
+            .emit(event, &offset_args)
+            .await;
+        let without = operators()
+            .expect("the namespace exists")
+            .except(rooms::RECOVERY_OFFSETS)
+            .emit(event, &args)
+            .await;
+        with.and(without)
+    }
+
+    /// Records an event to `socket` alone and sends it, with its offset when
+    /// the socket takes them.
+    pub async fn emit_to<A: Adapter>(
+        &self,
+        socket: &SocketRef<A>,
+        event: &str,
+        args: Args,
+    ) -> Result<(), socketioxide::SendError> {
+        if socket.pid().is_none() {
+            return socket.emit(event, &args);
+        }
+        let mut state = self.state.lock().await;
+        let seq = self.record(&mut state, Recipients::Socket(socket.id), event, &args);
+        socket.emit(event, &with_offset(&args, self.offset(seq)))
+    }
+
+    /// Appends an event, counts it against the held sessions it reaches
+    /// (ending those past a bound), trims the record to its byte bound;
+    /// returns its sequence number.
+    fn record(&self, state: &mut State, to: Recipients, event: &str, args: &Args) -> u64 {
+        let (rooms, except, only) = match to {
+            Recipients::Rooms { rooms, except } => (rooms, except, None),
+            Recipients::Socket(sid) => (Vec::new(), None, Some(sid)),
+        };
+        state.last += 1;
+        let seq = state.last;
+        let bytes = event.len() + serde_json::to_vec(args).map_or(0, |json| json.len());
+        let entry = Entry {
+            seq,
+            at: Instant::now(),
+            rooms,
+            only,
+            except,
+            event: event.to_owned(),
+            args: args.clone(),
+            bytes,
+        };
+        let (limit_packets, limit_bytes) =
+            (self.settings.session_packets, self.settings.session_bytes);
+        let mut over = Vec::new();
+        for (pid, held) in &mut state.held {
+            if entry.reaches(held.sid, &held.rooms) {
+                held.packets += 1;
+                held.bytes += entry.bytes;
+                if held.packets > limit_packets || held.bytes > limit_bytes {
+                    over.push(*pid);
+                }
+            }
+        }
+        let ended: Vec<Expired> = over
+            .into_iter()
+            .filter_map(|pid| state.held.remove(&pid))
+            .map(Held::into_expired)
+            .collect();
+        state.bytes += entry.bytes;
+        state.entries.push_back(entry);
+        while state.bytes > self.settings.log_bytes {
+            let Some(oldest) = state.entries.pop_front() else {
+                break;
+            };
+            state.bytes -= oldest.bytes;
+            state.trimmed = oldest.seq;
+        }
+        self.metrics.recorded.with_label_values(&[&self.ns]).inc();
+        for ended in ended {
+            self.metrics.held.with_label_values(&[&self.ns]).dec();
+            self.metrics.outcome(&self.ns, "dropped");
+            self.expired(ended);
+        }
+        seq
+    }
+
+    /// Ends the held sessions past the window (and claims never resumed),
+    /// and forgets the events older than the window.
+    pub async fn sweep(&self) {
+        let now = Instant::now();
+        let mut state = self.state.lock().await;
+        let expired: Vec<Sid> = state
+            .held
+            .iter()
+            .filter(|(_, held)| held.until <= now)
+            .map(|(pid, _)| *pid)
+            .collect();
+        let mut ended: Vec<Expired> = expired
+            .into_iter()
+            .filter_map(|pid| state.held.remove(&pid))
+            .map(Held::into_expired)
+            .collect();
+        let held_ended = ended.len();
+        let stale: Vec<Sid> = state
+            .claimed
+            .iter()
+            .filter(|(_, claimed)| claimed.until <= now)
+            .map(|(sid, _)| *sid)
+            .collect();
+        for sid in stale {
+            if let Some(claimed) = state.claimed.remove(&sid) {
+                ended.push(Expired {
+                    sid,
+                    rooms: claimed.rooms,
+                    data: claimed.data,
+                });
+            }
+        }
+        while state
+            .entries
+            .front()
+            .is_some_and(|oldest| now.duration_since(oldest.at) > self.settings.window)
+        {
+            let oldest = state.entries.pop_front().expect("checked above");
+            state.bytes -= oldest.bytes;
+            state.trimmed = oldest.seq;
+        }
+        drop(state);
+        for _ in 0..held_ended {
+            self.metrics.held.with_label_values(&[&self.ns]).dec();
+            self.metrics.outcome(&self.ns, "expired");
+        }
+        for ended in ended {
+            self.expired(ended);
+        }
+    }
+
+    fn expired(&self, ended: Expired) {
+        if let Some(handler) = self.on_expired.get() {
+            handler(ended);
+        }
+    }
+}
+
+impl Held {
+    fn into_expired(self) -> Expired {
+        Expired {
+            sid: self.sid,
+            rooms: self.rooms,
+            data: self.data,
+        }
+    }
+}
+
+/// The reasons the reference keeps a session for: the transport was lost or
+/// closed under the client, or the server went away; not a client or server
+/// leaving the namespace on purpose, nor a protocol violation.
+fn recoverable(reason: DisconnectReason) -> bool {
+    matches!(
+        reason,
+        DisconnectReason::TransportClose
+            | DisconnectReason::TransportError
+            | DisconnectReason::HeartbeatTimeout
+            | DisconnectReason::ClosingServer
+            | DisconnectReason::SlowClient
+    )
+}
+
+/// `args` with the offset as one more, last argument (the reference's wire form).
+fn with_offset(args: &Args, offset: String) -> Args {
+    let mut args = args.clone();
+    args.0.push(rmpv::Value::from(offset));
+    args
+}

@@ -1,0 +1,64 @@
+//! Connection state recovery with the stock socket.io-client (JS), driven by
+//! `tests/interop/js/recovery.check.mjs`: a dropped transport while another
+//! member sends to the room, then a recovered reconnect (same id, rooms, the
+//! missed events once and in order); the window passing; a session past its
+//! bound; an unknown pid; over WebSocket and over polling. Without
+//! `--recovery-namespaces` (every other test) nothing changes on the wire.
+
+use std::time::Duration;
+
+use switchboard::ServeConfig;
+
+use crate::helpers::*;
+
+over_transports!(
+    js_recovery = recover(Js): [websocket, polling],
+    js_recovery_window_expiry = expiry(Js): [websocket, polling],
+    js_recovery_session_bound = bound(Js): [websocket, polling],
+);
+
+/// Recovery on `/chat` and `/echo`.
+fn recovering(config: ServeConfig) -> ServeConfig {
+    ServeConfig {
+        recovery_namespaces: vec!["/chat".into(), "/echo".into()],
+        ..config
+    }
+}
+
+async fn scenario(config: ServeConfig, program: CheckProgram, transport: &str, scenario: &str) {
+    let app = spawn_app(config).await;
+    run_check(
+        program,
+        "tests/interop/js/recovery.check.mjs",
+        &[
+            &app.http_url(""),
+            "--transport",
+            transport,
+            "--scenario",
+            scenario,
+        ],
+        &format!("js-recovery-{scenario}-{transport}"),
+    )
+    .await;
+    app.stop().await.unwrap();
+}
+
+async fn recover(program: CheckProgram, transport: &str) {
+    scenario(recovering(test_config()), program, transport, "recover").await;
+}
+
+async fn expiry(program: CheckProgram, transport: &str) {
+    let config = ServeConfig {
+        recovery_window: Duration::from_millis(500),
+        ..recovering(test_config())
+    };
+    scenario(config, program, transport, "expiry").await;
+}
+
+async fn bound(program: CheckProgram, transport: &str) {
+    let config = ServeConfig {
+        recovery_session_packets: 3,
+        ..recovering(test_config())
+    };
+    scenario(config, program, transport, "bound").await;
+}

@@ -1,0 +1,206 @@
+#!/usr/bin/env node
+// Interop checks of connection state recovery (docs/PROTOCOL.md, "Connection
+// state recovery") with the stock socket.io-client 4.8: a client whose
+// transport drops (`socket.io.engine.close()`) while another member sends to
+// its room comes back with `socket.recovered === true`, the same id, its
+// rooms, and every missed event once and in order, before any live one.
+//
+//     node recovery.check.mjs URL [--transport websocket|polling] --scenario recover|expiry|bound
+//
+// The server must run with `--recovery-namespaces /chat,/echo`; `expiry`
+// wants a short `--recovery-window`, `bound` `--recovery-session-packets 3`.
+// A dropped client reconnects only once the server holds its session
+// (`switchboard_recovery_sessions_held` in /metrics): reconnecting before the
+// server saw the drop gives a fresh session, as in the reference server.
+//
+// Prints one `ok`/`FAIL` line per check and, last, `interop:
+// recovery.check.mjs <transport>: <P> checks ok, <F> failed`.
+
+import { io } from "socket.io-client";
+
+import { CheckFailed, Checker, Recorder, ackArgs, bounded, clientOptions, expect, expectTrue, main, namespaceUrl, onceEvent, parseCli, show } from "./lib/checks.mjs";
+
+const PROGRAM = "recovery.check.mjs";
+const MISSED = 3;
+
+/** Connects a recording socket with automatic reconnection (as an app would). */
+async function connect(base, namespace, transport, auth) {
+  const options = clientOptions(transport, {
+    reconnection: true,
+    reconnectionDelay: 50,
+    reconnectionDelayMax: 200,
+    ...(auth ? { auth } : {}),
+  });
+  const socket = io(namespaceUrl(base, namespace), options);
+  const recorder = new Recorder(socket);
+  const connected = onceEvent(socket, "connect", `a connection to ${namespace}`);
+  socket.connect();
+  await connected;
+  return { socket, recorder };
+}
+
+/** Waits until /metrics shows `held` sessions held in `namespace`. */
+async function heldSessions(base, namespace, held) {
+  const line = `switchboard_recovery_sessions_held{namespace="${namespace}"} ${held}`;
+  const poll = (async () => {
+    for (;;) {
+      const text = await (await fetch(new URL("/metrics", base))).text();
+      if (text.split("\n").includes(line)) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
+  await bounded(poll, `${line} in /metrics`);
+}
+
+/** Drops the client's transport without telling the server it leaves, and holds reconnection until `release`. */
+async function dropTransport(socket, base, namespace) {
+  socket.io.reconnection(false);
+  const gone = onceEvent(socket, "disconnect", "the client's disconnect");
+  socket.io.engine.close();
+  await gone;
+  await heldSessions(base, namespace, 1);
+}
+
+async function reconnect(socket) {
+  const back = onceEvent(socket, "connect", "the reconnection");
+  socket.io.reconnection(true);
+  socket.connect();
+  await back;
+}
+
+function isOffset(value) {
+  return typeof value === "string" && /^[A-Za-z0-9_-]+-\d+$/.test(value);
+}
+
+async function join(socket, room, name) {
+  const [reply] = await ackArgs(socket, "join", [{ room, name }]);
+  expect(true, reply?.ok, `join ${room}: ${show(reply)}`);
+}
+
+async function send(socket, room, text) {
+  const [reply] = await ackArgs(socket, "message", [{ room, text }]);
+  expect(true, reply?.ok, `message to ${room}: ${show(reply)}`);
+}
+
+async function recoverScenario(checker, base, transport) {
+  const room = `rec-${transport}-${process.pid}`;
+  const a = await connect(base, "/chat", transport);
+  const b = await connect(base, "/chat", transport);
+  const plain = await connect(base, "/chat", transport, { recovery: false });
+  await join(a.socket, room, "ann");
+  await join(b.socket, room, "bob");
+  await join(plain.socket, room, "pat");
+  // The joins' presence may arrive after the acks (other sockets): take them.
+  for (const who of ["bob", "pat"]) expect(who, (await a.recorder.next("presence")).args[0]?.member?.name, "presence to ann");
+  expect("pat", (await b.recorder.next("presence")).args[0]?.member?.name, "presence to bob");
+  a.recorder.dropUnread();
+  b.recorder.dropUnread();
+  plain.recorder.dropUnread();
+  const id = a.socket.id;
+
+  await checker.run("a live event carries its offset as the last argument", async () => {
+    await send(b.socket, room, "before");
+    const got = await a.recorder.next("message");
+    expect(2, got.args.length, "arguments of a recorded event");
+    expect("before", got.args[0]?.text, "the message");
+    expectTrue(isOffset(got.args[1]), "an offset string", show(got.args[1]));
+  });
+
+  await checker.run("a client with auth.recovery = false gets the contract's one argument", async () => {
+    const got = await plain.recorder.next("message");
+    expect(1, got.args.length, "arguments");
+    expect("before", got.args[0]?.text, "the message");
+  });
+
+  await checker.run("after a dropped transport: recovered, same id, missed events once and in order", async () => {
+    await dropTransport(a.socket, base, "/chat");
+    for (let i = 0; i < MISSED; i++) await send(b.socket, room, `missed ${i}`);
+    await reconnect(a.socket);
+    expect(true, a.socket.recovered, "socket.recovered");
+    expect(id, a.socket.id, "socket id");
+    for (let i = 0; i < MISSED; i++) {
+      const got = await a.recorder.next("message");
+      expect(`missed ${i}`, got.args[0]?.text, `missed message ${i}`);
+    }
+  });
+
+  await checker.run("the recovered socket is still in its room and a member", async () => {
+    await send(b.socket, room, "live");
+    const got = await a.recorder.next("message");
+    expect("live", got.args[0]?.text, "the live message after the replay");
+    await send(a.socket, room, "from ann");
+    expect("from ann", (await b.recorder.next("message")).args[0]?.text, "ann's message reaches bob");
+    expect([], a.recorder.unread().map((r) => r.event), "nothing twice");
+  });
+
+  await checker.run("the others saw no leave and no join", async () => {
+    const [members] = await ackArgs(b.socket, "members", [{ room }]);
+    expect(["ann", "bob", "pat"], members.members.map((m) => m.name), "members");
+    expect([], b.recorder.unread().filter((r) => r.event === "presence").map((r) => r.args[0]), "presence events");
+  });
+
+  await checker.run("an unknown pid gives a normal new connection", async () => {
+    const c = await connect(base, "/chat", transport, { pid: "AAAAAAAAAAAAAAAAAAAA", offset: "zz-1" });
+    expect(false, c.socket.recovered, "socket.recovered");
+    c.socket.disconnect();
+  });
+
+  await checker.run("/echo recovers too", async () => {
+    const e = await connect(base, "/echo", transport, { hello: 1 });
+    const first = await e.recorder.next("auth");
+    expectTrue(isOffset(first.args[1]), "an offset after the auth payload", show(first.args));
+    const echoId = e.socket.id;
+    await dropTransport(e.socket, base, "/echo");
+    await reconnect(e.socket);
+    expect(true, e.socket.recovered, "socket.recovered");
+    expect(echoId, e.socket.id, "socket id");
+    e.socket.emit("message", "hi");
+    expect("hi", (await e.recorder.next("message-back")).args[0], "echo after recovery");
+    e.socket.disconnect();
+  });
+
+  for (const s of [a, b, plain]) s.socket.disconnect();
+}
+
+/** The window passes (or a bound is crossed): the others see the member leave, and it comes back as a new socket. */
+async function lostScenario(checker, base, transport, scenario) {
+  const room = `lost-${scenario}-${transport}-${process.pid}`;
+  const a = await connect(base, "/chat", transport);
+  const b = await connect(base, "/chat", transport);
+  await join(a.socket, room, "ann");
+  await join(b.socket, room, "bob");
+  b.recorder.dropUnread();
+  const id = a.socket.id;
+  const name = scenario === "expiry" ? "past the window" : "past the session's packet bound";
+  await checker.run(`${name}: the others see the member leave`, async () => {
+    await dropTransport(a.socket, base, "/chat");
+    if (scenario === "bound") for (let i = 0; i < 5; i++) await send(b.socket, room, `missed ${i}`);
+    let presence;
+    do presence = await b.recorder.next("presence");
+    while (presence.args[0]?.event !== "leave");
+    expect({ id, name: "ann" }, presence.args[0].member, "who left");
+    expect(1, presence.args[0].count, "members left");
+  });
+  await checker.run(`${name}: the client comes back as a new socket`, async () => {
+    await reconnect(a.socket);
+    expect(false, a.socket.recovered, "socket.recovered");
+    expectTrue(a.socket.id !== id, "a new socket id", a.socket.id);
+  });
+  for (const s of [a, b]) s.socket.disconnect();
+}
+
+main(async () => {
+  const cli = parseCli(PROGRAM, "Connection state recovery checks against a Switchboard server.", {
+    scenario: { type: "string", default: "recover", hint: "recover|expiry|bound" },
+  });
+  const base = cli.url.href;
+  const checker = new Checker(PROGRAM, `${cli.transport} ${cli.scenario}`);
+  try {
+    if (cli.scenario === "recover") await recoverScenario(checker, base, cli.transport);
+    else await lostScenario(checker, base, cli.transport, cli.scenario);
+  } catch (err) {
+    if (!(err instanceof CheckFailed)) throw err;
+    checker.fail("set-up", err.expected, err.got);
+  }
+  return checker.summary();
+});
