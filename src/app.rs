@@ -307,13 +307,24 @@ impl Parts {
 /// its outgoing buffer.
 fn recovery_settings(config: &ServeConfig, clustered: bool) -> anyhow::Result<RecoverySettings> {
     let namespaces = config.recovery_namespaces.clone();
-    if !namespaces.is_empty() && clustered {
+    let settings = RecoverySettings {
+        namespaces,
+        window: config.recovery_window,
+        session_packets: config.recovery_session_packets as usize,
+        session_bytes: usize::try_from(config.recovery_session_bytes).unwrap_or(usize::MAX),
+        log_bytes: usize::try_from(config.recovery_log_bytes).unwrap_or(usize::MAX),
+    };
+    let namespaces = &settings.namespaces;
+    if namespaces.is_empty() {
+        return Ok(settings);
+    }
+    if clustered {
         anyhow::bail!(
             "--recovery-namespaces is set with --redis-url: connection state recovery runs on one node only for now \
              (a client could come back on a node that does not hold its session)"
         );
     }
-    for ns in &namespaces {
+    for ns in namespaces {
         if ns != chat::NAMESPACE && !config.echo_namespaces.contains(ns) {
             anyhow::bail!(
                 "--recovery-namespaces names `{ns}`: recovery runs on the echo namespaces ({}) and {} only",
@@ -336,13 +347,7 @@ fn recovery_settings(config: &ServeConfig, clustered: bool) -> anyhow::Result<Re
             config.max_buffered_bytes
         );
     }
-    Ok(RecoverySettings {
-        namespaces,
-        window: config.recovery_window,
-        session_packets: config.recovery_session_packets as usize,
-        session_bytes: usize::try_from(config.recovery_session_bytes).unwrap_or(usize::MAX),
-        log_bytes: usize::try_from(config.recovery_log_bytes).unwrap_or(usize::MAX),
-    })
+    Ok(settings)
 }
 
 /// With `--redis-url`: the driver, once Redis answers (and the store is one

@@ -413,7 +413,12 @@ class ChatClient:
         """Connects to /chat; returns None or why it failed."""
         try:
             await asyncio.wait_for(
+                # `recovery: False`: python-socketio passes every argument to
+                # a handler, and these take the contract's one; with
+                # connection state recovery on, the server would add an
+                # offset argument (docs/PROTOCOL.md).
                 self.sio.connect(self.opts.url, namespaces=[NAMESPACE],
+                                 auth={"recovery": False},
                                  transports=TRANSPORTS[self.opts.transport],
                                  wait_timeout=TIMEOUT),
                 TIMEOUT + 1)

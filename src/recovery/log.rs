@@ -621,3 +621,137 @@ fn with_offset(args: &Args, offset: String) -> Args {
     args.0.push(rmpv::Value::from(offset));
     args
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log(session_packets: usize, log_bytes: usize) -> NamespaceLog {
+        let settings = RecoverySettings {
+            namespaces: vec!["/chat".into()],
+            window: Duration::from_secs(120),
+            session_packets,
+            session_bytes: 1 << 20,
+            log_bytes,
+        };
+        NamespaceLog::new("/chat".into(), Arc::new(settings), RecoveryMetrics::new())
+    }
+
+    fn held(sid: Sid, rooms: &[&str], from: u64) -> Held {
+        Held {
+            sid,
+            rooms: rooms.iter().map(|r| (*r).to_owned()).collect(),
+            data: serde_json::Value::Null,
+            from,
+            until: Instant::now() + Duration::from_secs(120),
+            packets: 0,
+            bytes: 0,
+        }
+    }
+
+    fn to_room(room: &str) -> Recipients {
+        Recipients::Rooms {
+            rooms: vec![room.to_owned()],
+            except: None,
+        }
+    }
+
+    #[test]
+    fn offsets_round_trip_whatever_the_epoch_holds_and_others_are_unknown() {
+        let mut log = log(10, 1 << 20);
+        log.epoch = "a-b_c-d".into();
+        assert_eq!(log.parse_offset(&log.offset(42)), Some(42));
+        assert_eq!(log.parse_offset("other-42"), None);
+        assert_eq!(log.parse_offset("a-b_c-d-x"), None);
+        assert_eq!(log.parse_offset("42"), None);
+    }
+
+    #[test]
+    fn an_event_reaches_its_rooms_and_socket_but_not_its_sender() {
+        let (me, other) = (Sid::new(), Sid::new());
+        let rooms = vec!["r".to_owned()];
+        let entry = |rooms: Vec<&str>, except, only| Entry {
+            seq: 1,
+            at: Instant::now(),
+            rooms: rooms.into_iter().map(str::to_owned).collect(),
+            only,
+            except,
+            event: "e".into(),
+            args: Args::default(),
+            bytes: 1,
+        };
+        assert!(entry(vec!["r"], None, None).reaches(me, &rooms));
+        assert!(entry(vec![], None, None).reaches(me, &rooms));
+        assert!(!entry(vec!["s"], None, None).reaches(me, &rooms));
+        assert!(!entry(vec!["r"], Some(me), None).reaches(me, &rooms));
+        assert!(entry(vec![], None, Some(me)).reaches(me, &rooms));
+        assert!(!entry(vec![], None, Some(other)).reaches(me, &rooms));
+        // A room named like a socket id is just a room.
+        assert!(!entry(vec![me.as_str()], None, None).reaches(me, &rooms));
+    }
+
+    #[test]
+    fn a_claim_past_the_packet_bound_or_the_trimmed_record_is_refused() {
+        let log = log(2, 1 << 20);
+        let mut state = State::default();
+        let sid = Sid::new();
+        for _ in 0..3 {
+            log.record(&mut state, to_room("r"), "message", &Args::default());
+        }
+        log.record(
+            &mut state,
+            to_room("elsewhere"),
+            "message",
+            &Args::default(),
+        );
+        let session = held(sid, &["r"], 0);
+        assert_eq!(log.check_claim(&state, &session, None), Err("dropped"));
+        assert_eq!(
+            log.check_claim(&state, &session, Some(&log.offset(1))),
+            Ok(1)
+        );
+        assert_eq!(
+            log.check_claim(&state, &session, Some(&log.offset(9))),
+            Err("unknown")
+        );
+        assert_eq!(
+            log.check_claim(&state, &session, Some("nope")),
+            Err("unknown")
+        );
+        state.trimmed = 2;
+        assert_eq!(
+            log.check_claim(&state, &session, Some(&log.offset(1))),
+            Err("dropped")
+        );
+        assert_eq!(
+            log.check_claim(&state, &session, Some(&log.offset(2))),
+            Ok(2)
+        );
+    }
+
+    #[test]
+    fn the_record_keeps_to_its_byte_bound_and_a_held_session_to_its_own() {
+        let entry_bytes = "message".len() + 2; // `[]`
+        let log = log(2, 3 * entry_bytes);
+        let mut state = State::default();
+        let pid = Sid::new();
+        state.held.insert(pid, held(Sid::new(), &["r"], 0));
+        for _ in 0..2 {
+            log.record(&mut state, to_room("r"), "message", &Args::default());
+        }
+        assert!(
+            state.held.contains_key(&pid),
+            "two events are within the bound"
+        );
+        log.record(&mut state, to_room("other"), "message", &Args::default());
+        log.record(&mut state, to_room("r"), "message", &Args::default());
+        assert!(
+            !state.held.contains_key(&pid),
+            "the third event to its room ends it"
+        );
+        assert_eq!(state.entries.len(), 3);
+        assert_eq!(state.bytes, 3 * entry_bytes);
+        assert_eq!(state.trimmed, 1);
+        assert_eq!(state.last, 4);
+    }
+}

@@ -56,6 +56,28 @@ async fn messages_typed_in_a_row_keep_their_order_in_both_clients() {
     app.stop().await.unwrap();
 }
 
+/// With connection state recovery on `/chat`, both clients still work: the
+/// JS client (socket.io-client) takes the offset argument, the Python client
+/// opts out of it (`auth.recovery = false`).
+#[tokio::test]
+async fn both_clients_chat_with_recovery_on() {
+    let Some((app, mut js, mut py)) = start_pair_with("websocket", true).await else {
+        return;
+    };
+    typed_in_a_row(&mut js, &mut py, 5).await;
+    let history = same_history(&mut js, &mut py, "/history").await;
+    js.check(
+        history.len() == 10,
+        format!("10 messages in the history, got {}", history.len()),
+    );
+    // Quitting leaves on purpose: not held, the others see it at once.
+    py.quit_and_wait().await;
+    js.expect_presence("leave", py.member(), 1).await;
+    js.quit_and_wait().await;
+    record(&js, &py, "recovery-websocket", "websocket");
+    app.stop().await.unwrap();
+}
+
 /// The whole `/chat` contract as the two clients show it to their users.
 async fn js_and_python_chat(transport: &str) {
     let Some((app, mut js, mut py)) = start_pair(transport).await else {
@@ -200,11 +222,22 @@ async fn ends_input_and_leaves(quitter: &mut ChatProcess, watcher: &mut ChatProc
 /// joined, each listed in the other's view. `None` (a loud skip) when a
 /// client is not installed.
 async fn start_pair(transport: &str) -> Option<(TestApp, ChatProcess, ChatProcess)> {
+    start_pair_with(transport, false).await
+}
+
+/// [`start_pair`], with connection state recovery on `/chat` if `recovery`.
+async fn start_pair_with(
+    transport: &str,
+    recovery: bool,
+) -> Option<(TestApp, ChatProcess, ChatProcess)> {
     if !node_client_ready() {
         return None;
     }
     let python = python()?;
     let mut config = test_config();
+    if recovery {
+        config.recovery_namespaces = vec!["/chat".into()];
+    }
     if transport == "polling" {
         // A killed long-polling client drops no connection the server waits
         // on: it is gone when a ping goes unanswered. Short heartbeats keep
