@@ -49,7 +49,7 @@ async fn recover(program: CheckProgram, transport: &str) {
 
 async fn expiry(program: CheckProgram, transport: &str) {
     let config = ServeConfig {
-        recovery_window: Duration::from_millis(500),
+        recovery_window: Duration::from_secs(2),
         ..recovering(test_config())
     };
     scenario(config, program, transport, "expiry").await;
