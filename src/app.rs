@@ -107,7 +107,15 @@ impl App {
         let redis = connect_redis(&config).await?;
         let store = open_store(&config, redis.as_ref(), &hub, &metrics, &tasks).await?;
         spawn_idempotency_purge(&store, &tasks);
-        let parts = Parts::new(&config, store, hub, redis, metrics, tasks.clone())?;
+        let recovery_redis = connect_recovery_redis(&config).await?;
+        let parts = Parts::new(
+            &config,
+            store,
+            hub,
+            (redis, recovery_redis),
+            metrics,
+            tasks.clone(),
+        )?;
         let (router, closer) = match parts.redis.clone() {
             None => assemble(socket_io_builder(&config), parts, &config).await?,
             Some(driver) => {
@@ -222,7 +230,7 @@ impl Parts {
         config: &ServeConfig,
         store: Store,
         hub: Hub,
-        redis: Option<RedisDriver>,
+        (redis, recovery_redis): (Option<RedisDriver>, Option<RecoveryRedis>),
         metrics: Metrics,
         tasks: Tasks,
     ) -> anyhow::Result<Self> {
@@ -256,7 +264,8 @@ impl Parts {
             &tasks,
         );
         let recovery = Recovery::new(
-            &recovery_settings(config, redis.is_some())?,
+            &recovery_settings(config)?,
+            recovery_redis,
             &metrics,
             &tasks,
         );
@@ -303,9 +312,9 @@ impl Parts {
 }
 
 /// The recovery settings, checked against the rest: recovery runs on the
-/// echo namespaces and `/chat`, on one node, and a session's replay must fit
-/// its outgoing buffer.
-fn recovery_settings(config: &ServeConfig, clustered: bool) -> anyhow::Result<RecoverySettings> {
+/// echo namespaces and `/chat`, and a session's replay must fit its
+/// outgoing buffer.
+fn recovery_settings(config: &ServeConfig) -> anyhow::Result<RecoverySettings> {
     let namespaces = config.recovery_namespaces.clone();
     let settings = RecoverySettings {
         namespaces,
@@ -317,12 +326,6 @@ fn recovery_settings(config: &ServeConfig, clustered: bool) -> anyhow::Result<Re
     let namespaces = &settings.namespaces;
     if namespaces.is_empty() {
         return Ok(settings);
-    }
-    if clustered {
-        anyhow::bail!(
-            "--recovery-namespaces is set with --redis-url: connection state recovery runs on one node only for now \
-             (a client could come back on a node that does not hold its session)"
-        );
     }
     for ns in namespaces {
         if ns != chat::NAMESPACE && !config.echo_namespaces.contains(ns) {
@@ -348,6 +351,21 @@ fn recovery_settings(config: &ServeConfig, clustered: bool) -> anyhow::Result<Re
         );
     }
     Ok(settings)
+}
+
+/// A Redis client and connection of the recovery record's own.
+type RecoveryRedis = (redis::Client, redis::aio::ConnectionManager);
+
+/// With `--redis-url` and `--recovery-namespaces`: the connection the
+/// recovery record uses (its stream reader opens one more per namespace).
+async fn connect_recovery_redis(config: &ServeConfig) -> anyhow::Result<Option<RecoveryRedis>> {
+    let (Some(url), false) = (&config.redis_url, config.recovery_namespaces.is_empty()) else {
+        return Ok(None);
+    };
+    let redis = crate::recovery::shared::connect(url.expose())
+        .await
+        .context("cannot connect to Redis for connection state recovery (--redis-url)")?;
+    Ok(Some(redis))
 }
 
 /// With `--redis-url`: the driver, once Redis answers (and the store is one
@@ -456,6 +474,11 @@ where
         .with_state(parts.connect_limit)
         .build_layer();
     register_namespaces(&io, &config.echo_namespaces, &parts.metrics).await?;
+    parts
+        .recovery
+        .start(&io, &parts.tasks)
+        .await
+        .context("cannot read the recovery stream on Redis (--redis-url)")?;
     chat::on_recovery_expired(&io, &parts.chat);
 
     let push = PushService {

@@ -86,7 +86,7 @@ async fn emit_counted<A: Adapter>(
 ) {
     let sent = match echo.recovery.log(socket.ns()) {
         Some(log) => log.emit_to(socket, event, args.clone()).await,
-        None => socket.emit(event, args),
+        None => socket.emit(event, args).map_err(Into::into),
     };
     if sent.is_ok() {
         echo.common.metrics.event_out(socket.ns());

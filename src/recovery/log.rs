@@ -35,7 +35,7 @@ use socketioxide::{
 use socketioxide_core::Sid;
 use tokio::sync::Mutex;
 
-use super::{RecoverySettings, metrics::RecoveryMetrics};
+use super::{RecoverySettings, metrics::RecoveryMetrics, shared::SharedRecord};
 use crate::protocol::{args::Args, rooms};
 
 /// Most disconnected sessions one namespace holds at once; a disconnect past
@@ -66,14 +66,38 @@ struct Entry {
 impl Entry {
     /// Whether a session with `sid` in `rooms` should have received it.
     fn reaches(&self, sid: Sid, rooms: &[String]) -> bool {
-        if let Some(only) = self.only {
-            return only == sid;
-        }
-        if self.except == Some(sid) {
-            return false;
-        }
-        self.rooms.is_empty() || self.rooms.iter().any(|room| rooms.contains(room))
+        reaches(&self.rooms, self.only, self.except, sid, rooms)
     }
+}
+
+/// Whether a session with `sid` in `rooms` should have received an event
+/// sent to `to` (none: the whole namespace), to `only` alone, or leaving
+/// `except` out (the reference's `shouldIncludePacket`).
+pub(super) fn reaches(
+    to: &[String],
+    only: Option<Sid>,
+    except: Option<Sid>,
+    sid: Sid,
+    rooms: &[String],
+) -> bool {
+    if let Some(only) = only {
+        return only == sid;
+    }
+    if except == Some(sid) {
+        return false;
+    }
+    to.is_empty() || to.iter().any(|room| rooms.contains(room))
+}
+
+/// The rooms a socket recovers into: all of its rooms but the markers that
+/// say which form of the events it takes.
+pub(super) fn session_rooms<A: Adapter>(socket: &SocketRef<A>) -> Vec<String> {
+    socket
+        .rooms()
+        .into_iter()
+        .map(|room| room.into_owned())
+        .filter(|room| room != rooms::RECOVERY_OFFSETS && room != rooms::RECOVERY_PLAIN)
+        .collect()
 }
 
 /// A connected socket that may recover, by pid.
@@ -139,6 +163,18 @@ pub struct NamespaceLog {
     state: Mutex<State>,
     metrics: RecoveryMetrics,
     on_expired: OnceLock<OnExpired>,
+    /// On a cluster, the record on Redis ([`SharedRecord`]): every method
+    /// below then goes there, and `state` stays empty.
+    shared: Option<Arc<SharedRecord>>,
+}
+
+/// Why a recorded event did not go out.
+#[derive(Debug, thiserror::Error)]
+pub enum SendFailed {
+    #[error(transparent)]
+    Broadcast(#[from] BroadcastError),
+    #[error(transparent)]
+    Socket(#[from] socketioxide::SendError),
 }
 
 /// Who a recorded event went to.
@@ -171,7 +207,19 @@ impl NamespaceLog {
             state: Mutex::new(State::default()),
             metrics,
             on_expired: OnceLock::new(),
+            shared: None,
         }
+    }
+
+    /// This log on Redis, for a cluster.
+    pub(super) fn with_shared(mut self, shared: SharedRecord) -> Self {
+        self.shared = Some(Arc::new(shared));
+        self
+    }
+
+    /// The record on Redis, when this log is a cluster's.
+    pub(super) fn shared(&self) -> Option<&Arc<SharedRecord>> {
+        self.shared.as_ref()
     }
 
     /// Sets what happens when a held session ends without recovering (chat
@@ -195,6 +243,13 @@ impl NamespaceLog {
     /// the held session's id when the claim names one that can recover, else
     /// a fresh id and a new pid. Never an error.
     pub async fn identify(&self, claim: Option<RecoveryClaim>) -> Identity {
+        if let Some(shared) = &self.shared {
+            let (identity, ended) = shared.identify(claim).await;
+            if let Some(ended) = ended {
+                self.expired(ended);
+            }
+            return identity;
+        }
         let pid = claim
             .as_ref()
             .and_then(|claim| claim.pid.as_deref())
@@ -281,6 +336,9 @@ impl NamespaceLog {
     /// remembered by its pid and put with the sockets that get offsets, any
     /// other (it declined, `auth.recovery = false`) with those that do not.
     pub async fn opened<A: Adapter>(&self, socket: &SocketRef<A>) {
+        if let Some(shared) = &self.shared {
+            return shared.opened(socket).await;
+        }
         match socket.pid() {
             Some(pid) => {
                 socket.join(rooms::RECOVERY_OFFSETS);
@@ -309,6 +367,9 @@ impl NamespaceLog {
         if !socket.recovered() {
             return None;
         }
+        if let Some(shared) = &self.shared {
+            return shared.claimed_data(socket);
+        }
         let state = self.state.lock().await;
         state
             .claimed
@@ -321,6 +382,9 @@ impl NamespaceLog {
     pub async fn resume<A: Adapter>(&self, socket: &SocketRef<A>) {
         if !socket.recovered() {
             return;
+        }
+        if let Some(shared) = &self.shared {
+            return shared.resume(socket).await;
         }
         let mut state = self.state.lock().await;
         let Some(claimed) = state.claimed.remove(&socket.id) else {
@@ -359,6 +423,9 @@ impl NamespaceLog {
         reason: DisconnectReason,
         data: serde_json::Value,
     ) -> bool {
+        if let Some(shared) = &self.shared {
+            return shared.hold(socket, reason, data).await;
+        }
         let Some(pid) = socket.pid() else {
             return false;
         };
@@ -379,12 +446,7 @@ impl NamespaceLog {
             self.metrics.outcome(&self.ns, "dropped");
             return false;
         }
-        let rooms = socket
-            .rooms()
-            .into_iter()
-            .map(|room| room.into_owned())
-            .filter(|room| room != rooms::RECOVERY_OFFSETS && room != rooms::RECOVERY_PLAIN)
-            .collect();
+        let rooms = session_rooms(socket);
         state.held.insert(
             pid,
             Held {
@@ -404,6 +466,9 @@ impl NamespaceLog {
     /// Every room of the sessions held or claimed now: they still count as
     /// present (chat's member lists).
     pub async fn absent_rooms(&self) -> Vec<String> {
+        if let Some(shared) = &self.shared {
+            return shared.absent_rooms().await;
+        }
         let state = self.state.lock().await;
         let held = state.held.values().flat_map(|held| held.rooms.iter());
         let claimed = state
@@ -422,7 +487,7 @@ impl NamespaceLog {
         rooms: Vec<String>,
         event: &str,
         args: Args,
-    ) -> Result<(), BroadcastError> {
+    ) -> Result<(), SendFailed> {
         let operators = || -> Option<BroadcastOperators<A>> {
             match &sender {
                 Sender::Socket(socket) if rooms.is_empty() => Some(socket.broadcast()),
@@ -435,6 +500,18 @@ impl NamespaceLog {
             Sender::Socket(socket) => Some(socket.id),
             Sender::Server(_) => None,
         };
+        if let Some(shared) = &self.shared {
+            let Err(e) = shared.record(&rooms, None, except, event, &args).await else {
+                return Ok(());
+            };
+            // Redis is away: this node's sockets (and those of the nodes the
+            // adapter still reaches) get it as without recovery.
+            tracing::warn!(namespace = %self.ns, "{e}; sent without an offset");
+            let Some(all) = operators() else {
+                return Ok(());
+            };
+            return Ok(all.emit(event, &args).await?);
+        }
         let mut state = self.state.lock().await;
         let seq = self.record(
             &mut state,
@@ -458,7 +535,7 @@ impl NamespaceLog {
             .except(rooms::RECOVERY_OFFSETS)
             .emit(event, &args)
             .await;
-        with.and(without)
+        Ok(with.and(without)?)
     }
 
     /// Records an event to `socket` alone and sends it, with its offset when
@@ -468,13 +545,32 @@ impl NamespaceLog {
         socket: &SocketRef<A>,
         event: &str,
         args: Args,
-    ) -> Result<(), socketioxide::SendError> {
+    ) -> Result<(), SendFailed> {
         if socket.pid().is_none() {
-            return socket.emit(event, &args);
+            return Ok(socket.emit(event, &args)?);
+        }
+        if let Some(shared) = &self.shared {
+            let Err(e) = shared
+                .record(&[], Some(socket.id), None, event, &args)
+                .await
+            else {
+                return Ok(());
+            };
+            tracing::warn!(namespace = %self.ns, "{e}; sent without an offset");
+            return Ok(socket.emit(event, &args)?);
         }
         let mut state = self.state.lock().await;
         let seq = self.record(&mut state, Recipients::Socket(socket.id), event, &args);
-        socket.emit(event, &with_offset(&args, self.offset(seq)))
+        Ok(socket.emit(event, &with_offset(&args, self.offset(seq)))?)
+    }
+
+    /// The rooms or namespace data of a live socket changed (chat's joins
+    /// and leaves): on a cluster it is written where every node can read it,
+    /// so that the session recovers with them even if this node dies.
+    pub async fn touch<A: Adapter>(&self, socket: &SocketRef<A>, data: serde_json::Value) {
+        if let Some(shared) = &self.shared {
+            shared.touch(socket, data).await;
+        }
     }
 
     /// Appends an event, counts it against the held sessions it reaches
@@ -536,6 +632,12 @@ impl NamespaceLog {
     /// Ends the held sessions past the window (and claims never resumed),
     /// and forgets the events older than the window.
     pub async fn sweep(&self) {
+        if let Some(shared) = &self.shared {
+            for ended in shared.sweep().await {
+                self.expired(ended);
+            }
+            return;
+        }
         let now = Instant::now();
         let mut state = self.state.lock().await;
         let expired: Vec<Sid> = state
@@ -604,7 +706,7 @@ impl Held {
 /// The reasons the reference keeps a session for: the transport was lost or
 /// closed under the client, or the server went away; not a client or server
 /// leaving the namespace on purpose, nor a protocol violation.
-fn recoverable(reason: DisconnectReason) -> bool {
+pub(super) fn recoverable(reason: DisconnectReason) -> bool {
     matches!(
         reason,
         DisconnectReason::TransportClose
@@ -616,7 +718,7 @@ fn recoverable(reason: DisconnectReason) -> bool {
 }
 
 /// `args` with the offset as one more, last argument (the reference's wire form).
-fn with_offset(args: &Args, offset: String) -> Args {
+pub(super) fn with_offset(args: &Args, offset: String) -> Args {
     let mut args = args.clone();
     args.0.push(rmpv::Value::from(offset));
     args

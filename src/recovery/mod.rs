@@ -17,17 +17,19 @@
 //!   reconnecting socket its earlier id ([`SessionRecovery`], fork entry 14),
 //!   the expiry sweep and the metrics.
 //!
-//! One node only for now: the record lives in this process, so a client
-//! recovers only on the node it left (see docs/deployment.md).
+//! On one node the record lives in this process ([`log`]). On a cluster
+//! (`--redis-url`) it lives on Redis ([`shared`]): a client recovers on any
+//! node, also after its node was killed (see docs/deployment.md).
 
 pub mod log;
 mod metrics;
+pub mod shared;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use socketioxide::recovery::{IdentifyFuture, Identity, RecoveryClaim, SessionRecovery};
 
-pub use self::log::{Expired, NamespaceLog};
+pub use self::log::{Expired, NamespaceLog, SendFailed};
 use self::metrics::RecoveryMetrics;
 use crate::tasks::Tasks;
 
@@ -55,21 +57,35 @@ pub struct Recovery {
 }
 
 impl Recovery {
-    /// The logs of `settings.namespaces`, their metrics registered in
-    /// `metrics`, and the sweep that ends held sessions past the window.
+    /// The logs of `settings.namespaces` (on `redis` for a cluster), their
+    /// metrics registered in `metrics`, and the sweep that ends held
+    /// sessions past the window (and, on a cluster, beats this node's heart).
     pub fn new(
         settings: &RecoverySettings,
+        redis: Option<(redis::Client, redis::aio::ConnectionManager)>,
         metrics: &crate::metrics::Metrics,
         tasks: &Tasks,
     ) -> Self {
         let recovery_metrics = RecoveryMetrics::new();
         metrics.register_collectors(recovery_metrics.collectors());
         let settings = Arc::new(settings.clone());
+        // Names this process in Redis (its heartbeat, its live sessions).
+        let node = socketioxide_core::Sid::new().to_string();
         let logs: HashMap<_, _> = settings
             .namespaces
             .iter()
             .map(|ns| {
-                let log = NamespaceLog::new(ns.clone(), settings.clone(), recovery_metrics.clone());
+                let mut log =
+                    NamespaceLog::new(ns.clone(), settings.clone(), recovery_metrics.clone());
+                if let Some(redis) = &redis {
+                    log = log.with_shared(shared::SharedRecord::new(
+                        ns.clone(),
+                        node.clone(),
+                        redis.clone(),
+                        settings.clone(),
+                        recovery_metrics.clone(),
+                    ));
+                }
                 (ns.clone(), Arc::new(log))
             })
             .collect();
@@ -100,6 +116,23 @@ impl Recovery {
             });
         }
         recovery
+    }
+
+    /// On a cluster: starts reading each namespace's stream and delivering
+    /// it to this node's sockets. Before the node serves.
+    pub async fn start<A: socketioxide::adapter::Adapter>(
+        &self,
+        io: &socketioxide::SocketIo<A>,
+        tasks: &Tasks,
+    ) -> redis::RedisResult<()> {
+        for log in self.logs.values() {
+            if let Some(shared) = log.shared() {
+                shared.start(io, tasks).await?;
+                // The first heartbeat before the first socket.
+                log.sweep().await;
+            }
+        }
+        Ok(())
     }
 
     /// The log of namespace `ns`, `None` when it does not recover.

@@ -2,7 +2,9 @@
 //! `tests/interop/js/recovery.check.mjs`: a dropped transport while another
 //! member sends to the room, then a recovered reconnect (same id, rooms, the
 //! missed events once and in order); the window passing; a session past its
-//! bound; an unknown pid; over WebSocket and over polling. Without
+//! bound; an unknown pid; over WebSocket and over polling; on a two-node
+//! cluster, coming back on the other node, also after the first node was
+//! killed with SIGKILL. Without
 //! `--recovery-namespaces` (every other test) nothing changes on the wire.
 
 use std::time::Duration;
@@ -15,6 +17,8 @@ over_transports!(
     js_recovery = recover(Js): [websocket, polling],
     js_recovery_window_expiry = expiry(Js): [websocket, polling],
     js_recovery_session_bound = bound(Js): [websocket, polling],
+    js_recovery_on_the_other_node = other_node(Js): [websocket, polling],
+    js_recovery_after_the_node_is_killed = killed_node(Js): [websocket, polling],
 );
 
 /// Recovery on `/chat` and `/echo`.
@@ -61,4 +65,45 @@ async fn bound(program: CheckProgram, transport: &str) {
         ..recovering(test_config())
     };
     scenario(config, program, transport, "bound").await;
+}
+
+/// The recovery flags of a cluster's nodes.
+const CLUSTER_RECOVERY: [&str; 2] = ["--recovery-namespaces", "/chat,/echo"];
+
+async fn cluster_scenario(program: CheckProgram, transport: &str, scenario: &str) {
+    let Some(cluster) = Cluster::start_with(2, &CLUSTER_RECOVERY).await else {
+        return;
+    };
+    let (first, second) = (
+        format!("http://{}/", cluster.addr(0)),
+        format!("http://{}/", cluster.addr(1)),
+    );
+    let pid = cluster.nodes[0].pid().to_string();
+    let mut args = vec![
+        first.as_str(),
+        "--transport",
+        transport,
+        "--scenario",
+        scenario,
+        "--other",
+        second.as_str(),
+    ];
+    if scenario == "killed" {
+        args.extend(["--kill", pid.as_str()]);
+    }
+    run_check(
+        program,
+        "tests/interop/js/recovery.check.mjs",
+        &args,
+        &format!("js-recovery-{scenario}-{transport}"),
+    )
+    .await;
+}
+
+async fn other_node(program: CheckProgram, transport: &str) {
+    cluster_scenario(program, transport, "other-node").await;
+}
+
+async fn killed_node(program: CheckProgram, transport: &str) {
+    cluster_scenario(program, transport, "killed").await;
 }

@@ -35,7 +35,7 @@ use super::{
     socket_closed, socket_opened,
 };
 use crate::protocol::{args::Args, bounds};
-use crate::recovery::{Expired, log::Sender};
+use crate::recovery::{Expired, SendFailed, log::Sender};
 use crate::{
     protocol::{EventError, RoomId, StreamId, rooms},
     store::{ChatStore, NewChatMessage},
@@ -91,6 +91,19 @@ async fn room_members<A: Adapter>(
     presence::members(within, room, except, ctx.common.recovery.as_deref()).await
 }
 
+/// With recovery on a cluster: the socket's rooms and names are written
+/// where every node reads them, so it recovers into them even if this node
+/// dies.
+async fn remember_session<A: Adapter>(
+    socket: &SocketRef<A>,
+    ctx: &ChatContext,
+    session: &ChatSession,
+) {
+    if let Some(log) = &ctx.common.recovery {
+        log.touch(socket, session.to_data()).await;
+    }
+}
+
 /// The member this socket is in `room`, or `forbidden`.
 fn member_of(socket_id: &str, session: &ChatSession, room: &RoomId) -> Result<Member, EventError> {
     session
@@ -131,7 +144,7 @@ async fn emit_to_others<A: Adapter, T: serde::Serialize + ?Sized>(
             if volatile {
                 others = others.volatile();
             }
-            others.emit(event, data).await
+            others.emit(event, data).await.map_err(SendFailed::from)
         }
     };
     match sent {
@@ -225,6 +238,7 @@ async fn join<A: Adapter>(req: JoinRequest, event: ChatEvent<A>) -> Reply<Joined
         event.socket.leave([rooms::chat(&join.room), marker]);
         return Err(room_full(&event.ctx, &join.room));
     }
+    remember_session(&event.socket, &event.ctx, &event.session).await;
     let history = read_history(&event.ctx, &join.room, None, bounds::DEFAULT_HISTORY).await?;
     if previous.as_ref() != Some(&join.name) {
         let member = Member {
@@ -256,6 +270,7 @@ async fn leave<A: Adapter>(req: RoomRequest, event: ChatEvent<A>) -> Reply<()> {
             rooms::chat(&room),
             rooms::presence_marker(&room, &member.id, &name),
         ]);
+        remember_session(&event.socket, &event.ctx, &event.session).await;
     }
     let count = room_members(&event.socket, &event.ctx, &room, Some(&member.id))
         .await

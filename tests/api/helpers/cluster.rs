@@ -96,6 +96,11 @@ pub struct Cluster {
 
 impl Cluster {
     pub async fn start(n: usize) -> Option<Self> {
+        Self::start_with(n, &[]).await
+    }
+
+    /// `n` nodes, each with the `extra` flags.
+    pub async fn start_with(n: usize, extra: &[&str]) -> Option<Self> {
         let redis = RedisServer::start()?;
         let database_url = fresh_postgres_database().await?;
         let mut cluster = Self {
@@ -104,17 +109,18 @@ impl Cluster {
             nodes: Vec::new(),
         };
         for _ in 0..n {
-            cluster.add_node();
+            cluster.add_node_with(extra);
         }
         Some(cluster)
     }
 
-    pub fn add_node(&mut self) -> SocketAddr {
-        let node = ServerProcess::start_on(
-            &self.database_url,
-            &["--redis-url", &self.redis.url()],
-            &CREDENTIAL_ENVS,
-        );
+    pub fn add_node_with(&mut self, extra: &[&str]) -> SocketAddr {
+        let redis_url = self.redis.url();
+        let args: Vec<&str> = ["--redis-url", redis_url.as_str()]
+            .into_iter()
+            .chain(extra.iter().copied())
+            .collect();
+        let node = ServerProcess::start_on(&self.database_url, &args, &CREDENTIAL_ENVS);
         let addr = node.addr;
         self.nodes.push(node);
         addr

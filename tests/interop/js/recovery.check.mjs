@@ -6,9 +6,14 @@
 // rooms, and every missed event once and in order, before any live one.
 //
 //     node recovery.check.mjs URL [--transport websocket|polling] --scenario recover|expiry|bound
+//     node recovery.check.mjs URL --scenario other-node --other URL2
+//     node recovery.check.mjs URL --scenario killed --other URL2 --kill PID
 //
 // The server must run with `--recovery-namespaces /chat,/echo`; `expiry`
 // wants a short `--recovery-window`, `bound` `--recovery-session-packets 3`.
+// `other-node` and `killed` want two nodes of one cluster: the client drops
+// its transport on URL and comes back on URL2 (`killed`: after this script
+// killed URL's node, process PID, with SIGKILL).
 // A dropped client reconnects only once the server holds its session
 // (`switchboard_recovery_sessions_held` in /metrics): reconnecting before the
 // server saw the drop gives a fresh session, as in the reference server.
@@ -18,7 +23,7 @@
 
 import { io } from "socket.io-client";
 
-import { CheckFailed, Checker, Recorder, ackArgs, bounded, clientOptions, expect, expectTrue, main, namespaceUrl, onceEvent, parseCli, show } from "./lib/checks.mjs";
+import { CONNECT_TIMEOUT_MS, CheckFailed, Checker, Recorder, ackArgs, bounded, clientOptions, expect, expectTrue, main, namespaceUrl, onceEvent, parseCli, show } from "./lib/checks.mjs";
 
 const PROGRAM = "recovery.check.mjs";
 const MISSED = 3;
@@ -61,8 +66,11 @@ async function dropTransport(socket, base, namespace) {
   await heldSessions(base, namespace, 1);
 }
 
-async function reconnect(socket) {
-  const back = onceEvent(socket, "connect", "the reconnection");
+/** Reconnects (to `other`, another node, when given) and waits for the connect. */
+async function reconnect(socket, other = undefined) {
+  // The manager opens each new engine on its `uri`: the next one goes there.
+  if (other) socket.io.uri = other;
+  const back = onceEvent(socket, "connect", "the reconnection", CONNECT_TIMEOUT_MS);
   socket.io.reconnection(true);
   socket.connect();
   await back;
@@ -189,15 +197,69 @@ async function lostScenario(checker, base, transport, scenario) {
   for (const s of [a, b]) s.socket.disconnect();
 }
 
+/**
+ * Two nodes: ann (on the first) loses her transport, or her node is killed,
+ * while bob (on the second) sends to the room; she comes back on the second
+ * node and recovers.
+ */
+async function clusterScenario(checker, base, other, transport, killPid) {
+  const room = `node-${killPid ? "killed" : "other"}-${transport}-${process.pid}`;
+  const a = await connect(base, "/chat", transport);
+  const b = await connect(other, "/chat", transport);
+  await join(a.socket, room, "ann");
+  await join(b.socket, room, "bob");
+  expect("bob", (await a.recorder.next("presence")).args[0]?.member?.name, "bob's presence to ann");
+  await send(b.socket, room, "before");
+  expect("before", (await a.recorder.next("message")).args[0]?.text, "a live message across nodes");
+  a.recorder.dropUnread();
+  b.recorder.dropUnread();
+  const id = a.socket.id;
+  const what = killPid ? "after her node was killed (SIGKILL)" : "on the other node";
+  await checker.run(`${what}: recovered, same id, missed events once and in order`, async () => {
+    if (killPid) {
+      a.socket.io.reconnection(false);
+      const gone = onceEvent(a.socket, "disconnect", "the client's disconnect");
+      process.kill(killPid, "SIGKILL");
+      await gone;
+    } else {
+      await dropTransport(a.socket, base, "/chat");
+    }
+    for (let i = 0; i < MISSED; i++) await send(b.socket, room, `missed ${i}`);
+    await reconnect(a.socket, other);
+    expect(true, a.socket.recovered, "socket.recovered");
+    expect(id, a.socket.id, "socket id");
+    for (let i = 0; i < MISSED; i++) {
+      const got = await a.recorder.next("message");
+      expect(`missed ${i}`, got.args[0]?.text, `missed message ${i}`);
+    }
+  });
+  await checker.run(`${what}: still in the room, nothing twice, the others saw no leave`, async () => {
+    await send(b.socket, room, "live");
+    expect("live", (await a.recorder.next("message")).args[0]?.text, "the live message after the replay");
+    await send(a.socket, room, "from ann");
+    expect("from ann", (await b.recorder.next("message")).args[0]?.text, "ann's message reaches bob");
+    expect([], a.recorder.unread().map((r) => r.event), "nothing twice");
+    const [members] = await ackArgs(b.socket, "members", [{ room }]);
+    expect(["ann", "bob"], members.members.map((m) => m.name).sort(), "members");
+    expect([], b.recorder.unread().filter((r) => r.event === "presence").map((r) => r.args[0]), "presence events");
+  });
+  for (const s of [a, b]) s.socket.disconnect();
+}
+
 main(async () => {
   const cli = parseCli(PROGRAM, "Connection state recovery checks against a Switchboard server.", {
-    scenario: { type: "string", default: "recover", hint: "recover|expiry|bound" },
+    scenario: { type: "string", default: "recover", hint: "recover|expiry|bound|other-node|killed" },
+    other: { type: "string", hint: "URL of a second node" },
+    kill: { type: "string", hint: "PID of the first node" },
   });
   const base = cli.url.href;
   const checker = new Checker(PROGRAM, `${cli.transport} ${cli.scenario}`);
   try {
     if (cli.scenario === "recover") await recoverScenario(checker, base, cli.transport);
-    else await lostScenario(checker, base, cli.transport, cli.scenario);
+    else if (cli.scenario === "other-node" || cli.scenario === "killed") {
+      if (!cli.other || (cli.scenario === "killed" && !cli.kill)) throw new Error(`--scenario ${cli.scenario} needs --other${cli.scenario === "killed" ? " and --kill" : ""}`);
+      await clusterScenario(checker, base, new URL(cli.other).href, cli.transport, cli.scenario === "killed" ? Number(cli.kill) : undefined);
+    } else await lostScenario(checker, base, cli.transport, cli.scenario);
   } catch (err) {
     if (!(err instanceof CheckFailed)) throw err;
     checker.fail("set-up", err.expected, err.got);
