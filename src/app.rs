@@ -31,7 +31,7 @@ use crate::{
         chat::{self, ChatContext},
         echo::{self, EchoContext},
         game::{self as game_ns, GameContext},
-        mount, nothing_on_connect,
+        mount,
         notifications::{self as notifications_ns, NotificationsContext},
         order::EventOrder,
         rate_limit::{self, ConnectLimit, RateLimit},
@@ -312,8 +312,8 @@ impl Parts {
 }
 
 /// The recovery settings, checked against the rest: recovery runs on the
-/// echo namespaces and `/chat`, and a session's replay must fit its
-/// outgoing buffer.
+/// echo namespaces, `/chat` and (on one node) `/game`, and a session's
+/// replay must fit its outgoing buffer.
 fn recovery_settings(config: &ServeConfig) -> anyhow::Result<RecoverySettings> {
     let namespaces = config.recovery_namespaces.clone();
     let settings = RecoverySettings {
@@ -328,11 +328,20 @@ fn recovery_settings(config: &ServeConfig) -> anyhow::Result<RecoverySettings> {
         return Ok(settings);
     }
     for ns in namespaces {
-        if ns != chat::NAMESPACE && !config.echo_namespaces.contains(ns) {
+        let recovers = [chat::NAMESPACE, game_ns::NAMESPACE].contains(&ns.as_str())
+            || config.echo_namespaces.contains(ns);
+        if !recovers {
             anyhow::bail!(
-                "--recovery-namespaces names `{ns}`: recovery runs on the echo namespaces ({}) and {} only",
+                "--recovery-namespaces names `{ns}`: recovery runs on the echo namespaces ({}), {} and {} only",
                 config.echo_namespaces.join(", "),
-                chat::NAMESPACE
+                chat::NAMESPACE,
+                game_ns::NAMESPACE,
+            );
+        }
+        if ns == game_ns::NAMESPACE && config.redis_url.is_some() {
+            anyhow::bail!(
+                "--recovery-namespaces names {ns} with --redis-url: a game runs on one node (its simulation \
+                 is in that node's memory), so a player could not come back into it on another node"
             );
         }
     }
@@ -469,7 +478,7 @@ where
         })
         .with_state(parts.chat.clone())
         .with_state(parts.notifications)
-        .with_state(parts.game)
+        .with_state(parts.game.clone())
         .with_state(parts.echo)
         .with_state(parts.connect_limit)
         .build_layer();
@@ -480,6 +489,7 @@ where
         .await
         .context("cannot read the recovery stream on Redis (--redis-url)")?;
     chat::on_recovery_expired(&io, &parts.chat);
+    game_ns::on_recovery_expired(&io, &parts.game);
 
     let push = PushService {
         io: io.clone(),
@@ -536,7 +546,6 @@ where
     A: Adapter + DefinedAdapter,
     A::InitRes: NamespaceInit,
 {
-    let quiet = nothing_on_connect::<A>;
     let mut registered = Vec::new();
     for path in echo_namespaces {
         let (on_connect, prepare) = (echo::on_connect::<A>, echo::prepare_socket::<A>);
@@ -560,7 +569,7 @@ where
         io,
         metrics,
         game_ns::NAMESPACE,
-        quiet,
+        game_ns::on_connect::<A>,
         game_ns::prepare_socket::<A>,
     ));
     for init in registered {

@@ -259,6 +259,24 @@ impl Simulation {
         player
     }
 
+    /// Stops a player where they are (their connection dropped and they may
+    /// come back): the next tick applies a standstill with the latest `seq`,
+    /// so the client's next input still counts.
+    pub fn halt_player(&mut self, id: &str) {
+        if let Some(slot) = self.players.iter_mut().find(|s| s.player.id == id) {
+            let seq = slot
+                .pending
+                .map(|p| p.seq)
+                .or(slot.applied_seq)
+                .unwrap_or(0);
+            slot.pending = Some(Input {
+                seq,
+                dx: 0.0,
+                dy: 0.0,
+            });
+        }
+    }
+
     /// Removes a player with their input and ack; `false` if they were not in
     /// the game.
     pub fn remove_player(&mut self, id: &str) -> bool {

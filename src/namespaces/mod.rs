@@ -26,7 +26,8 @@ use socketioxide_core::adapter::DefinedAdapter;
 use self::rate_limit::RateLimit;
 use crate::{
     metrics::Metrics,
-    recovery::{NamespaceLog, Recovery},
+    protocol::args::Args,
+    recovery::{NamespaceLog, Recovery, SendFailed, log::Sender},
     tasks::Tasks,
 };
 
@@ -43,9 +44,30 @@ pub struct Common {
     pub recovery: Option<Arc<NamespaceLog>>,
 }
 
-/// The connect handler of a namespace that sends nothing on connect (its
-/// middleware did everything).
-pub async fn nothing_on_connect<A: Adapter>(_: SocketRef<A>) {}
+/// Emits `data` as `event` to `room` (on every node), from `sender` (left
+/// out) or from the server: recorded with an offset when the namespace
+/// recovers, so a socket whose transport dropped gets it when it comes back.
+pub async fn emit_recorded<A: Adapter, T: serde::Serialize + ?Sized>(
+    sender: Sender<'_, A>,
+    common: &Common,
+    ns: &str,
+    room: String,
+    event: &str,
+    data: &T,
+) -> Result<(), SendFailed> {
+    if let Some(log) = &common.recovery {
+        let args = Args::from_value(data).map_err(SendFailed::Encode)?;
+        return log.broadcast(sender, vec![room], event, args).await;
+    }
+    let sent = match sender {
+        Sender::Socket(socket) => socket.to(room).emit(event, data).await,
+        Sender::Server(io) => match io.of(ns) {
+            Some(all) => all.to(room).emit(event, data).await,
+            None => Ok(()),
+        },
+    };
+    Ok(sent?)
+}
 
 /// Mounts a namespace at `path`, the same way for all: its metrics are
 /// registered, a CONNECT first passes the connect rate limit

@@ -175,6 +175,8 @@ pub enum SendFailed {
     Broadcast(#[from] BroadcastError),
     #[error(transparent)]
     Socket(#[from] socketioxide::SendError),
+    #[error("not encodable: {0}")]
+    Encode(String),
 }
 
 /// Who a recorded event went to.

@@ -21,10 +21,10 @@ over_transports!(
     js_recovery_after_the_node_is_killed = killed_node(Js): [websocket, polling],
 );
 
-/// Recovery on `/chat` and `/echo`.
+/// Recovery on `/chat`, `/game` and `/echo`.
 fn recovering(config: ServeConfig) -> ServeConfig {
     ServeConfig {
-        recovery_namespaces: vec!["/chat".into(), "/echo".into()],
+        recovery_namespaces: vec!["/chat".into(), "/game".into(), "/echo".into()],
         ..config
     }
 }

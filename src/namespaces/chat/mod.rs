@@ -30,11 +30,11 @@ use self::{
     wire::{HistoryPage, Joined, Member, Members, Message, Presence, Sent, TypingNotice},
 };
 use super::{
-    Common,
+    Common, emit_recorded,
     event::{self, Event, Reply, store_write_refusal},
     socket_closed, socket_opened,
 };
-use crate::protocol::{args::Args, bounds};
+use crate::protocol::bounds;
 use crate::recovery::{Expired, SendFailed, log::Sender};
 use crate::{
     protocol::{EventError, RoomId, StreamId, rooms},
@@ -126,26 +126,25 @@ async fn emit_to_others<A: Adapter, T: serde::Serialize + ?Sized>(
     data: &T,
     volatile: bool,
 ) {
-    let sent = match &ctx.common.recovery {
-        // Recorded with an offset: a member whose transport dropped gets it
-        // when it recovers. Typing hints stay volatile and unrecorded.
-        Some(log) if !volatile => match Args::from_value(data) {
-            Ok(args) => {
-                log.broadcast(Sender::Socket(socket), vec![rooms::chat(room)], event, args)
-                    .await
-            }
-            Err(e) => {
-                tracing::error!("{event} not encodable: {e}");
-                return;
-            }
-        },
-        _ => {
-            let mut others = socket.to(rooms::chat(room));
-            if volatile {
-                others = others.volatile();
-            }
-            others.emit(event, data).await.map_err(SendFailed::from)
-        }
+    let sent = if volatile {
+        // Typing hints stay volatile and unrecorded.
+        socket
+            .to(rooms::chat(room))
+            .volatile()
+            .emit(event, data)
+            .await
+            .map_err(SendFailed::from)
+    } else {
+        let sender = Sender::Socket(socket);
+        emit_recorded(
+            sender,
+            &ctx.common,
+            NAMESPACE,
+            rooms::chat(room),
+            event,
+            data,
+        )
+        .await
     };
     match sent {
         Ok(()) => ctx.common.metrics.event_out(NAMESPACE),
@@ -372,6 +371,9 @@ pub fn on_recovery_expired<A: Adapter>(io: &SocketIo<A>, ctx: &ChatContext) {
     log.on_expired(move |expired: Expired| {
         let (io, ctx) = (io.clone(), ctx.clone());
         ctx.common.tasks.clone().spawn(async move {
+            let Some(all) = io.of(NAMESPACE) else {
+                return;
+            };
             let session = ChatSession::from_data(&expired.data);
             let id = expired.sid.to_string();
             for (room, name) in session.leave_all() {
@@ -379,10 +381,7 @@ pub fn on_recovery_expired<A: Adapter>(io: &SocketIo<A>, ctx: &ChatContext) {
                     id: id.clone(),
                     name: name.as_str().to_owned(),
                 };
-                let Some(within) = io.of(NAMESPACE) else {
-                    return;
-                };
-                let within = || within.clone().within(rooms::chat(&room));
+                let within = || all.clone().within(rooms::chat(&room));
                 let count =
                     presence::members(within, &room, Some(&id), ctx.common.recovery.as_deref())
                         .await
@@ -393,20 +392,9 @@ pub fn on_recovery_expired<A: Adapter>(io: &SocketIo<A>, ctx: &ChatContext) {
                     member: &member,
                     count,
                 };
-                let Ok(args) = Args::from_value(&presence) else {
-                    continue;
-                };
-                let Some(log) = &ctx.common.recovery else {
-                    return;
-                };
-                match log
-                    .broadcast(
-                        Sender::Server(&io),
-                        vec![rooms::chat(&room)],
-                        "presence",
-                        args,
-                    )
-                    .await
+                let sender = Sender::Server(&io);
+                let to = rooms::chat(&room);
+                match emit_recorded(sender, &ctx.common, NAMESPACE, to, "presence", &presence).await
                 {
                     Ok(()) => ctx.common.metrics.event_out(NAMESPACE),
                     Err(e) => tracing::warn!(room = room.as_str(), "presence not broadcast: {e}"),

@@ -1,6 +1,13 @@
 //! `/game`: the arena game's namespace (PROTOCOL.md, docs/game.md): join,
 //! input, leave, and the state every tick from the game's loop
 //! ([`ticker::run`]). The simulation itself is [`crate::game::sim`].
+//!
+//! With connection state recovery on `/game`, a player whose transport
+//! dropped stays in its game, standing still, for the window: recovered, it
+//! plays on with its player id and score, and the others saw nothing; when
+//! the window passes, it leaves as on a disconnect. `player_joined` and
+//! `player_left` are recorded (a recovered player gets those it missed); the
+//! states are volatile and are not.
 
 mod payload;
 mod session;
@@ -10,6 +17,7 @@ mod wire;
 use std::sync::Arc;
 
 use socketioxide::{
+    SocketIo,
     adapter::Adapter,
     extract::{SocketRef, State},
     socket::DisconnectReason,
@@ -21,13 +29,14 @@ use self::{
     wire::{InputApplied, Joined, PlayerLeft},
 };
 use super::{
-    Common,
+    Common, emit_recorded,
     event::{self, Event, Reply},
     socket_closed, socket_opened,
 };
 use crate::{
     game::Games,
     protocol::{EventError, rooms},
+    recovery::{Expired, log::Sender},
 };
 
 pub const NAMESPACE: &str = "/game";
@@ -43,12 +52,18 @@ pub struct GameContext {
 type GameEvent<A> = Event<A, GameSession, GameContext>;
 
 /// The socket's session, limiter and handlers, before the CONNECT packet
-/// goes out ([`mount`](super::mount)); `/game` sends nothing on connect.
+/// goes out ([`mount`](super::mount)); `/game` sends nothing on connect. A
+/// recovered socket gets its seat back.
 pub async fn prepare_socket<A: Adapter>(
     socket: SocketRef<A>,
     State(ctx): State<GameContext>,
 ) -> Result<(), std::convert::Infallible> {
-    socket.extensions.insert(Arc::new(GameSession::default()));
+    let restored = match &ctx.common.recovery {
+        Some(log) => log.claimed_data(&socket).await,
+        None => None,
+    };
+    let session = restored.map_or_else(GameSession::default, |data| GameSession::from_data(&data));
+    socket.extensions.insert(Arc::new(session));
     event::on(&socket, "join", join::<A>);
     event::on(&socket, "input", input::<A>);
     event::on(&socket, "leave", leave::<A>);
@@ -95,11 +110,17 @@ async fn join<A: Adapter>(req: JoinRequest, event: GameEvent<A>) -> Reply<Joined
             event.ctx.common.metrics.clone(),
         ));
     }
-    match event
-        .socket
-        .to(room)
-        .emit("player_joined", &joined.player)
-        .await
+    let sender = Sender::Socket(&event.socket);
+    let common = &event.ctx.common;
+    match emit_recorded(
+        sender,
+        common,
+        NAMESPACE,
+        room,
+        "player_joined",
+        &joined.player,
+    )
+    .await
     {
         Ok(()) => event.ctx.common.metrics.event_out(NAMESPACE),
         Err(e) => tracing::debug!(game = game_id, "player_joined not sent: {e}"),
@@ -146,23 +167,67 @@ async fn leave_current<A: Adapter>(
     ctx.games.leave(&seat.game, &seat.player);
     let room = rooms::game(&seat.game);
     socket.leave(room.clone());
-    match socket
-        .to(room)
-        .emit("player_left", &PlayerLeft { id: &seat.player })
-        .await
-    {
+    let left = PlayerLeft { id: &seat.player };
+    let sender = Sender::Socket(socket);
+    match emit_recorded(sender, &ctx.common, NAMESPACE, room, "player_left", &left).await {
         Ok(()) => ctx.common.metrics.event_out(NAMESPACE),
         Err(e) => tracing::debug!(game = %seat.game, "player_left not sent: {e}"),
     }
 }
 
+/// After the CONNECT packet: `/game` sends nothing, but a recovered socket
+/// joins its game's room again and gets the events it missed.
+pub async fn on_connect<A: Adapter>(socket: SocketRef<A>, State(ctx): State<GameContext>) {
+    if let Some(log) = &ctx.common.recovery {
+        log.resume(&socket).await;
+    }
+}
+
+/// Disconnecting leaves the game; with recovery, a transport that dropped
+/// only stops the player where it is (see [`on_recovery_expired`]).
 async fn on_disconnect<A: Adapter>(
     socket: SocketRef<A>,
     reason: DisconnectReason,
     State(ctx): State<GameContext>,
 ) {
     if let Some(session) = socket.extensions.get::<Arc<GameSession>>() {
+        let seat = session.current().clone();
+        if let (Some(log), Some(seat)) = (&ctx.common.recovery, seat)
+            && log.hold(&socket, reason, session.to_data()).await
+        {
+            if let Some(game) = ctx.games.get(&seat.game) {
+                game.sim().halt_player(&seat.player);
+            }
+            socket_closed(&socket, &ctx.common.metrics, reason);
+            return;
+        }
         leave_current(&socket, &session, &ctx).await;
     }
     socket_closed(&socket, &ctx.common.metrics, reason);
+}
+
+/// With recovery: a held player whose window passed (or whose session went
+/// past a bound) leaves its game, and the others get its `player_left`.
+pub fn on_recovery_expired<A: Adapter>(io: &SocketIo<A>, ctx: &GameContext) {
+    let Some(log) = ctx.common.recovery.clone() else {
+        return;
+    };
+    let (io, ctx) = (io.clone(), ctx.clone());
+    log.on_expired(move |expired: Expired| {
+        let Some(seat) = GameSession::from_data(&expired.data).current().clone() else {
+            return;
+        };
+        let (io, ctx) = (io.clone(), ctx.clone());
+        ctx.common.tasks.clone().spawn(async move {
+            if !ctx.games.leave(&seat.game, &seat.player) {
+                return;
+            }
+            let left = PlayerLeft { id: &seat.player };
+            let (sender, room) = (Sender::Server(&io), rooms::game(&seat.game));
+            match emit_recorded(sender, &ctx.common, NAMESPACE, room, "player_left", &left).await {
+                Ok(()) => ctx.common.metrics.event_out(NAMESPACE),
+                Err(e) => tracing::debug!(game = %seat.game, "player_left not sent: {e}"),
+            }
+        });
+    });
 }

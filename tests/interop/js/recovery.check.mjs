@@ -197,6 +197,70 @@ async function lostScenario(checker, base, transport, scenario) {
   for (const s of [a, b]) s.socket.disconnect();
 }
 
+/** The next `state` whose players include (or not) `player`. */
+async function stateWith(recorder, player, present = true) {
+  for (;;) {
+    const state = (await recorder.next("state")).args[0];
+    const found = state?.players?.find((p) => p.id === player);
+    if (Boolean(found) === present) return found;
+  }
+}
+
+/** `/game`: a player whose transport dropped stays in the game and plays on with its id and score. */
+async function gameScenario(checker, base, transport) {
+  const game = `rec-${transport}-${process.pid}`;
+  const a = await connect(base, "/game", transport);
+  const b = await connect(base, "/game", transport);
+  const [ann] = await ackArgs(a.socket, "join", [{ game, name: "ann" }]);
+  const [bob] = await ackArgs(b.socket, "join", [{ game, name: "bob" }]);
+  expect(true, ann?.ok && bob?.ok, `joins: ${show([ann, bob])}`);
+  const joined = await a.recorder.next("player_joined");
+  expect(bob.you, joined.args[0]?.id, "bob's player_joined to ann");
+  expectTrue(isOffset(joined.args[1]), "an offset after player_joined", show(joined.args));
+  const id = a.socket.id;
+  await checker.run("/game: a dropped player stays in the game, still, for the window", async () => {
+    await dropTransport(a.socket, base, "/game");
+    b.recorder.dropUnread();
+    const seen = await stateWith(b.recorder, ann.you);
+    expect("ann", seen.name, "ann in the states bob gets");
+  });
+  await checker.run("/game: recovered with the same player id and score, the others saw no leave", async () => {
+    const before = (await stateWith(b.recorder, ann.you)).score;
+    await reconnect(a.socket);
+    expect(true, a.socket.recovered, "socket.recovered");
+    expect(id, a.socket.id, "socket id");
+    a.recorder.dropUnread();
+    a.socket.emit("input", { seq: 1, dx: 1, dy: 0 });
+    let mine;
+    do mine = (await a.recorder.next("state")).args[0];
+    while ((mine.acks?.[ann.you] ?? -1) < 1);
+    const me = mine.players.find((p) => p.id === ann.you);
+    expectTrue(me && me.score >= before, "ann's player with her score in the states she gets", show(me));
+    expect([], b.recorder.unread().filter((r) => r.event === "player_left").map((r) => r.args[0]), "player_left events");
+  });
+  for (const s of [a, b]) s.socket.disconnect();
+}
+
+/** `/game` past the window: the others get `player_left`, the client comes back as a new player. */
+async function gameExpiry(checker, base, transport) {
+  const game = `lost-${transport}-${process.pid}`;
+  const a = await connect(base, "/game", transport);
+  const b = await connect(base, "/game", transport);
+  const [ann] = await ackArgs(a.socket, "join", [{ game, name: "ann" }]);
+  await ackArgs(b.socket, "join", [{ game, name: "bob" }]);
+  await checker.run("/game past the window: the others get player_left", async () => {
+    await dropTransport(a.socket, base, "/game");
+    const left = await b.recorder.next("player_left", CONNECT_TIMEOUT_MS);
+    expect({ id: ann.you }, left.args[0], "who left");
+    await stateWith(b.recorder, ann.you, false);
+  });
+  await checker.run("/game past the window: the client comes back as a new socket", async () => {
+    await reconnect(a.socket);
+    expect(false, a.socket.recovered, "socket.recovered");
+  });
+  for (const s of [a, b]) s.socket.disconnect();
+}
+
 /**
  * Two nodes: ann (on the first) loses her transport, or her node is killed,
  * while bob (on the second) sends to the room; she comes back on the second
@@ -255,8 +319,13 @@ main(async () => {
   const base = cli.url.href;
   const checker = new Checker(PROGRAM, `${cli.transport} ${cli.scenario}`);
   try {
-    if (cli.scenario === "recover") await recoverScenario(checker, base, cli.transport);
-    else if (cli.scenario === "other-node" || cli.scenario === "killed") {
+    if (cli.scenario === "recover") {
+      await recoverScenario(checker, base, cli.transport);
+      await gameScenario(checker, base, cli.transport);
+    } else if (cli.scenario === "expiry") {
+      await lostScenario(checker, base, cli.transport, cli.scenario);
+      await gameExpiry(checker, base, cli.transport);
+    } else if (cli.scenario === "other-node" || cli.scenario === "killed") {
       if (!cli.other || (cli.scenario === "killed" && !cli.kill)) throw new Error(`--scenario ${cli.scenario} needs --other${cli.scenario === "killed" ? " and --kill" : ""}`);
       await clusterScenario(checker, base, new URL(cli.other).href, cli.transport, cli.scenario === "killed" ? Number(cli.kill) : undefined);
     } else await lostScenario(checker, base, cli.transport, cli.scenario);
