@@ -328,13 +328,19 @@ fn recovery_settings(config: &ServeConfig) -> anyhow::Result<RecoverySettings> {
         return Ok(settings);
     }
     for ns in namespaces {
-        let recovers = [chat::NAMESPACE, game_ns::NAMESPACE].contains(&ns.as_str())
+        let recovers = [
+            chat::NAMESPACE,
+            game_ns::NAMESPACE,
+            crate::notifications::NAMESPACE,
+        ]
+        .contains(&ns.as_str())
             || config.echo_namespaces.contains(ns);
         if !recovers {
             anyhow::bail!(
-                "--recovery-namespaces names `{ns}`: recovery runs on the echo namespaces ({}), {} and {} only",
+                "--recovery-namespaces names `{ns}`: recovery runs on the echo namespaces ({}), {}, {} and {} only",
                 config.echo_namespaces.join(", "),
                 chat::NAMESPACE,
+                crate::notifications::NAMESPACE,
                 game_ns::NAMESPACE,
             );
         }

@@ -135,11 +135,16 @@ class Listener:
         if not self.done.done():
             self.done.set_result(code)
 
-    def auth(self) -> dict[str, str]:
-        """Called on every (re)connection attempt: resume after the last id."""
+    def auth(self) -> dict[str, Any]:
+        """Called on every (re)connection attempt: resume after the last id.
+
+        `recovery: False`: python-socketio cannot recover a connection's
+        state, so the server adds no offset argument to its events (with
+        connection state recovery on, docs/PROTOCOL.md); `since` does the
+        catching up."""
         if self.last_id is None:
-            return {"token": self.opts.token}
-        return {"token": self.opts.token, "since": self.last_id}
+            return {"token": self.opts.token, "recovery": False}
+        return {"token": self.opts.token, "since": self.last_id, "recovery": False}
 
     # -- server events -----------------------------------------------------
 

@@ -13,7 +13,11 @@
 //! the store from its cursor instead (the store commits notifications in id
 //! order across nodes), and sends what it finds, in order.
 
-use std::time::Duration;
+use std::{
+    collections::BTreeSet,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use futures_util::{StreamExt, stream::FuturesUnordered};
 use serde::de::IgnoredAny;
@@ -47,6 +51,62 @@ pub struct Delivery<A: Adapter> {
     pub live_is_wake_up: bool,
     /// Where the delivery receipts are written.
     pub tasks: Tasks,
+    /// What the client acknowledged (connection state recovery resumes after it).
+    pub acked: Arc<AckedCursor>,
+}
+
+/// The id every notification up to which the client acknowledged: a socket
+/// that recovers without `since` is replayed what follows it, so a
+/// notification lost with the transport (sent, never acked) is sent again
+/// rather than skipped. One acked after an unacked one is sent again too
+/// (the client de-duplicates by id).
+#[derive(Debug)]
+pub struct AckedCursor(Mutex<AckMarks>);
+
+#[derive(Debug)]
+struct AckMarks {
+    /// Every notification up to it is acked (or was before this socket).
+    floor: StreamId,
+    /// Sent and not acked yet.
+    outstanding: BTreeSet<StreamId>,
+    /// The last one sent.
+    last_sent: Option<StreamId>,
+}
+
+impl AckedCursor {
+    /// Starting after `cursor` (the socket's replay cursor).
+    pub fn new(cursor: StreamId) -> Self {
+        Self(Mutex::new(AckMarks {
+            floor: cursor,
+            outstanding: BTreeSet::new(),
+            last_sent: None,
+        }))
+    }
+
+    fn marks(&self) -> std::sync::MutexGuard<'_, AckMarks> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn sent(&self, id: StreamId) {
+        let mut marks = self.marks();
+        marks.outstanding.insert(id);
+        marks.last_sent = Some(id);
+    }
+
+    fn acked(&self, id: StreamId) {
+        self.marks().outstanding.remove(&id);
+    }
+
+    /// Where a recovering socket's replay starts (exclusive).
+    pub fn resume_after(&self) -> StreamId {
+        let marks = self.marks();
+        match marks.outstanding.first() {
+            Some(first) => StreamId(first.0 - 1),
+            None => marks.last_sent.unwrap_or(marks.floor),
+        }
+    }
 }
 
 /// Why sending stopped.
@@ -102,6 +162,7 @@ impl<A: Adapter> Delivery<A> {
                 }
                 Some((id, acked)) = acks.next(), if !acks.is_empty() => {
                     if acked {
+                        self.acked.acked(id);
                         self.record_delivery(id);
                     }
                 }
@@ -158,6 +219,7 @@ impl<A: Adapter> Delivery<A> {
                         (id, acked)
                     }));
                     self.metrics.event_out(self.socket.ns());
+                    self.acked.sent(id);
                     self.cursor = notification.id;
                     return Ok(());
                 }

@@ -45,7 +45,7 @@ pub const MAX_HELD_SESSIONS: usize = 100_000;
 
 /// How long a claimed session waits for its socket's connect handler before
 /// the sweep ends it (its connect was refused, or the client left at once).
-const CLAIM_TIMEOUT: Duration = Duration::from_secs(60);
+pub(super) const CLAIM_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A recorded event.
 struct Entry {

@@ -24,7 +24,7 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex as StdMutex, PoisonError},
+    sync::{Arc, LazyLock, Mutex as StdMutex, PoisonError},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -77,6 +77,10 @@ redis.call('HDEL', KEYS[3], ARGV[1])
 redis.call('SREM', KEYS[4], ARGV[1])
 return 1
 ";
+
+static TAKE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(TAKE));
+static ORPHANS_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(ORPHANS));
+static TRIM_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(TRIM));
 
 /// The live sessions of a dead node are held from now.
 const ORPHANS: &str = r"
@@ -273,6 +277,8 @@ struct Claimed {
     rooms: Vec<String>,
     data: serde_json::Value,
     from: String,
+    /// When the sweep gives up on it (its connect was refused).
+    until: std::time::Instant,
 }
 
 /// What the delivery task runs for a resuming socket: the entries it missed.
@@ -466,6 +472,7 @@ impl SharedRecord {
                             rooms: session.rooms,
                             data: session.data,
                             from,
+                            until: std::time::Instant::now() + super::log::CLAIM_TIMEOUT,
                         },
                     );
                     let identity = Identity {
@@ -539,13 +546,8 @@ impl SharedRecord {
             Some(node) => self.keys.node(node),
             None => self.keys.node(&self.node),
         };
-        let taken: i64 = Script::new(TAKE)
-            .key(&self.keys.place)
-            .key(&self.keys.held)
-            .key(&self.keys.sessions)
-            .key(node_set)
-            .arg(pid_text)
-            .arg(&place)
+        let taken: i64 = self
+            .take_script(&node_set, pid_text, &place)
             .invoke_async(&mut conn)
             .await?;
         if taken == 0 {
@@ -745,13 +747,8 @@ impl SharedRecord {
         let mut conn = self.conn.clone();
         let place = self.place_live();
         if !recoverable(reason) {
-            let _ = Script::new(TAKE)
-                .key(&self.keys.place)
-                .key(&self.keys.held)
-                .key(&self.keys.sessions)
-                .key(self.keys.node(&self.node))
-                .arg(pid.as_str())
-                .arg(&place)
+            let _ = self
+                .take_script(&self.keys.node(&self.node), pid.as_str(), &place)
                 .invoke_async::<i64>(&mut conn)
                 .await;
             return false;
@@ -866,6 +863,17 @@ impl SharedRecord {
             .query_async(&mut conn)
             .await?;
         let mut ended = Vec::new();
+        for (pid, claim) in self.stale_claims() {
+            let _: i64 = self
+                .take_script(
+                    &self.keys.node(&self.node),
+                    pid.as_str(),
+                    &self.place_live(),
+                )
+                .invoke_async(&mut conn)
+                .await?;
+            ended.push(claim);
+        }
         for pid in due {
             let place: Option<String> = conn.hget(&self.keys.place, &pid).await?;
             let Some(place) = place.filter(|place| place.starts_with("held:")) else {
@@ -873,13 +881,8 @@ impl SharedRecord {
                 continue;
             };
             let session: Option<String> = conn.hget(&self.keys.sessions, &pid).await?;
-            let taken: i64 = Script::new(TAKE)
-                .key(&self.keys.place)
-                .key(&self.keys.held)
-                .key(&self.keys.sessions)
-                .key(self.keys.node(&self.node))
-                .arg(&pid)
-                .arg(&place)
+            let taken: i64 = self
+                .take_script(&self.keys.node(&self.node), &pid, &place)
                 .invoke_async(&mut conn)
                 .await?;
             if taken == 0 {
@@ -903,7 +906,7 @@ impl SharedRecord {
             if alive {
                 continue;
             }
-            let moved: i64 = Script::new(ORPHANS)
+            let moved: i64 = ORPHANS_SCRIPT
                 .key(self.keys.node(node))
                 .key(&self.keys.place)
                 .key(&self.keys.held)
@@ -919,7 +922,7 @@ impl SharedRecord {
         }
         let window = u64::try_from(self.settings.window.as_millis()).unwrap_or(u64::MAX);
         let cap = (self.settings.log_bytes / ENTRY_BYTES_ESTIMATE).max(1_000);
-        let _: i64 = Script::new(TRIM)
+        let _: i64 = TRIM_SCRIPT
             .key(&self.keys.log)
             .key(&self.keys.trimmed)
             .arg(cap)
@@ -928,6 +931,49 @@ impl SharedRecord {
             .await?;
         self.update_held_gauge(&mut conn).await;
         Ok(ended)
+    }
+
+    /// Claims whose socket never reached its connect handler (a middleware
+    /// refused it): ended, and gone from Redis since their claim.
+    fn stale_claims(&self) -> Vec<(Sid, Expired)> {
+        let now = std::time::Instant::now();
+        let mut claimed = lock(&self.claimed);
+        let stale: Vec<Sid> = claimed
+            .iter()
+            .filter(|(_, claim)| claim.until <= now)
+            .map(|(sid, _)| *sid)
+            .collect();
+        stale
+            .into_iter()
+            .filter_map(|sid| claimed.remove(&sid).map(|claim| (sid, claim)))
+            .map(|(sid, claim)| {
+                let expired = Expired {
+                    sid,
+                    rooms: claim.rooms,
+                    data: claim.data,
+                };
+                (claim.pid, expired)
+            })
+            .collect()
+    }
+
+    /// [`TAKE`] of session `pid` from `place` (`node_set`: the set of the
+    /// node it is live on, when it is).
+    fn take_script(
+        &self,
+        node_set: &str,
+        pid: &str,
+        place: &str,
+    ) -> redis::ScriptInvocation<'static> {
+        let mut invocation = TAKE_SCRIPT.prepare_invoke();
+        invocation
+            .key(&self.keys.place)
+            .key(&self.keys.held)
+            .key(&self.keys.sessions)
+            .key(node_set)
+            .arg(pid)
+            .arg(place);
+        invocation
     }
 
     async fn update_held_gauge(&self, conn: &mut ConnectionManager) {

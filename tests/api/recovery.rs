@@ -17,20 +17,26 @@ over_transports!(
     js_recovery = recover(Js): [websocket, polling],
     js_recovery_window_expiry = expiry(Js): [websocket, polling],
     js_recovery_session_bound = bound(Js): [websocket, polling],
+    js_recovery_of_notifications = notifications(Js): [websocket, polling],
     js_recovery_on_the_other_node = other_node(Js): [websocket, polling],
     js_recovery_after_the_node_is_killed = killed_node(Js): [websocket, polling],
 );
 
-/// Recovery on `/chat`, `/game` and `/echo`.
+/// Recovery on `/chat`, `/game`, `/notifications` and `/echo`.
 fn recovering(config: ServeConfig) -> ServeConfig {
     ServeConfig {
-        recovery_namespaces: vec!["/chat".into(), "/game".into(), "/echo".into()],
+        recovery_namespaces: vec![
+            "/chat".into(),
+            "/game".into(),
+            "/notifications".into(),
+            "/echo".into(),
+        ],
         ..config
     }
 }
 
 async fn scenario(config: ServeConfig, program: CheckProgram, transport: &str, scenario: &str) {
-    let app = spawn_app(config).await;
+    let app = spawn_app(notifications_config(config)).await;
     run_check(
         program,
         "tests/interop/js/recovery.check.mjs",
@@ -40,6 +46,10 @@ async fn scenario(config: ServeConfig, program: CheckProgram, transport: &str, s
             transport,
             "--scenario",
             scenario,
+            "--secret",
+            SECRET,
+            "--api-key",
+            API_KEY,
         ],
         &format!("js-recovery-{scenario}-{transport}"),
     )
@@ -57,6 +67,16 @@ async fn expiry(program: CheckProgram, transport: &str) {
         ..recovering(test_config())
     };
     scenario(config, program, transport, "expiry").await;
+}
+
+async fn notifications(program: CheckProgram, transport: &str) {
+    scenario(
+        recovering(test_config()),
+        program,
+        transport,
+        "notifications",
+    )
+    .await;
 }
 
 async fn bound(program: CheckProgram, transport: &str) {

@@ -5,6 +5,16 @@
 //! subscription before the CONNECT packet goes out; once connected, a
 //! [`Delivery`] task (of the notifications feature) sends the replay and then
 //! the live stream.
+//!
+//! With connection state recovery on `/notifications`, the connect
+//! middleware runs again for a recovering socket (as in the reference): the
+//! token must name the user the session was for, or the connection is
+//! refused (`unauthorized`). The notifications themselves are not recorded
+//! (they ask for an ack, which the reference does not record either): the
+//! store is their record, and a recovered socket without `since` is replayed
+//! from the last notification it acknowledged, so recovery neither skips
+//! nor duplicates what the `since` replay would send (ids stay the dedupe
+//! key). Its topics come back, and the `unread` counts it missed.
 
 pub mod payload;
 mod session;
@@ -20,15 +30,16 @@ use socketioxide::{
 
 use self::{
     payload::{ConnectAuth, ReadRequest, TopicsRequest, parse_since},
-    session::NotificationSession,
+    session::{HeldSession, NotificationSession},
     wire::{Topics, Unread, UnreadCount},
 };
 use super::{
-    Common,
+    Common, emit_recorded,
     event::{self, Event, Reply, store_write_refusal},
     socket_closed, socket_opened,
 };
-use crate::protocol::bounds;
+use crate::protocol::{RoomId, StreamId, bounds};
+use crate::recovery::log::Sender;
 use crate::{
     notifications::{
         Hub, InboxPage, ListRequest, NAMESPACE, TokenError, TokenVerifier, delivery::Delivery,
@@ -96,11 +107,22 @@ pub async fn authenticate<A: Adapter>(
         tracing::info!(socket_id = %socket.id, "refused /notifications connection: {}", e.message);
         Refusal::BadRequest
     })?;
+    let held = restored_session(&socket, &ctx).await;
+    if let Some(held) = &held
+        && held.user != user.as_str()
+    {
+        // The pid is a secret of the session's user: another user's token
+        // with it is refused, not given that user's session.
+        tracing::info!(socket_id = %socket.id, "refused /notifications connection: the token's user is not the recovered session's");
+        return Err(Refusal::Unauthorized);
+    }
     // Without `since`, the cursor is the newest id *before* subscribing: what
-    // commits in between is then replayed rather than missed.
-    let (subscription, cursor) = match since {
-        Some(since) => (ctx.hub.subscribe(&user), since),
-        None => {
+    // commits in between is then replayed rather than missed. A recovered
+    // socket resumes after what it acknowledged.
+    let (subscription, cursor) = match (since, &held) {
+        (Some(since), _) => (ctx.hub.subscribe(&user), since),
+        (None, Some(held)) => (ctx.hub.subscribe(&user), StreamId(held.after)),
+        (None, None) => {
             let newest = ctx.store.newest_id(user.as_str()).await.map_err(|e| {
                 tracing::error!(error = %e, "cannot read the newest notification id");
                 Refusal::Internal
@@ -110,6 +132,17 @@ pub async fn authenticate<A: Adapter>(
     };
     socket.join(rooms::user(&user));
     let session = NotificationSession::new(user, subscription, cursor);
+    if let Some(held) = &held {
+        let topics: Vec<RoomId> = held
+            .topics
+            .iter()
+            .filter_map(|topic| RoomId::parse("topic", topic).ok())
+            .collect();
+        let _ = session.subscribe(&topics);
+    }
+    if let Some(log) = &ctx.common.recovery {
+        log.touch(&socket, session.to_data()).await;
+    }
     socket.extensions.insert(Arc::new(session));
     event::on(&socket, "list", list::<A>);
     event::on(&socket, "read", read::<A>);
@@ -120,8 +153,28 @@ pub async fn authenticate<A: Adapter>(
     Ok(())
 }
 
-/// Connected: start the socket's delivery task.
+/// The session a recovering socket restored, if any.
+async fn restored_session<A: Adapter>(
+    socket: &SocketRef<A>,
+    ctx: &NotificationsContext,
+) -> Option<HeldSession> {
+    let log = ctx.common.recovery.as_ref()?;
+    let data = log.claimed_data(socket).await?;
+    // A session without its user (written before its connect finished)
+    // names nobody, so it matches no token.
+    Some(serde_json::from_value(data).unwrap_or(HeldSession {
+        user: String::new(),
+        topics: Vec::new(),
+        after: 0,
+    }))
+}
+
+/// Connected: start the socket's delivery task (after a recovered socket
+/// joined its rooms again and got the `unread` counts it missed).
 pub async fn on_connect<A: Adapter>(socket: SocketRef<A>, State(ctx): State<NotificationsContext>) {
+    if let Some(log) = &ctx.common.recovery {
+        log.resume(&socket).await;
+    }
     let Some(session) = socket.extensions.get::<Arc<NotificationSession>>() else {
         return;
     };
@@ -138,6 +191,7 @@ pub async fn on_connect<A: Adapter>(socket: SocketRef<A>, State(ctx): State<Noti
         closed: session.closed.clone(),
         live_is_wake_up: ctx.clustered,
         tasks: ctx.common.tasks.clone(),
+        acked: session.acked.clone(),
     };
     ctx.common.tasks.spawn(delivery.run());
 }
@@ -177,13 +231,10 @@ async fn read<A: Adapter>(req: ReadRequest, event: NotificationsEvent<A>) -> Rep
         .mark_read(event.session.user.as_str(), target)
         .await
         .map_err(|e| store_write_failed(&e))?;
-    // Every event.socket of the user, on every node, this one included.
-    match event
-        .socket
-        .within(rooms::user(&event.session.user))
-        .emit("unread", &UnreadCount { count: unread })
-        .await
-    {
+    // Every socket of the user, on every node, this one included.
+    let (sender, room) = (Sender::Server(&event.io), rooms::user(&event.session.user));
+    let count = UnreadCount { count: unread };
+    match emit_recorded(sender, &event.ctx.common, NAMESPACE, room, "unread", &count).await {
         Ok(()) => event.ctx.common.metrics.event_out(NAMESPACE),
         Err(e) => tracing::warn!(user = %event.session.user, "unread not broadcast: {e}"),
     }
@@ -201,6 +252,7 @@ async fn subscribe<A: Adapter>(req: TopicsRequest, event: NotificationsEvent<A>)
     event
         .socket
         .join(topics.iter().map(rooms::topic).collect::<Vec<_>>());
+    remember_session(&event).await;
     Ok(Topics::held(&held))
 }
 
@@ -213,9 +265,20 @@ async fn unsubscribe<A: Adapter>(
     event
         .socket
         .leave(topics.iter().map(rooms::topic).collect::<Vec<_>>());
+    remember_session(&event).await;
     Ok(Topics::held(&held))
 }
 
+/// With recovery on a cluster: the socket's topics are written where every
+/// node reads them.
+async fn remember_session<A: Adapter>(event: &NotificationsEvent<A>) {
+    if let Some(log) = &event.ctx.common.recovery {
+        log.touch(&event.socket, event.session.to_data()).await;
+    }
+}
+
+/// The delivery task ends with the socket; with recovery, a transport that
+/// dropped holds the session (user, topics, what it acknowledged).
 async fn on_disconnect<A: Adapter>(
     socket: SocketRef<A>,
     reason: DisconnectReason,
@@ -223,6 +286,9 @@ async fn on_disconnect<A: Adapter>(
 ) {
     if let Some(session) = socket.extensions.get::<Arc<NotificationSession>>() {
         session.closed.cancel();
+        if let Some(log) = &ctx.common.recovery {
+            log.hold(&socket, reason, session.to_data()).await;
+        }
     }
     socket_closed(&socket, &ctx.common.metrics, reason);
 }

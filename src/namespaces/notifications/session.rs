@@ -2,14 +2,14 @@
 
 use std::{
     collections::BTreeSet,
-    sync::{Mutex, MutexGuard},
+    sync::{Arc, Mutex, MutexGuard},
 };
 
 use tokio_util::sync::CancellationToken;
 
 use crate::protocol::bounds::MAX_TOPICS_PER_SOCKET;
 use crate::{
-    notifications::hub::Subscription,
+    notifications::{delivery::AckedCursor, hub::Subscription},
     protocol::{RoomId, StreamId, UserId},
 };
 
@@ -21,6 +21,17 @@ pub struct NotificationSession {
     pending: Mutex<Option<(Subscription, StreamId)>>,
     /// Ends the delivery task when the socket goes.
     pub closed: CancellationToken,
+    /// What the client acknowledged (a recovered socket resumes after it).
+    pub acked: Arc<AckedCursor>,
+}
+
+/// The session as kept while its socket is away (connection state recovery).
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct HeldSession {
+    pub user: String,
+    pub topics: Vec<String>,
+    /// Replay after this id when the client gives no `since`.
+    pub after: i64,
 }
 
 impl NotificationSession {
@@ -30,7 +41,21 @@ impl NotificationSession {
             topics: Mutex::new(BTreeSet::new()),
             pending: Mutex::new(Some((subscription, cursor))),
             closed: CancellationToken::new(),
+            acked: Arc::new(AckedCursor::new(cursor)),
         }
+    }
+
+    /// The session as kept while its socket is away.
+    pub fn to_data(&self) -> serde_json::Value {
+        let held = HeldSession {
+            user: self.user.as_str().to_owned(),
+            topics: lock(&self.topics)
+                .iter()
+                .map(|t| t.as_str().to_owned())
+                .collect(),
+            after: self.acked.resume_after().0,
+        };
+        serde_json::to_value(held).expect("a held session serializes")
     }
 
     /// The live subscription and the replay cursor, once.

@@ -8,6 +8,7 @@
 //     node recovery.check.mjs URL [--transport websocket|polling] --scenario recover|expiry|bound
 //     node recovery.check.mjs URL --scenario other-node --other URL2
 //     node recovery.check.mjs URL --scenario killed --other URL2 --kill PID
+//     node recovery.check.mjs URL --scenario notifications --secret S --api-key K
 //
 // The server must run with `--recovery-namespaces /chat,/echo`; `expiry`
 // wants a short `--recovery-window`, `bound` `--recovery-session-packets 3`.
@@ -21,6 +22,7 @@
 // Prints one `ok`/`FAIL` line per check and, last, `interop:
 // recovery.check.mjs <transport>: <P> checks ok, <F> failed`.
 
+import jwt from "jsonwebtoken";
 import { io } from "socket.io-client";
 
 import { CONNECT_TIMEOUT_MS, CheckFailed, Checker, Recorder, ackArgs, bounded, clientOptions, expect, expectTrue, main, namespaceUrl, onceEvent, parseCli, show } from "./lib/checks.mjs";
@@ -241,6 +243,83 @@ async function gameScenario(checker, base, transport) {
   for (const s of [a, b]) s.socket.disconnect();
 }
 
+/** Pushes one notification to `user` over the HTTP API; its id. */
+async function pushTo(base, apiKey, user, kind) {
+  const res = await fetch(new URL("/api/v1/notifications", base), {
+    method: "POST",
+    headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+    body: JSON.stringify({ users: [user], kind }),
+  });
+  const body = await res.json();
+  expect(201, res.status, `push ${kind}: ${show(body)}`);
+  return body.notifications[0].id;
+}
+
+/** The next `notification`, acknowledged as a client does. */
+async function nextNotification(recorder) {
+  const got = await recorder.next("notification");
+  got.ack?.(true);
+  return got.args[0];
+}
+
+/**
+ * `/notifications`: a recovered socket gets what it missed as the `since`
+ * replay would (no skip; any repeat has an id already seen), its topics, and
+ * the `unread` counts it missed; another user's token with its pid is refused.
+ */
+async function notificationsScenario(checker, base, transport, secret, apiKey) {
+  const user = `rec-${transport}-${process.pid}`;
+  const token = (sub) => jwt.sign({ sub }, secret, { algorithm: "HS256", expiresIn: 600 });
+  const a = await connect(base, "/notifications", transport, { token: token(user) });
+  const other = await connect(base, "/notifications", transport, { token: token(user) });
+  const first = await pushTo(base, apiKey, user, "first");
+  expect(first, (await nextNotification(a.recorder)).id, "the first notification, live");
+  expect(first, (await nextNotification(other.recorder)).id, "the first notification on the user's other socket");
+  const [topics] = await ackArgs(a.socket, "subscribe", [{ topics: ["news"] }]);
+  expect(true, topics?.ok, `subscribe: ${show(topics)}`);
+  const seen = new Set([first]);
+  const id = a.socket.id;
+  let missed;
+  await checker.run("/notifications: recovered, same id, the missed notifications as the since replay has them", async () => {
+    await dropTransport(a.socket, base, "/notifications");
+    missed = [await pushTo(base, apiKey, user, "missed-1"), await pushTo(base, apiKey, user, "missed-2")];
+    const [read] = await ackArgs(other.socket, "read", [{ ids: [first] }]);
+    expect(true, read?.ok, `read on the other socket: ${show(read)}`);
+    await reconnect(a.socket);
+    expect(true, a.socket.recovered, "socket.recovered");
+    expect(id, a.socket.id, "socket id");
+    const got = [];
+    while (got.filter((n) => !seen.has(n)).length < missed.length) got.push((await nextNotification(a.recorder)).id);
+    expect(missed, got.filter((n) => !seen.has(n)), "new notifications after recovery, in order");
+    const replay = await connect(base, "/notifications", transport, { token: token(user), since: first });
+    const since = [await nextNotification(replay.recorder), await nextNotification(replay.recorder)].map((n) => n.id);
+    expect(since, got.filter((n) => !seen.has(n)), "the same as a `since` replay");
+    replay.socket.disconnect();
+  });
+  await checker.run("/notifications: the recovered socket kept its topics and got the unread count it missed", async () => {
+    const unread = await a.recorder.next("unread");
+    expect(2, unread.args[0]?.count, "the unread count after the other socket read one");
+    expectTrue(isOffset(unread.args[1]), "an offset after unread", show(unread.args));
+    const [left] = await ackArgs(a.socket, "unsubscribe", [{ topics: ["not-held"] }]);
+    expect(["news"], left?.topics, `topics held: ${show(left)}`);
+  });
+  await checker.run("/notifications: another user's token with the session's pid is refused", async () => {
+    const victim = await connect(base, "/notifications", transport, { token: token(`${user}-v`) });
+    const pid = victim.socket._pid;
+    const offset = victim.socket._lastOffset;
+    expectTrue(typeof pid === "string", "the client holds a pid", show(pid));
+    await dropTransport(victim.socket, base, "/notifications");
+    const thief = io(namespaceUrl(base, "/notifications"), clientOptions(transport, { auth: { token: token(`${user}-x`), pid, offset } }));
+    const refused = onceEvent(thief, "connect_error", "the refusal");
+    thief.connect();
+    const [error] = await refused;
+    expect("unauthorized", error?.message, "connect_error");
+    thief.close();
+    victim.socket.disconnect();
+  });
+  for (const s of [a, other]) s.socket.disconnect();
+}
+
 /** `/game` past the window: the others get `player_left`, the client comes back as a new player. */
 async function gameExpiry(checker, base, transport) {
   const game = `lost-${transport}-${process.pid}`;
@@ -315,6 +394,8 @@ main(async () => {
     scenario: { type: "string", default: "recover", hint: "recover|expiry|bound|other-node|killed" },
     other: { type: "string", hint: "URL of a second node" },
     kill: { type: "string", hint: "PID of the first node" },
+    secret: { type: "string", hint: "the JWT secret" },
+    "api-key": { type: "string", hint: "an API key" },
   });
   const base = cli.url.href;
   const checker = new Checker(PROGRAM, `${cli.transport} ${cli.scenario}`);
@@ -325,6 +406,8 @@ main(async () => {
     } else if (cli.scenario === "expiry") {
       await lostScenario(checker, base, cli.transport, cli.scenario);
       await gameExpiry(checker, base, cli.transport);
+    } else if (cli.scenario === "notifications") {
+      await notificationsScenario(checker, base, cli.transport, cli.secret, cli["api-key"]);
     } else if (cli.scenario === "other-node" || cli.scenario === "killed") {
       if (!cli.other || (cli.scenario === "killed" && !cli.kill)) throw new Error(`--scenario ${cli.scenario} needs --other${cli.scenario === "killed" ? " and --kill" : ""}`);
       await clusterScenario(checker, base, new URL(cli.other).href, cli.transport, cli.scenario === "killed" ? Number(cli.kill) : undefined);
