@@ -323,8 +323,10 @@ pub struct ServeConfig {
     /// id, rooms and every event it missed back (`socket.recovered` in
     /// socket.io-client 4.6+). With it on, each event the namespace records
     /// carries its offset as one more, last argument; a client that cannot
-    /// take it connects with `auth: {recovery: false}`. Echo namespaces and
-    /// `/chat`; one node only (not with `--redis-url`) for now.
+    /// take it connects with `auth: {recovery: false}`. Echo namespaces,
+    /// `/chat`, `/notifications`, and `/game` (not with `--redis-url`). With
+    /// `--redis-url` the sessions and events are on Redis: a client recovers
+    /// on any node, also after its node died.
     #[arg(
         long,
         env = "SWITCHBOARD_RECOVERY_NAMESPACES",

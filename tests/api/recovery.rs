@@ -20,6 +20,8 @@ over_transports!(
     js_recovery_of_notifications = notifications(Js): [websocket, polling],
     js_recovery_on_the_other_node = other_node(Js): [websocket, polling],
     js_recovery_after_the_node_is_killed = killed_node(Js): [websocket, polling],
+    js_recovery_window_expiry_on_a_cluster = cluster_expiry(Js): [websocket, polling],
+    js_recovery_window_expiry_after_the_node_is_killed = killed_node_expiry(Js): [websocket, polling],
 );
 
 /// Recovery on `/chat`, `/game`, `/notifications` and `/echo`.
@@ -90,8 +92,21 @@ async fn bound(program: CheckProgram, transport: &str) {
 /// The recovery flags of a cluster's nodes.
 const CLUSTER_RECOVERY: [&str; 2] = ["--recovery-namespaces", "/chat,/echo"];
 
+/// The same with a window short enough to see it pass.
+const CLUSTER_SHORT_WINDOW: [&str; 4] = [
+    "--recovery-namespaces",
+    "/chat,/echo",
+    "--recovery-window",
+    "2s",
+];
+
 async fn cluster_scenario(program: CheckProgram, transport: &str, scenario: &str) {
-    let Some(cluster) = Cluster::start_with(2, &CLUSTER_RECOVERY).await else {
+    let flags: &[&str] = if scenario.ends_with("expiry") {
+        &CLUSTER_SHORT_WINDOW
+    } else {
+        &CLUSTER_RECOVERY
+    };
+    let Some(cluster) = Cluster::start_with(2, flags).await else {
         return;
     };
     let (first, second) = (
@@ -108,7 +123,7 @@ async fn cluster_scenario(program: CheckProgram, transport: &str, scenario: &str
         "--other",
         second.as_str(),
     ];
-    if scenario == "killed" {
+    if scenario.starts_with("killed") {
         args.extend(["--kill", pid.as_str()]);
     }
     run_check(
@@ -126,4 +141,12 @@ async fn other_node(program: CheckProgram, transport: &str) {
 
 async fn killed_node(program: CheckProgram, transport: &str) {
     cluster_scenario(program, transport, "killed").await;
+}
+
+async fn cluster_expiry(program: CheckProgram, transport: &str) {
+    cluster_scenario(program, transport, "cluster-expiry").await;
+}
+
+async fn killed_node_expiry(program: CheckProgram, transport: &str) {
+    cluster_scenario(program, transport, "killed-expiry").await;
 }

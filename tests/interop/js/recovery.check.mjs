@@ -7,7 +7,8 @@
 //
 //     node recovery.check.mjs URL [--transport websocket|polling] --scenario recover|expiry|bound
 //     node recovery.check.mjs URL --scenario other-node --other URL2
-//     node recovery.check.mjs URL --scenario killed --other URL2 --kill PID
+//     node recovery.check.mjs URL --scenario killed|killed-expiry --other URL2 --kill PID
+//     node recovery.check.mjs URL --scenario cluster-expiry --other URL2
 //     node recovery.check.mjs URL --scenario notifications --secret S --api-key K
 //
 // The server must run with `--recovery-namespaces /chat,/echo`; `expiry`
@@ -173,26 +174,43 @@ async function recoverScenario(checker, base, transport) {
 }
 
 /** The window passes (or a bound is crossed): the others see the member leave, and it comes back as a new socket. */
-async function lostScenario(checker, base, transport, scenario) {
+/**
+ * On a cluster (`other`: a second node, where bob is), also after ann's node
+ * was killed (`killPid`): the window passing is seen from the other node.
+ */
+async function lostScenario(checker, base, transport, scenario, other = base, killPid = undefined) {
   const room = `lost-${scenario}-${transport}-${process.pid}`;
   const a = await connect(base, "/chat", transport);
-  const b = await connect(base, "/chat", transport);
+  const b = await connect(other, "/chat", transport);
   await join(a.socket, room, "ann");
   await join(b.socket, room, "bob");
   b.recorder.dropUnread();
   const id = a.socket.id;
-  const name = scenario === "expiry" ? "past the window" : "past the session's packet bound";
+  const name = {
+    expiry: "past the window",
+    bound: "past the session's packet bound",
+    "killed-expiry": "past the window after her node was killed",
+  }[scenario];
   await checker.run(`${name}: the others see the member leave`, async () => {
-    await dropTransport(a.socket, base, "/chat");
+    if (killPid) {
+      a.socket.io.reconnection(false);
+      const gone = onceEvent(a.socket, "disconnect", "the client's disconnect");
+      process.kill(killPid, "SIGKILL");
+      await gone;
+    } else {
+      await dropTransport(a.socket, base, "/chat");
+    }
     if (scenario === "bound") for (let i = 0; i < 5; i++) await send(b.socket, room, `missed ${i}`);
+    // After a kill: the others notice within a heartbeat (3 s), then the window.
+    const wait = killPid ? 3 * CONNECT_TIMEOUT_MS : CONNECT_TIMEOUT_MS;
     let presence;
-    do presence = await b.recorder.next("presence");
+    do presence = await b.recorder.next("presence", wait);
     while (presence.args[0]?.event !== "leave");
     expect({ id, name: "ann" }, presence.args[0].member, "who left");
     expect(1, presence.args[0].count, "members left");
   });
   await checker.run(`${name}: the client comes back as a new socket`, async () => {
-    await reconnect(a.socket);
+    await reconnect(a.socket, other === base ? undefined : other);
     expect(false, a.socket.recovered, "socket.recovered");
     expectTrue(a.socket.id !== id, "a new socket id", a.socket.id);
   });
@@ -391,7 +409,7 @@ async function clusterScenario(checker, base, other, transport, killPid) {
 
 main(async () => {
   const cli = parseCli(PROGRAM, "Connection state recovery checks against a Switchboard server.", {
-    scenario: { type: "string", default: "recover", hint: "recover|expiry|bound|other-node|killed" },
+    scenario: { type: "string", default: "recover", hint: "recover|expiry|bound|notifications|other-node|killed|cluster-expiry|killed-expiry" },
     other: { type: "string", hint: "URL of a second node" },
     kill: { type: "string", hint: "PID of the first node" },
     secret: { type: "string", hint: "the JWT secret" },
@@ -408,9 +426,13 @@ main(async () => {
       await gameExpiry(checker, base, cli.transport);
     } else if (cli.scenario === "notifications") {
       await notificationsScenario(checker, base, cli.transport, cli.secret, cli["api-key"]);
-    } else if (cli.scenario === "other-node" || cli.scenario === "killed") {
-      if (!cli.other || (cli.scenario === "killed" && !cli.kill)) throw new Error(`--scenario ${cli.scenario} needs --other${cli.scenario === "killed" ? " and --kill" : ""}`);
-      await clusterScenario(checker, base, new URL(cli.other).href, cli.transport, cli.scenario === "killed" ? Number(cli.kill) : undefined);
+    } else if (["other-node", "killed", "cluster-expiry", "killed-expiry"].includes(cli.scenario)) {
+      const kills = cli.scenario.startsWith("killed");
+      if (!cli.other || (kills && !cli.kill)) throw new Error(`--scenario ${cli.scenario} needs --other${kills ? " and --kill" : ""}`);
+      const [other, killPid] = [new URL(cli.other).href, kills ? Number(cli.kill) : undefined];
+      if (cli.scenario === "cluster-expiry") await lostScenario(checker, base, cli.transport, "expiry", other);
+      else if (cli.scenario === "killed-expiry") await lostScenario(checker, base, cli.transport, cli.scenario, other, killPid);
+      else await clusterScenario(checker, base, other, cli.transport, killPid);
     } else await lostScenario(checker, base, cli.transport, cli.scenario);
   } catch (err) {
     if (!(err instanceof CheckFailed)) throw err;
