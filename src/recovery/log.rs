@@ -152,6 +152,22 @@ struct State {
     claimed: HashMap<Sid, Claimed>,
 }
 
+impl State {
+    /// Forgets the oldest events while `forget` says so (the record past its
+    /// byte bound, or older than the window); a claim from before them is
+    /// then past the record.
+    fn drop_oldest_while(&mut self, forget: impl Fn(&Self, &Entry) -> bool) {
+        while let Some(oldest) = self.entries.front() {
+            if !forget(self, oldest) {
+                break;
+            }
+            let oldest = self.entries.pop_front().expect("checked above");
+            self.bytes -= oldest.bytes;
+            self.trimmed = oldest.seq;
+        }
+    }
+}
+
 /// What the namespace does when a held session ends without recovering.
 type OnExpired = Box<dyn Fn(Expired) + Send + Sync>;
 
@@ -615,13 +631,8 @@ impl NamespaceLog {
             .collect();
         state.bytes += entry.bytes;
         state.entries.push_back(entry);
-        while state.bytes > self.settings.log_bytes {
-            let Some(oldest) = state.entries.pop_front() else {
-                break;
-            };
-            state.bytes -= oldest.bytes;
-            state.trimmed = oldest.seq;
-        }
+        let limit = self.settings.log_bytes;
+        state.drop_oldest_while(|state, _| state.bytes > limit);
         self.metrics.recorded.with_label_values(&[&self.ns]).inc();
         for ended in ended {
             self.metrics.held.with_label_values(&[&self.ns]).dec();
@@ -642,42 +653,23 @@ impl NamespaceLog {
         }
         let now = Instant::now();
         let mut state = self.state.lock().await;
-        let expired: Vec<Sid> = state
+        let mut ended: Vec<Expired> = state
             .held
-            .iter()
-            .filter(|(_, held)| held.until <= now)
-            .map(|(pid, _)| *pid)
-            .collect();
-        let mut ended: Vec<Expired> = expired
-            .into_iter()
-            .filter_map(|pid| state.held.remove(&pid))
-            .map(Held::into_expired)
+            .extract_if(|_, held| held.until <= now)
+            .map(|(_, held)| held.into_expired())
             .collect();
         let held_ended = ended.len();
-        let stale: Vec<Sid> = state
+        let stale = state
             .claimed
-            .iter()
-            .filter(|(_, claimed)| claimed.until <= now)
-            .map(|(sid, _)| *sid)
-            .collect();
-        for sid in stale {
-            if let Some(claimed) = state.claimed.remove(&sid) {
-                ended.push(Expired {
-                    sid,
-                    rooms: claimed.rooms,
-                    data: claimed.data,
-                });
-            }
-        }
-        while state
-            .entries
-            .front()
-            .is_some_and(|oldest| now.duration_since(oldest.at) > self.settings.window)
-        {
-            let oldest = state.entries.pop_front().expect("checked above");
-            state.bytes -= oldest.bytes;
-            state.trimmed = oldest.seq;
-        }
+            .extract_if(|_, claimed| claimed.until <= now)
+            .map(|(sid, claimed)| Expired {
+                sid,
+                rooms: claimed.rooms,
+                data: claimed.data,
+            });
+        ended.extend(stale);
+        let window = self.settings.window;
+        state.drop_oldest_while(|_, oldest| now.duration_since(oldest.at) > window);
         drop(state);
         for _ in 0..held_ended {
             self.metrics.held.with_label_values(&[&self.ns]).dec();

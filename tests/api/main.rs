@@ -68,6 +68,7 @@ mod origin;
 mod packet_limits;
 mod rate_limits;
 mod recovery;
+mod recovery_browser;
 mod session_bounds;
 mod shutdown;
 mod socket_ids;

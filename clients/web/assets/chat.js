@@ -48,12 +48,18 @@
   window.chatDemo = { socket };
 
   const state = {
-    /** The room the user wants to be in (rejoined after every reconnect). */
+    /** The room the user wants to be in (rejoined after every reconnect that is not recovered). */
     wanted: null,
     /** The name to join with. */
     name: null,
     /** The room this socket is currently a member of, or null. */
     joined: null,
+    /**
+     * The room this socket was a member of when its connection dropped, or
+     * null: with connection state recovery the server keeps it there (with
+     * its name) until the socket comes back.
+     */
+    droppedRoom: null,
     /** Message id -> <li>, for de-duplication. */
     seen: new Map(),
     oldestId: null,
@@ -99,9 +105,24 @@
     onConnect() {
       state.myIds.add(socket.id);
       storage.session.set(KEYS.myIds, JSON.stringify([...state.myIds].slice(-20)));
+      const room = state.droppedRoom;
+      state.droppedRoom = null;
+      if (socket.recovered === true && room !== null) {
+        // Connection state recovery (docs/PROTOCOL.md): the same socket, still
+        // in `room` under its name; what it missed follows as `message` and
+        // `presence` events. Nothing to join, nothing to reload or redraw.
+        if (room === state.wanted) {
+          state.joined = room;
+          updateComposer();
+          return;
+        }
+        // Left (or chose another room) while the connection was down.
+        request("leave", { room }).catch(() => {});
+      }
       if (state.wanted) joinRoom(state.wanted, state.name, { rejoin: true });
     },
     onDisconnect() {
+      state.droppedRoom = state.joined;
       state.joined = null;
       state.typingSent = false;
       clearTypers();

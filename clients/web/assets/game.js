@@ -36,6 +36,11 @@
   /** ...unless it is this large (a teleport, a rejoin): then it snaps. */
   const SNAP_DISTANCE = 80;
   const MAX_EVENTS = 30;
+  /**
+   * The canvas says the connection is lost only after it has been down this
+   * long: a blip that recovers sooner shows in the status alone.
+   */
+  const LOST_BANNER_MS = 1500;
   const KEYS = {
     name: "switchboard.game.name",
     game: "switchboard.game.game",
@@ -81,6 +86,14 @@
     wanted: null,
     /** Whether this socket is in the game now. */
     joined: false,
+    /**
+     * {game, you}: the seat this socket had when its connection dropped, or
+     * null. With connection state recovery the server keeps the player in
+     * its game until the socket comes back.
+     */
+    droppedSeat: null,
+    /** performance.now() of the last disconnect (0: never connected yet). */
+    disconnectedAt: 0,
     /** Join requests made; older answers are ignored. */
     joinSeq: 0,
     tickRate: 20,
@@ -96,7 +109,7 @@
     jitter: 0,
     /** Held direction keys (codes) and pad buttons. */
     held: new Set(),
-    /** The direction last sent. */
+    /** The direction last sent (while joined and connected). */
     direction: { dx: 0, dy: 0 },
     /** Inputs sent that the server had not applied in the last state: {seq, dx, dy, t}. */
     unacked: [],
@@ -160,11 +173,23 @@
 
   trackConnection(socket, errors, {
     onConnect() {
+      const seat = state.droppedSeat;
+      state.droppedSeat = null;
+      if (socket.recovered === true && seat !== null && state.wanted?.game === seat.game && demo.you === seat.you) {
+        // Connection state recovery (docs/PROTOCOL.md): the same socket, still
+        // this player (id, score) in this game; the states go on and any
+        // player_joined / player_left it missed follow. Nothing to join or reset.
+        resumePlaying();
+        return;
+      }
       if (state.wanted) joinGame(state.wanted.game, state.wanted.name, { rejoin: true });
     },
     onDisconnect() {
-      // The server dropped this player with the socket: a reconnect joins again.
+      // Without recovery the server drops this player with the socket and a
+      // reconnect joins again; with it, the player waits for this socket.
+      state.droppedSeat = state.joined && demo.you !== null ? { game: state.wanted?.game, you: demo.you } : null;
       state.joined = false;
+      state.disconnectedAt = performance.now();
     },
     onRefused(error) {
       const code = String((error && error.message) || "error");
@@ -252,6 +277,18 @@
     state.direction = { dx: 0, dy: 0 };
     updateDirection();
     ui.canvas.focus({ preventScroll: true });
+    requestFrame();
+  }
+
+  /** Back in the game after a recovered reconnect, as it was. */
+  function resumePlaying() {
+    state.joined = true;
+    // The server stopped this player when the connection dropped, inputs
+    // sent as it closed may be lost, and keys may have changed meanwhile:
+    // send what is held now, with a new seq (which settles the lost ones).
+    const next = heldDirection();
+    const still = next.dx === 0 && next.dy === 0 && state.direction.dx === 0 && state.direction.dy === 0;
+    if (!still || state.unacked.length > 0) sendDirection(next);
     requestFrame();
   }
 
@@ -459,8 +496,13 @@
   function updateDirection() {
     const next = heldDirection();
     if (next.dx === state.direction.dx && next.dy === state.direction.dy) return;
-    state.direction = next;
     if (!state.joined || !socket.connected) return;
+    sendDirection(next);
+  }
+
+  /** Sends `next` ({dx, dy}) as this player's input, with the next seq. */
+  function sendDirection(next) {
+    state.direction = next;
     demo.seq += 1;
     const input = { seq: demo.seq, dx: next.dx, dy: next.dy };
     socket.emit("input", input);
@@ -469,8 +511,12 @@
     requestFrame();
   }
 
+  /**
+   * Whether keys and the pad steer: the game view is shown (also while the
+   * connection is down: what is held then is sent once it is back).
+   */
   function playing() {
-    return state.joined && !ui.gameView.hidden;
+    return !ui.gameView.hidden;
   }
 
   function keyCode(event) {
@@ -739,7 +785,7 @@
     }
     demo.drawn = drawn;
     demo.drawnAt = now;
-    if (!socket.connected) drawBanner(scale, "Connection lost — reconnecting…");
+    if (!socket.connected && now - state.disconnectedAt >= LOST_BANNER_MS) drawBanner(scale, "Connection lost — reconnecting…");
   }
 
   function drawCoin(x, y, pulse) {

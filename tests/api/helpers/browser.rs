@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use switchboard::ServeConfig;
+
 use super::{
     available, node_checks_ready, project_path, record_summary, run_client, spawn_app, test_config,
 };
@@ -26,6 +28,18 @@ pub fn browser_ready() -> bool {
 /// development-mode server: it prints its checks, records its summary as
 /// `label`, and must leave a PNG at `target/tmp/screenshots/<shot>.png`.
 pub async fn run_page_check(script: &str, label: &str, shot: &str) {
+    run_configured_page_check(test_config(), script, &[], label, shot).await;
+}
+
+/// [`run_page_check`] against a server started with `config`, passing `args`
+/// to the script after its URL and screenshot path.
+pub async fn run_configured_page_check(
+    config: ServeConfig,
+    script: &str,
+    args: &[&str],
+    label: &str,
+    shot: &str,
+) {
     if !browser_ready() {
         return;
     }
@@ -34,18 +48,17 @@ pub async fn run_page_check(script: &str, label: &str, shot: &str) {
     std::fs::create_dir_all(screenshot.parent().unwrap()).unwrap();
     // A screenshot left by an earlier run must not pass for this one's.
     std::fs::remove_file(&screenshot).ok();
-    let app = spawn_app(test_config()).await;
+    let app = spawn_app(config).await;
 
-    let stdout = run_client(
-        &"node".into(),
-        &[
-            &format!("tests/interop/browser/{script}"),
-            &app.http_url(""),
-            screenshot.to_str().expect("UTF-8 target path"),
-        ],
-        &[("CHROMIUM", CHROMIUM.to_owned())],
-    )
-    .await;
+    let script = format!("tests/interop/browser/{script}");
+    let url = app.http_url("");
+    let mut argv = vec![
+        script.as_str(),
+        url.as_str(),
+        screenshot.to_str().expect("UTF-8 target path"),
+    ];
+    argv.extend_from_slice(args);
+    let stdout = run_client(&"node".into(), &argv, &[("CHROMIUM", CHROMIUM.to_owned())]).await;
     println!("{stdout}");
     record_summary(&stdout, label);
 
