@@ -530,6 +530,8 @@ where
     let router = http::router(state.clone())
         .nest("/api/v1", api)
         .layer(socket_layer)
+        // Before the Socket.IO layer: the client bundle's paths are under its path.
+        .layer(middleware::from_fn(http::client_bundle::serve))
         .layer(middleware::from_fn(rate_limit::tag_sessions))
         .layer(middleware::from_fn_with_state(
             origin_guard,

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod client_addr;
+pub mod client_bundle;
 mod demo;
 mod health;
 mod metrics;

@@ -1,5 +1,6 @@
 //! Plain HTTP: health, readiness, metrics, CORS, the demo pages and their
-//! assets, and the bare WebSocket `/ws`.
+//! assets, the socket.io client bundle where Node serves it, and the bare
+//! WebSocket `/ws`.
 
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::{Message, protocol::frame::coding::CloseCode};
@@ -268,4 +269,74 @@ async fn plain_websocket_echo() {
         other => panic!("expected a close frame, got {other:?}"),
     }
     app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_client_bundle_is_served_where_node_serves_it() {
+    let app = spawn_app(test_config()).await;
+    let http = reqwest::Client::new();
+    for (file, content_type) in [
+        ("socket.io.js", "application/javascript; charset=utf-8"),
+        ("socket.io.min.js", "application/javascript; charset=utf-8"),
+        ("socket.io.js.map", "application/json; charset=utf-8"),
+        ("socket.io.min.js.map", "application/json; charset=utf-8"),
+    ] {
+        let url = app.http_url(&format!("/socket.io/{file}"));
+        let res = http.get(&url).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{file}");
+        let header =
+            |res: &reqwest::Response, name: &str| res.headers()[name].to_str().unwrap().to_owned();
+        assert_eq!(header(&res, "content-type"), content_type, "{file}");
+        assert_eq!(header(&res, "cache-control"), "public, max-age=0", "{file}");
+        assert_eq!(header(&res, "etag"), "\"4.8.4\"", "{file}");
+        let body = res.text().await.unwrap();
+        if file.ends_with(".map") {
+            let map: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(map["version"], 3, "{file} is a source map");
+        } else {
+            assert!(body.starts_with("/*!\n * Socket.IO v4.8.4\n"), "{file}");
+        }
+        // Revalidation, as a browser does with the ETag it kept.
+        for tag in ["\"4.8.4\"", "W/\"4.8.4\""] {
+            let again = http
+                .get(&url)
+                .header("if-none-match", tag)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(again.status(), 304, "{file} with If-None-Match {tag}");
+            assert!(again.text().await.unwrap().is_empty());
+        }
+        let other = http
+            .get(&url)
+            .header("if-none-match", "\"4.7.0\"")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(other.status(), 200, "{file} after another version");
+    }
+    // Not a bundle: the Engine.IO path answers as before.
+    let other = http
+        .get(app.http_url("/socket.io/socket.io.esm.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        other.status(),
+        400,
+        "other names under /socket.io/ are Engine.IO's"
+    );
+    let handshake = http
+        .get(app.http_url("/socket.io/?EIO=4&transport=polling"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(handshake.status(), 200);
+    assert!(handshake.text().await.unwrap().starts_with("0{\"sid\":"));
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_client_bundle_connects_from_a_script_tag_in_chromium() {
+    run_page_check("bundle.check.mjs", "js-browser-bundle", "bundle").await;
 }
