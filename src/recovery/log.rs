@@ -47,46 +47,41 @@ pub const MAX_HELD_SESSIONS: usize = 100_000;
 /// the sweep ends it (its connect was refused, or the client left at once).
 pub(super) const CLAIM_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A recorded event.
+/// A recorded event: who it went to and what it was (an entry of the memory
+/// record, or of the stream on Redis).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Recorded {
+    /// Rooms it went to; empty for the whole namespace (unless `only`).
+    pub rooms: Vec<String>,
+    /// The one socket it went to (`emit_to`).
+    pub only: Option<Sid>,
+    /// The sender, which a broadcast leaves out.
+    pub except: Option<Sid>,
+    pub event: String,
+    pub args: Args,
+    /// About what it costs held (its encoded size).
+    pub bytes: usize,
+}
+
+impl Recorded {
+    /// Whether a session with `sid` in `rooms` should have received it (the
+    /// reference's `shouldIncludePacket`).
+    pub fn reaches(&self, sid: Sid, rooms: &[String]) -> bool {
+        if let Some(only) = self.only {
+            return only == sid;
+        }
+        if self.except == Some(sid) {
+            return false;
+        }
+        self.rooms.is_empty() || self.rooms.iter().any(|room| rooms.contains(room))
+    }
+}
+
+/// An event in the memory record.
 struct Entry {
     seq: u64,
     at: Instant,
-    /// Rooms it went to; empty for the whole namespace (unless `only`).
-    rooms: Vec<String>,
-    /// The one socket it went to (`emit_to`).
-    only: Option<Sid>,
-    /// The sender, which a broadcast leaves out.
-    except: Option<Sid>,
-    event: String,
-    args: Args,
-    /// About what it costs held (its JSON size plus the event name).
-    bytes: usize,
-}
-
-impl Entry {
-    /// Whether a session with `sid` in `rooms` should have received it.
-    fn reaches(&self, sid: Sid, rooms: &[String]) -> bool {
-        reaches(&self.rooms, self.only, self.except, sid, rooms)
-    }
-}
-
-/// Whether a session with `sid` in `rooms` should have received an event
-/// sent to `to` (none: the whole namespace), to `only` alone, or leaving
-/// `except` out (the reference's `shouldIncludePacket`).
-pub(super) fn reaches(
-    to: &[String],
-    only: Option<Sid>,
-    except: Option<Sid>,
-    sid: Sid,
-    rooms: &[String],
-) -> bool {
-    if let Some(only) = only {
-        return only == sid;
-    }
-    if except == Some(sid) {
-        return false;
-    }
-    to.is_empty() || to.iter().any(|room| rooms.contains(room))
+    recorded: Recorded,
 }
 
 /// The rooms a socket recovers into: all of its rooms but the markers that
@@ -162,7 +157,7 @@ impl State {
                 break;
             }
             let oldest = self.entries.pop_front().expect("checked above");
-            self.bytes -= oldest.bytes;
+            self.bytes -= oldest.recorded.bytes;
             self.trimmed = oldest.seq;
         }
     }
@@ -339,9 +334,9 @@ impl NamespaceLog {
         }
         let (mut packets, mut bytes) = (0usize, 0usize);
         for entry in state.entries.iter().filter(|e| e.seq > from) {
-            if entry.reaches(held.sid, &held.rooms) {
+            if entry.recorded.reaches(held.sid, &held.rooms) {
                 packets += 1;
-                bytes += entry.bytes;
+                bytes += entry.recorded.bytes;
             }
         }
         if packets > self.settings.session_packets || bytes > self.settings.session_bytes {
@@ -411,9 +406,9 @@ impl NamespaceLog {
         socket.join(claimed.rooms.clone());
         let mut replayed = 0usize;
         for entry in state.entries.iter().filter(|e| e.seq > claimed.from) {
-            if entry.reaches(socket.id, &claimed.rooms) {
-                let args = with_offset(&entry.args, self.offset(entry.seq));
-                if let Err(e) = socket.emit(entry.event.as_str(), &args) {
+            if entry.recorded.reaches(socket.id, &claimed.rooms) {
+                let args = with_offset(&entry.recorded.args, self.offset(entry.seq));
+                if let Err(e) = socket.emit(entry.recorded.event.as_str(), &args) {
                     tracing::warn!(namespace = %self.ns, "replay cut short: {e}");
                     break;
                 }
@@ -602,9 +597,7 @@ impl NamespaceLog {
         state.last += 1;
         let seq = state.last;
         let bytes = event.len() + serde_json::to_vec(args).map_or(0, |json| json.len());
-        let entry = Entry {
-            seq,
-            at: Instant::now(),
+        let recorded = Recorded {
             rooms,
             only,
             except,
@@ -616,9 +609,9 @@ impl NamespaceLog {
             (self.settings.session_packets, self.settings.session_bytes);
         let mut over = Vec::new();
         for (pid, held) in &mut state.held {
-            if entry.reaches(held.sid, &held.rooms) {
+            if recorded.reaches(held.sid, &held.rooms) {
                 held.packets += 1;
-                held.bytes += entry.bytes;
+                held.bytes += recorded.bytes;
                 if held.packets > limit_packets || held.bytes > limit_bytes {
                     over.push(*pid);
                 }
@@ -629,8 +622,12 @@ impl NamespaceLog {
             .filter_map(|pid| state.held.remove(&pid))
             .map(Held::into_expired)
             .collect();
-        state.bytes += entry.bytes;
-        state.entries.push_back(entry);
+        state.bytes += recorded.bytes;
+        state.entries.push_back(Entry {
+            seq,
+            at: Instant::now(),
+            recorded,
+        });
         let limit = self.settings.log_bytes;
         state.drop_oldest_while(|state, _| state.bytes > limit);
         self.metrics.recorded.with_label_values(&[&self.ns]).inc();
@@ -766,9 +763,7 @@ mod tests {
     fn an_event_reaches_its_rooms_and_socket_but_not_its_sender() {
         let (me, other) = (Sid::new(), Sid::new());
         let rooms = vec!["r".to_owned()];
-        let entry = |rooms: Vec<&str>, except, only| Entry {
-            seq: 1,
-            at: Instant::now(),
+        let entry = |rooms: Vec<&str>, except, only| Recorded {
             rooms: rooms.into_iter().map(str::to_owned).collect(),
             only,
             except,

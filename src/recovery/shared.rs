@@ -45,7 +45,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{
     RecoverySettings,
-    log::{Expired, reaches, recoverable, session_rooms, with_offset},
+    log::{Expired, Recorded, recoverable, session_rooms, with_offset},
     metrics::RecoveryMetrics,
 };
 use crate::{
@@ -181,22 +181,13 @@ struct Session {
     from: String,
 }
 
-/// A recorded event as the stream holds it.
-pub struct Recorded {
+/// A recorded event as the stream holds it: its id (the offset) and the event.
+pub struct StreamEntry {
     pub id: String,
-    rooms: Vec<String>,
-    only: Option<Sid>,
-    except: Option<Sid>,
-    event: String,
-    args: Args,
-    bytes: usize,
+    recorded: Recorded,
 }
 
-impl Recorded {
-    fn reaches(&self, sid: Sid, rooms: &[String]) -> bool {
-        reaches(&self.rooms, self.only, self.except, sid, rooms)
-    }
-
+impl StreamEntry {
     /// The entry's one field: `[event, rooms, only, except, args]` as msgpack
     /// (binary arguments stay binary).
     fn encode(
@@ -241,14 +232,17 @@ impl Recorded {
             .iter()
             .filter_map(|room| room.as_str().map(str::to_owned))
             .collect();
-        Some(Self {
-            id: entry.id.clone(),
+        let recorded = Recorded {
             rooms,
             only,
             except,
             event: fields[0].as_str()?.to_owned(),
             args: Args(args),
             bytes: bytes.len(),
+        };
+        Some(Self {
+            id: entry.id.clone(),
+            recorded,
         })
     }
 }
@@ -282,7 +276,7 @@ struct Claimed {
 }
 
 /// What the delivery task runs for a resuming socket: the entries it missed.
-type Replay = Box<dyn FnOnce(Vec<Recorded>) + Send>;
+type Replay = Box<dyn FnOnce(Vec<StreamEntry>) + Send>;
 
 struct Resume {
     from: String,
@@ -392,7 +386,7 @@ impl SharedRecord {
     async fn deliver_all<A: Adapter>(
         self: Arc<Self>,
         io: SocketIo<A>,
-        mut entries: mpsc::Receiver<Recorded>,
+        mut entries: mpsc::Receiver<StreamEntry>,
         mut resumes: mpsc::UnboundedReceiver<Resume>,
     ) {
         loop {
@@ -430,7 +424,7 @@ impl SharedRecord {
                 if let Some(last) = page.ids.last() {
                     start = format!("({}", last.id);
                 }
-                missed.extend(page.ids.iter().filter_map(Recorded::decode));
+                missed.extend(page.ids.iter().filter_map(StreamEntry::decode));
                 if !full {
                     break;
                 }
@@ -580,10 +574,10 @@ impl SharedRecord {
                 .xrange_count(&self.keys.log, &start, "+", PAGE)
                 .await
                 .map_err(|_| "unknown")?;
-            for entry in page.ids.iter().filter_map(Recorded::decode) {
-                if entry.reaches(sid, &session.rooms) {
+            for entry in page.ids.iter().filter_map(StreamEntry::decode) {
+                if entry.recorded.reaches(sid, &session.rooms) {
                     packets += 1;
-                    bytes += entry.bytes;
+                    bytes += entry.recorded.bytes;
                 }
             }
             if packets > self.settings.session_packets || bytes > self.settings.session_bytes {
@@ -683,12 +677,15 @@ impl SharedRecord {
         };
         let (done, finished) = oneshot::channel();
         let (target, rooms, ns) = (socket.clone(), claimed.rooms.clone(), self.ns.clone());
-        let replay: Replay = Box::new(move |missed: Vec<Recorded>| {
+        let replay: Replay = Box::new(move |missed: Vec<StreamEntry>| {
             target.join(rooms.clone());
             let mut replayed = 0usize;
-            for entry in missed.iter().filter(|e| e.reaches(target.id, &rooms)) {
-                let args = with_offset(&entry.args, entry.id.clone());
-                if let Err(e) = target.emit(entry.event.as_str(), &args) {
+            for entry in missed
+                .iter()
+                .filter(|e| e.recorded.reaches(target.id, &rooms))
+            {
+                let args = with_offset(&entry.recorded.args, entry.id.clone());
+                if let Err(e) = target.emit(entry.recorded.event.as_str(), &args) {
                     tracing::warn!(namespace = %ns, "replay cut short: {e}");
                     break;
                 }
@@ -826,7 +823,7 @@ impl SharedRecord {
         event: &str,
         args: &Args,
     ) -> Result<(), RecordFailed> {
-        let entry = Recorded::encode(event, rooms, only, except, args);
+        let entry = StreamEntry::encode(event, rooms, only, except, args);
         let mut conn = self.conn.clone();
         let _: String = conn.xadd(&self.keys.log, "*", &[("m", entry)]).await?;
         self.metrics.recorded.with_label_values(&[&self.ns]).inc();
@@ -985,30 +982,30 @@ impl SharedRecord {
 
 /// Sends one entry to this node's sockets: with its offset to those that
 /// take offsets, without to the others.
-async fn deliver<A: Adapter>(io: &SocketIo<A>, ns: &str, entry: &Recorded) {
+async fn deliver<A: Adapter>(io: &SocketIo<A>, ns: &str, entry: &StreamEntry) {
     let Some(all) = io.of(ns) else {
         return;
     };
     let operators = || {
         let mut to = all.clone().local();
-        if let Some(only) = entry.only {
+        if let Some(only) = entry.recorded.only {
             to = to.to(only.as_str().to_owned());
-        } else if !entry.rooms.is_empty() {
-            to = to.to(entry.rooms.clone());
+        } else if !entry.recorded.rooms.is_empty() {
+            to = to.to(entry.recorded.rooms.clone());
         }
-        if let Some(except) = entry.except {
+        if let Some(except) = entry.recorded.except {
             to = to.except(except.as_str().to_owned());
         }
         to
     };
-    let with = with_offset(&entry.args, entry.id.clone());
+    let with = with_offset(&entry.recorded.args, entry.id.clone());
     let sent = operators()
         .except(rooms::RECOVERY_PLAIN)
-        .emit(entry.event.as_str(), &with)
+        .emit(entry.recorded.event.as_str(), &with)
         .await;
     let plain = operators()
         .except(rooms::RECOVERY_OFFSETS)
-        .emit(entry.event.as_str(), &entry.args)
+        .emit(entry.recorded.event.as_str(), &entry.recorded.args)
         .await;
     if let Err(e) = sent.and(plain) {
         tracing::debug!(
@@ -1026,7 +1023,7 @@ struct Reader {
 }
 
 impl Reader {
-    async fn run(self, mut last: String, entries: mpsc::Sender<Recorded>) {
+    async fn run(self, mut last: String, entries: mpsc::Sender<StreamEntry>) {
         let mut conn: Option<MultiplexedConnection> = None;
         let options = StreamReadOptions::default()
             .block(usize::try_from(READ_BLOCK.as_millis()).unwrap_or(2_000))
@@ -1059,7 +1056,7 @@ impl Reader {
                 Ok(reply) => {
                     for entry in reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids) {
                         last = entry.id.clone();
-                        match Recorded::decode(&entry) {
+                        match StreamEntry::decode(&entry) {
                             Some(recorded) => {
                                 if entries.send(recorded).await.is_err() {
                                     return;
@@ -1102,22 +1099,25 @@ mod tests {
             rmpv::Value::Binary(vec![0, 1, 255]),
         ]);
         let rooms = vec!["chat:r".to_owned()];
-        let bytes = Recorded::encode("message", &rooms, None, Some(except), &args);
+        let bytes = StreamEntry::encode("message", &rooms, None, Some(except), &args);
         let entry = StreamId {
             id: "5-1".into(),
             map: HashMap::from([("m".to_owned(), redis::Value::BulkString(bytes))]),
             ..StreamId::default()
         };
-        let recorded = Recorded::decode(&entry).expect("decodes");
+        let recorded = StreamEntry::decode(&entry).expect("decodes");
         assert_eq!(
-            (recorded.id.as_str(), recorded.event.as_str()),
+            (recorded.id.as_str(), recorded.recorded.event.as_str()),
             ("5-1", "message")
         );
-        assert_eq!(recorded.args, args);
-        assert_eq!(recorded.rooms, rooms);
-        assert!(recorded.reaches(to, &rooms));
-        assert!(!recorded.reaches(except, &rooms), "the sender is left out");
-        assert!(!recorded.reaches(to, &[]), "not in the room");
+        assert_eq!(recorded.recorded.args, args);
+        assert_eq!(recorded.recorded.rooms, rooms);
+        assert!(recorded.recorded.reaches(to, &rooms));
+        assert!(
+            !recorded.recorded.reaches(except, &rooms),
+            "the sender is left out"
+        );
+        assert!(!recorded.recorded.reaches(to, &[]), "not in the room");
     }
 
     #[test]
@@ -1127,10 +1127,10 @@ mod tests {
             map: HashMap::from([("m".to_owned(), value)]),
             ..StreamId::default()
         };
-        assert!(Recorded::decode(&entry(redis::Value::BulkString(vec![0xc1]))).is_none());
-        assert!(Recorded::decode(&entry(redis::Value::Int(3))).is_none());
+        assert!(StreamEntry::decode(&entry(redis::Value::BulkString(vec![0xc1]))).is_none());
+        assert!(StreamEntry::decode(&entry(redis::Value::Int(3))).is_none());
         let mut short = Vec::new();
         rmpv::encode::write_value(&mut short, &rmpv::Value::Array(vec!["e".into()])).unwrap();
-        assert!(Recorded::decode(&entry(redis::Value::BulkString(short))).is_none());
+        assert!(StreamEntry::decode(&entry(redis::Value::BulkString(short))).is_none());
     }
 }
