@@ -4,21 +4,32 @@
 //!
 //! ```text
 //! cargo run --release --example recovery_bench -- --sessions 2000 --events 20000 --missed 50
+//! cargo run --release --example recovery_bench -- --cluster
 //! ```
 //!
 //! The server runs in this process with `--recovery-namespaces /chat,/echo`,
 //! under a counting allocator: the figures are live heap bytes, measured
 //! before and after, divided by the count. Clients are raw WebSockets
 //! (`support::raw_client`).
+//!
+//! `--cluster`: the record is on Redis (`--redis-url`). The bench starts its
+//! own `redis-server` (`--redis-server`, on a free loopback port, `--save ''
+//! --appendonly no`) and stops it at the end; the server is one node on a
+//! SQLite store with `--allow-sqlite-with-redis` (no PostgreSQL). It reports
+//! Redis's `used_memory` (`INFO memory`) per held session and per recorded
+//! event next to this process's heap.
 
 use std::{
     alloc::{GlobalAlloc, Layout, System},
+    process::{Child, Command, Stdio},
     sync::atomic::{AtomicIsize, Ordering},
     time::{Duration, Instant},
 };
 
+use anyhow::Context;
 use clap::Parser;
 use serde_json::{Value, json};
+use switchboard::config::Secret;
 
 mod support;
 use support::{
@@ -68,6 +79,113 @@ struct Args {
     missed: usize,
     #[arg(long, default_value_t = 50)]
     reconnects: usize,
+    /// Keep the record on Redis (`--redis-url`), on a redis-server this
+    /// bench starts and stops.
+    #[arg(long)]
+    cluster: bool,
+    /// The redis-server binary `--cluster` starts.
+    #[arg(long, default_value = "/usr/bin/redis-server")]
+    redis_server: String,
+}
+
+/// The redis-server of a `--cluster` run: started on a free loopback port
+/// without persistence, stopped by its pid at the end.
+struct RedisServer {
+    child: Child,
+    url: String,
+    conn: redis::aio::MultiplexedConnection,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    async fn start(path: &str) -> anyhow::Result<Self> {
+        // A free loopback port: bind port 0, note it, let it go.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let dir = tempfile::tempdir()?;
+        let child = Command::new(path)
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .with_context(|| format!("start {path}"))?;
+        let url = format!("redis://127.0.0.1:{port}");
+        let client = redis::Client::open(url.as_str())?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let conn = loop {
+            if let Ok(mut conn) = client.get_multiplexed_async_connection().await
+                && redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .is_ok()
+            {
+                break conn;
+            }
+            if Instant::now() > deadline {
+                let mut server = child;
+                server.kill().ok();
+                server.wait().ok();
+                anyhow::bail!("{path} does not answer on port {port} after 10 s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        Ok(Self {
+            child,
+            url,
+            conn,
+            _dir: dir,
+        })
+    }
+
+    /// `used_memory` of `INFO memory`: the bytes Redis has allocated.
+    async fn used_memory(&mut self) -> anyhow::Result<i64> {
+        let info: String = redis::cmd("INFO")
+            .arg("memory")
+            .query_async(&mut self.conn)
+            .await?;
+        info.lines()
+            .find_map(|line| line.strip_prefix("used_memory:"))
+            .and_then(|v| v.trim().parse().ok())
+            .context("no used_memory in INFO memory")
+    }
+
+    /// SIGTERM to its pid, then SIGKILL if it is still there after 5 s.
+    fn stop(mut self) -> anyhow::Result<()> {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().ok();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if self.child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        // On an early return; after `stop` this finds the child reaped.
+        if let Ok(None) = self.child.try_wait() {
+            self.child.kill().ok();
+            self.child.wait().ok();
+        }
+    }
+}
+
+/// Redis's used memory now, in a `--cluster` run.
+async fn redis_memory(redis: &mut Option<RedisServer>) -> anyhow::Result<i64> {
+    match redis {
+        Some(redis) => redis.used_memory().await,
+        None => Ok(0),
+    }
 }
 
 fn live() -> isize {
@@ -98,6 +216,22 @@ async fn connect(addr: &str, nsp: &str, auth: Option<&Value>) -> anyhow::Result<
         "refused: {reply}"
     );
     Ok((ws, pid_of(&reply)))
+}
+
+/// The live heap once it stops shrinking (at most 5 s): a session is
+/// counted held before its connection's tasks have all ended and freed their
+/// buffers.
+async fn settled() -> isize {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut last = live();
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = live();
+        if now >= last || Instant::now() > deadline {
+            return now;
+        }
+        last = now;
+    }
 }
 
 /// Waits until `name` in /metrics reads `value`.
@@ -134,10 +268,21 @@ async fn events(ws: &mut Ws, nsp: &str, event: &str, n: usize) -> anyhow::Result
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    bootstrap::block_on(run(args))
+    bootstrap::block_on(async {
+        let mut redis = if args.cluster {
+            Some(RedisServer::start(&args.redis_server).await?)
+        } else {
+            None
+        };
+        let result = run(args, &mut redis).await;
+        if let Some(redis) = redis {
+            redis.stop()?;
+        }
+        result
+    })
 }
 
-async fn run(args: Args) -> anyhow::Result<()> {
+async fn run(args: Args, redis: &mut Option<RedisServer>) -> anyhow::Result<()> {
     let (store, _dir) = bootstrap::store(None)?;
     let mut config = bootstrap::config(store);
     bootstrap::lift_rate_limits(&mut config);
@@ -145,11 +290,28 @@ async fn run(args: Args) -> anyhow::Result<()> {
     config.recovery_namespaces = vec!["/chat".into(), "/echo".into()];
     config.recovery_session_packets = (args.missed as u32 + 1).max(256);
     config.recovery_window = Duration::from_secs(600);
+    if let Some(redis) = redis.as_ref() {
+        config.redis_url = Some(Secret::new(redis.url.as_str()));
+        // One node on its own SQLite file: the cluster's shared store is not
+        // what this measures.
+        config.allow_sqlite_with_redis = true;
+        let version = Command::new(&args.redis_server)
+            .arg("--version")
+            .output()
+            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+            .unwrap_or_default();
+        println!(
+            "cluster: one node with --redis-url {} ({version}, started by this bench with --save '' --appendonly no); \
+             store SQLite with --allow-sqlite-with-redis (one node on purpose, no PostgreSQL)",
+            redis.url
+        );
+    }
     let server = InProcess::start(config).await?;
     let addr = server.addr.clone();
     let held = "switchboard_recovery_sessions_held{namespace=\"/chat\"}";
 
     // Held sessions: connect and join, then drop every connection.
+    let redis_before = redis_memory(redis).await?;
     let before = live();
     let mut sockets = Vec::with_capacity(args.sessions);
     for i in 0..args.sessions {
@@ -166,16 +328,25 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     drop(sockets);
     metric_is(&addr, held, args.sessions as f64).await;
-    let per_session = (live() - before) as f64 / args.sessions as f64;
-    println!(
-        "held sessions: {} ({} rooms), {:.0} bytes of heap each (the session, its rooms and name, and its share of the presence events recorded)",
-        args.sessions, 100, per_session
-    );
+    let per_session = (settled().await - before) as f64 / args.sessions as f64;
+    if args.cluster {
+        let on_redis = (redis_memory(redis).await? - redis_before) as f64 / args.sessions as f64;
+        println!(
+            "held sessions: {} ({} rooms), {:.0} bytes of Redis used_memory each (the session, its rooms and name, and its share of the presence events recorded), {:.0} bytes of heap here each",
+            args.sessions, 100, on_redis, per_session
+        );
+    } else {
+        println!(
+            "held sessions: {} ({} rooms), {:.0} bytes of heap each (the session, its rooms and name, and its share of the presence events recorded)",
+            args.sessions, 100, per_session
+        );
+    }
 
     // Recorded events: one echo client asks for `message-back`.
     let (mut echo, _) = connect(&addr, "/echo", None).await?;
     events(&mut echo, "/echo", "auth", 1).await?;
     let text = "x".repeat(100);
+    let redis_before = redis_memory(redis).await?;
     let before = live();
     // In batches the outgoing buffer holds (a client that does not read is
     // disconnected).
@@ -186,12 +357,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
         events(&mut echo, "/echo", "message-back", batch.len()).await?;
     }
     let per_event = (live() - before) as f64 / args.events as f64;
-    println!(
-        "recorded events: {}, {:.0} bytes of heap each (a 100-character text argument; {} bytes as JSON)",
-        args.events,
-        per_event,
-        json!([text]).to_string().len() + "message-back".len()
-    );
+    let json_bytes = json!([text]).to_string().len() + "message-back".len();
+    if args.cluster {
+        let on_redis = (redis_memory(redis).await? - redis_before) as f64 / args.events as f64;
+        println!(
+            "recorded events: {}, {:.0} bytes of Redis used_memory each, {:.0} bytes of heap here each (a 100-character text argument; {} bytes as JSON)",
+            args.events, on_redis, per_event, json_bytes
+        );
+    } else {
+        println!(
+            "recorded events: {}, {:.0} bytes of heap each (a 100-character text argument; {} bytes as JSON)",
+            args.events, per_event, json_bytes
+        );
+    }
 
     // Reconnects: recovering (missed events replayed) against fresh + join + history.
     let (mut sender, _) = connect(&addr, "/chat", None).await?;

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::{
+    admin::{self, Admin, AdminSettings},
     cluster::{self, RedisDriver, fanout::ClusterFanout},
     config::{CorsOrigin, DatabaseUrl, ServeConfig},
     game::Games,
@@ -476,6 +477,15 @@ where
     } else {
         builder
     };
+    // Every packet queued for a client, broadcasts per recipient
+    // (`switchboard_packets_sent_total`, fork entry 17).
+    let builder = builder.on_packet_sent(parts.metrics.packet_sent_hook());
+    // The Admin UI (`--admin-*`): its state, and its tap on every namespace.
+    let admin = admin_ui::<A>(config, parts.redis.as_ref()).await?;
+    let builder = match &admin {
+        Some(admin) => builder.with_state(admin.clone()).with_state(admin.tap()),
+        None => builder,
+    };
     let (socket_layer, io) = builder
         .with_state(parts.recovery.clone())
         .with_state(parts.metrics.clone())
@@ -489,6 +499,13 @@ where
         .with_state(parts.connect_limit)
         .build_layer();
     register_namespaces(&io, &config.echo_namespaces, &parts.metrics).await?;
+    if let Some(admin) = &admin {
+        admin.start(&io, &parts.tasks).await?;
+        let (on_connect, sign_in) = (admin::on_connect::<A>, admin::authenticate::<A>);
+        mount(&io, &parts.metrics, admin::NAMESPACE, on_connect, sign_in)
+            .finish()
+            .await?;
+    }
     parts
         .recovery
         .start(&io, &parts.tasks)
@@ -496,6 +513,12 @@ where
         .context("cannot read the recovery stream on Redis (--redis-url)")?;
     chat::on_recovery_expired(&io, &parts.chat);
     game_ns::on_recovery_expired(&io, &parts.game);
+    if let Some(url) = &config.redis_url {
+        let settings = cluster::emitter::Settings::from_config(config);
+        cluster::emitter::start(url.expose(), &io, settings, &parts.metrics, &parts.tasks)
+            .await
+            .context("cannot subscribe to the Redis emitter's channels (--redis-url)")?;
+    }
 
     let push = PushService {
         io: io.clone(),
@@ -527,7 +550,9 @@ where
     // upgrade exists), the session tag of the rate limits (on every request
     // that can open an Engine.IO session), then Socket.IO and the routes.
     let origin_guard = http::OriginGuard::new(&config.cors_origins, &state.metrics);
+    let admin_pages = admin.map_or_else(Router::new, |_| admin::ui::router());
     let router = http::router(state.clone())
+        .merge(admin_pages)
         .nest("/api/v1", api)
         .layer(socket_layer)
         // Before the Socket.IO layer: the client bundle's paths are under its path.
@@ -541,6 +566,36 @@ where
         .layer(cors_layer(&config.cors_origins));
     let closer: Closer = Box::new(move || Box::pin(async move { io.close().await }));
     Ok((router, closer))
+}
+
+/// The Admin UI, with `--admin-username` and `--admin-password`; on a
+/// cluster it shares the adapter's Redis.
+async fn admin_ui<A: Adapter>(
+    config: &ServeConfig,
+    redis: Option<&RedisDriver>,
+) -> anyhow::Result<Option<Admin<A>>> {
+    let Some(settings) = AdminSettings::from_config(config) else {
+        return Ok(None);
+    };
+    if config
+        .echo_namespaces
+        .iter()
+        .any(|ns| ns == admin::NAMESPACE)
+    {
+        anyhow::bail!(
+            "--echo-namespaces names {}, the Admin UI's namespace (--admin-username is set)",
+            admin::NAMESPACE
+        );
+    }
+    let redis = config
+        .redis_url
+        .as_ref()
+        .zip(redis)
+        .map(|(url, driver)| (url.expose(), driver.clone()));
+    let read_only = settings.read_only;
+    let admin = Admin::new(settings, redis).await?;
+    tracing::info!(path = "/admin/", read_only, "admin UI enabled");
+    Ok(Some(admin))
 }
 
 /// Registers every namespace and waits until each is ready (on a cluster

@@ -399,6 +399,52 @@ pub struct ServeConfig {
         value_parser = parse_secret
     )]
     pub api_keys: Vec<Secret>,
+
+    /// User name of the Admin UI (the `/admin` namespace the stock
+    /// @socket.io/admin-ui speaks, and the UI itself at `/admin/`); set
+    /// together with `--admin-password`. Unset: there is no `/admin`.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_ADMIN_USERNAME",
+        requires = "admin_password",
+        value_parser = parse_admin_username
+    )]
+    pub admin_username: Option<String>,
+
+    /// Password of the Admin UI: a bcrypt hash (`$2b$12$...`, as the
+    /// reference server takes it) or a plain secret of at least 16
+    /// characters (compared in constant time).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_ADMIN_PASSWORD",
+        hide_env_values = true,
+        requires = "admin_username",
+        value_parser = parse_admin_password
+    )]
+    pub admin_password: Option<AdminPassword>,
+
+    /// The Admin UI only shows: it cannot emit, make sockets join or leave
+    /// rooms, nor disconnect them.
+    #[arg(long, env = "SWITCHBOARD_ADMIN_READ_ONLY")]
+    pub admin_read_only: bool,
+}
+
+/// The Admin UI's password, as configured. Its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub enum AdminPassword {
+    /// A plain secret, compared in constant time.
+    Plain(Secret),
+    /// A bcrypt hash (`$2a$`, `$2b$`, `$2x$` or `$2y$`), checked by bcrypt.
+    Bcrypt(Secret),
+}
+
+impl std::fmt::Debug for AdminPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Plain(_) => f.write_str("AdminPassword::Plain(…)"),
+            Self::Bcrypt(_) => f.write_str("AdminPassword::Bcrypt(…)"),
+        }
+    }
 }
 
 /// Where the durable store lives. Its `Debug` hides a PostgreSQL password.
@@ -595,6 +641,29 @@ fn parse_secret(value: &str) -> Result<Secret, String> {
     Ok(Secret(value.to_owned()))
 }
 
+fn parse_admin_username(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > 64 || value.chars().any(char::is_control) {
+        return Err("expected 1 to 64 characters, no control characters".into());
+    }
+    Ok(value.to_owned())
+}
+
+/// A bcrypt hash (checked to be one) or a plain secret of 16+ characters.
+fn parse_admin_password(value: &str) -> Result<AdminPassword, String> {
+    let value = value.trim();
+    if ["$2a$", "$2b$", "$2x$", "$2y$"]
+        .iter()
+        .any(|prefix| value.starts_with(prefix))
+    {
+        return value
+            .parse::<bcrypt::HashParts>()
+            .map(|_| AdminPassword::Bcrypt(Secret(value.to_owned())))
+            .map_err(|e| format!("looks like a bcrypt hash but is not one: {e}"));
+    }
+    parse_secret(value).map(AdminPassword::Plain)
+}
+
 fn parse_user_id(value: &str) -> Result<String, String> {
     crate::protocol::UserId::parse(value)
         .map(|user| user.as_str().to_owned())
@@ -788,6 +857,58 @@ mod tests {
             ("--max-buffered-packets", "16385"),
         ] {
             assert_usage_error(flag, value);
+        }
+    }
+
+    #[test]
+    fn admin_settings_come_in_pairs_and_hide_the_password() {
+        let config = ServeConfig::defaults();
+        assert!(config.admin_username.is_none() && config.admin_password.is_none());
+        assert!(!config.admin_read_only);
+
+        let plain = parse(&[
+            "--admin-username",
+            "ops",
+            "--admin-password",
+            "admin-value-0123456789",
+        ])
+        .unwrap();
+        assert_eq!(plain.admin_username.as_deref(), Some("ops"));
+        assert!(matches!(
+            plain.admin_password,
+            Some(AdminPassword::Plain(_))
+        ));
+        assert!(!format!("{plain:?}").contains("admin-value-0123456789"));
+
+        // "hunter2" at cost 4 (bcryptjs, as the reference's docs make them).
+        let hash = "$2a$04$G0bHZcJiJLcUtU1hTj/oAuaxHBLt7bHoxCX5drBDP0qJVQm7WvG9i";
+        let hashed = parse(&["--admin-username", "ops", "--admin-password", hash]).unwrap();
+        assert!(matches!(
+            hashed.admin_password,
+            Some(AdminPassword::Bcrypt(_))
+        ));
+        assert!(!format!("{hashed:?}").contains(hash));
+
+        for args in [
+            &["--admin-username", "ops"][..],
+            &["--admin-password", "admin-value-0123456789"][..],
+            &["--admin-username", "ops", "--admin-password", "short"][..],
+            &[
+                "--admin-username",
+                "ops",
+                "--admin-password",
+                "$2b$12$nothash",
+            ][..],
+            &[
+                "--admin-username",
+                "",
+                "--admin-password",
+                "admin-value-0123456789",
+            ][..],
+        ] {
+            let err = parse(args).expect_err(&format!("{args:?}"));
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+            assert!(err.to_string().contains("--admin-"), "{args:?}: {err}");
         }
     }
 

@@ -58,6 +58,7 @@
 // --document-private-items`), so module docs may link to private items.
 #![allow(rustdoc::private_intra_doc_links)]
 
+pub mod admin;
 pub mod app;
 pub mod cluster;
 pub mod config;

@@ -101,6 +101,12 @@ fn route(message: PushInfo, handlers: &Handlers) {
         tracing::warn!("unreadable message from Redis pub/sub");
         return;
     };
+    if is_emitter_request(&channel, &payload) {
+        // A Node emitter's request (JSON) on the adapter's request channel:
+        // the emitter listener (`cluster::emitter`) acts on it; to
+        // socketioxide-redis, which speaks msgpack there, it is noise.
+        return;
+    }
     let handlers = handlers
         .read()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -109,6 +115,13 @@ fn route(message: PushInfo, handlers: &Handlers) {
     {
         tracing::warn!("a Redis subscription is not keeping up: {e}");
     }
+}
+
+/// Whether a message is @socket.io/redis-emitter's request (JSON, `{...}`)
+/// on a `socket.io-request#<nsp>#` channel, where socketioxide-redis's own
+/// requests are msgpack (never starting with `{`).
+fn is_emitter_request(channel: &str, payload: &[u8]) -> bool {
+    channel.contains("-request#") && payload.first() == Some(&b'{')
 }
 
 impl Driver for RedisDriver {
@@ -174,7 +187,17 @@ impl Driver for RedisDriver {
 
 #[cfg(test)]
 mod tests {
-    use super::with_resp3;
+    use super::{is_emitter_request, with_resp3};
+
+    #[test]
+    fn emitter_requests_are_told_from_the_adapters_own() {
+        let channel = "socket.io-request#/chat#";
+        assert!(is_emitter_request(channel, br#"{"type":2,"opts":{}}"#));
+        // socketioxide-redis's requests are msgpack: a map or array marker.
+        assert!(!is_emitter_request(channel, &[0x85, 0xa2]));
+        assert!(!is_emitter_request("socket.io#/chat#", b"{"));
+        assert!(!is_emitter_request(channel, b""));
+    }
 
     #[test]
     fn resp3_is_asked_for_unless_a_protocol_is_named() {

@@ -17,8 +17,12 @@
 //!    ...reply}` or `{"ok": false, "error": {...}}` when the client asked for
 //!    one; otherwise nothing on success and an `error` event on failure;
 //! 5. a socket that keeps flooding is disconnected.
+//!
+//! Each event is measured from its arrival (before step 1) to its answer
+//! (`switchboard_event_duration_seconds{namespace,event}`), and a refusal
+//! counted by its code (`switchboard_event_refusals_total{namespace,code}`).
 
-use std::{future::Future, sync::Arc};
+use std::{future::Future, sync::Arc, time::Instant};
 
 use serde::{Serialize, de::DeserializeOwned};
 use socketioxide::{
@@ -81,6 +85,7 @@ where
               State(ctx): State<C>,
               State(metrics): State<Metrics>| {
             let handler = handler.clone();
+            let arrived = Instant::now();
             async move {
                 let extensions = &socket.extensions;
                 let (Some(session), Some(limiter)) = (
@@ -96,6 +101,12 @@ where
                         "too many events queued, slow down",
                     );
                     answer::<A, ()>(&socket, ack, asked, &metrics, Err(error));
+                    metrics.event_handled(
+                        socket.ns(),
+                        event,
+                        arrived,
+                        Some(ErrorCode::RateLimited),
+                    );
                     disconnect_flooding(&socket, "its event queue is full");
                     return;
                 };
@@ -118,7 +129,9 @@ where
                         "too many events, slow down",
                     )),
                 };
+                let refused = result.as_ref().err().map(|error| error.code);
                 answer(&socket, ack, asked, &metrics, result);
+                metrics.event_handled(socket.ns(), event, arrived, refused);
                 if verdict == Verdict::Flooding {
                     disconnect_flooding(&socket, "it keeps sending past its rate limit");
                 }

@@ -424,6 +424,10 @@ pub async fn admit_connect<A: Adapter>(
         // is connected to; the refusal below may not reach the client.
         socket.close_session();
     }
+    limit
+        .inner
+        .metrics
+        .connect_refused(socket.ns(), &RateLimited.to_string());
     Err(RateLimited)
 }
 

@@ -25,9 +25,9 @@ use socketioxide::{AckError, SendError, SocketError, adapter::Adapter, extract::
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    metrics::Metrics,
+    metrics::{self, Metrics},
     notifications::{NotificationView, hub::Subscription},
-    protocol::{StreamId, UserId},
+    protocol::{StreamId, UserId, now_ms},
     store::{NotificationStore, StoredNotification},
     tasks::Tasks,
 };
@@ -130,12 +130,16 @@ impl<A: Adapter> Delivery<A> {
     async fn deliver(&mut self) {
         let mut acks: FuturesUnordered<AckFuture> = FuturesUnordered::new();
         let mut catch_up = true;
+        // The first read is the connecting socket's replay: its latency is
+        // how long the user was away, not the delivery's.
+        let mut live = false;
         loop {
             if catch_up {
-                if let Err(Stop::Closed) = self.catch_up(&mut acks).await {
+                if let Err(Stop::Closed) = self.catch_up(&mut acks, live).await {
                     return;
                 }
                 catch_up = false;
+                live = true;
             }
             tokio::select! {
                 next = self.subscription.recv() => {
@@ -156,12 +160,13 @@ impl<A: Adapter> Delivery<A> {
                     if notification.id <= self.cursor {
                         continue;
                     }
-                    if let Err(Stop::Closed) = self.send(&notification, &mut acks).await {
+                    if let Err(Stop::Closed) = self.send(&notification, &mut acks, true).await {
                         return;
                     }
                 }
                 Some((id, acked)) = acks.next(), if !acks.is_empty() => {
                     if acked {
+                        self.metrics.notification_receipts.inc();
                         self.acked.acked(id);
                         self.record_delivery(id);
                     }
@@ -170,8 +175,13 @@ impl<A: Adapter> Delivery<A> {
         }
     }
 
-    /// Sends everything after the cursor that is in the store.
-    async fn catch_up(&mut self, acks: &mut FuturesUnordered<AckFuture>) -> Result<(), Stop> {
+    /// Sends everything after the cursor that is in the store (`live` when
+    /// not the connecting socket's replay).
+    async fn catch_up(
+        &mut self,
+        acks: &mut FuturesUnordered<AckFuture>,
+        live: bool,
+    ) -> Result<(), Stop> {
         let mut backoff = FIRST_BACKOFF;
         loop {
             let page = match self
@@ -189,7 +199,7 @@ impl<A: Adapter> Delivery<A> {
             };
             let complete = page.len() < PAGE as usize;
             for notification in &page {
-                self.send(notification, acks).await?;
+                self.send(notification, acks, live).await?;
             }
             if complete {
                 return Ok(());
@@ -198,11 +208,14 @@ impl<A: Adapter> Delivery<A> {
     }
 
     /// Emits one notification asking for an ack, waiting while the socket's
-    /// buffer is full (socketioxide has no way to await room in it).
+    /// buffer is full (socketioxide has no way to await room in it). A `live`
+    /// one records its push-to-delivery latency, from the store's timestamp
+    /// (the writer's clock, taken when it took the push) to now.
     async fn send(
         &mut self,
         notification: &StoredNotification,
         acks: &mut FuturesUnordered<AckFuture>,
+        live: bool,
     ) -> Result<(), Stop> {
         let view = NotificationView::from(notification);
         let mut backoff = FIRST_BACKOFF;
@@ -219,6 +232,12 @@ impl<A: Adapter> Delivery<A> {
                         (id, acked)
                     }));
                     self.metrics.event_out(self.socket.ns());
+                    self.metrics
+                        .notifications_delivered(metrics::Delivery::Stored, 1);
+                    if live {
+                        let ms = u64::try_from(now_ms() - notification.ts).unwrap_or(0);
+                        self.metrics.push_delivered_after(Duration::from_millis(ms));
+                    }
                     self.acked.sent(id);
                     self.cursor = notification.id;
                     return Ok(());

@@ -11,7 +11,7 @@
 //! every node's hub, before it answers); a live-only push is sent after its
 //! key, if any, is claimed.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Instant};
 
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -25,7 +25,7 @@ use super::{
     wire::{LiveIds, live_view},
 };
 use crate::{
-    metrics::Metrics,
+    metrics::{Delivery, Metrics},
     protocol::{ErrorCode, EventError, RoomId, UserId, rooms},
     store::{
         NotificationStore, StoreError,
@@ -214,6 +214,7 @@ impl<A: Adapter> PushService<A> {
         push: Push,
         claim: Option<IdempotencyClaim>,
     ) -> Result<Receipt, PushError> {
+        let accepted = Instant::now();
         let Push { target, kind, data } = push;
         let (topic, rooms) = match &target {
             Target::Users(users) => {
@@ -254,8 +255,14 @@ impl<A: Adapter> PushService<A> {
             }
             PushOutcome::Stored { response, .. } => response,
         };
+        self.metrics.push_accepted(match target {
+            Target::Users(_) => "users",
+            Target::Topic(_) => "topic",
+            Target::Broadcast => "broadcast",
+        });
         if !matches!(target, Target::Users(_)) {
-            self.emit_live(topic, &kind, &data).await?;
+            self.emit_live(topic, &kind, &data, (online, accepted))
+                .await?;
         }
         Ok(receipt)
     }
@@ -280,11 +287,15 @@ impl<A: Adapter> PushService<A> {
     }
 
     /// A live-only push to a topic's sockets or every socket of the namespace.
+    /// `online` (the sockets counted before the write, every node's) and
+    /// `accepted` (when the push came in) are for the metrics: the node that
+    /// accepts a live push counts its deliveries, wherever the sockets are.
     async fn emit_live(
         &self,
         topic: Option<&RoomId>,
         kind: &str,
         data: &Value,
+        (online, accepted): (i64, Instant),
     ) -> Result<(), PushError> {
         let Some(namespace) = self.io.of(NAMESPACE) else {
             return Err(not_registered());
@@ -299,6 +310,9 @@ impl<A: Adapter> PushService<A> {
             .await
             .map_err(|e| PushError::Internal(e.to_string()))?;
         self.metrics.event_out(NAMESPACE);
+        self.metrics
+            .notifications_delivered(Delivery::Live, u64::try_from(online).unwrap_or(0));
+        self.metrics.push_delivered_after(accepted.elapsed());
         // Live pushes keep no receipt, but the acks must be awaited (or time out)
         // so the sockets forget them.
         self.tasks.spawn(acks.for_each(|_| std::future::ready(())));

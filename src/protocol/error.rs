@@ -18,6 +18,19 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// The code as the contract writes it (`bad_request`), as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadRequest => "bad_request",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::TooLarge => "too_large",
+            Self::RateLimited => "rate_limited",
+            Self::Internal => "internal",
+        }
+    }
+
     /// The HTTP status of this code (PROTOCOL.md, "HTTP push API").
     pub fn status(self) -> StatusCode {
         match self {
@@ -58,5 +71,27 @@ impl EventError {
     /// The store or another part failed; the details go to the log, not the client.
     pub fn internal() -> Self {
         Self::new(ErrorCode::Internal, "internal error, try again")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode::*;
+
+    /// The metric label of each code is the code the client reads.
+    #[test]
+    fn as_str_is_the_serialized_code() {
+        for code in [
+            BadRequest,
+            Unauthorized,
+            Forbidden,
+            NotFound,
+            TooLarge,
+            RateLimited,
+            Internal,
+        ] {
+            let serialized = serde_json::to_value(code).unwrap();
+            assert_eq!(serialized, code.as_str(), "{code:?}");
+        }
     }
 }

@@ -130,7 +130,10 @@ impl<F> Writer<F> {
         pending.push(0..items.len());
         while let Some(range) = pending.pop() {
             let count = range.len();
-            match (self.commit)(&items[range.clone()]).await {
+            let started = std::time::Instant::now();
+            let committed = (self.commit)(&items[range.clone()]).await;
+            self.health.commit_took(self.stream, started.elapsed());
+            match committed {
                 Ok(results) if results.len() == count => {
                     self.health.write_succeeded(self.stream);
                     answer(range, results.into_iter().map(Ok).collect());

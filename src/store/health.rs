@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use prometheus::{IntCounterVec, IntGauge, Opts, core::Collector};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, core::Collector};
 
 use super::{Db, StoreError};
 use crate::protocol::now_ms;
@@ -24,6 +24,14 @@ pub const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The write streams, as `/metrics` labels them.
 pub const STREAMS: [&str; 3] = ["chat", "notifications", "probe"];
+
+/// Buckets of `switchboard_store_commit_seconds`: SQLite commits a small
+/// batch in well under a millisecond without fsync and a few with it,
+/// PostgreSQL in a network round trip or two; a large batch or a struggling
+/// disk takes up to seconds.
+pub const COMMIT_BUCKETS: [f64; 14] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
 
 /// Why `/readyz` fails the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +54,8 @@ pub struct Health {
 
 struct Inner {
     write_errors: IntCounterVec,
+    /// How long each transaction of a writer took, failed ones included.
+    commit_seconds: HistogramVec,
     writable: IntGauge,
     state: Mutex<State>,
     /// Held while a test write runs: concurrent checks wait for its answer
@@ -113,9 +123,23 @@ impl Health {
         )
         .expect("valid metric");
         writable.set(1);
+        let commit_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "switchboard_store_commit_seconds",
+                "Time a store writer's transaction took (one per batch of writes, failed ones \
+                 included), by stream",
+            )
+            .buckets(COMMIT_BUCKETS.to_vec()),
+            &["stream"],
+        )
+        .expect("valid metric");
+        for stream in ["chat", "notifications"] {
+            commit_seconds.with_label_values(&[stream]);
+        }
         Self {
             inner: Arc::new(Inner {
                 write_errors,
+                commit_seconds,
                 writable,
                 state: Mutex::new(State::default()),
                 probing: tokio::sync::Mutex::new(()),
@@ -128,7 +152,16 @@ impl Health {
         vec![
             Box::new(self.inner.write_errors.clone()),
             Box::new(self.inner.writable.clone()),
+            Box::new(self.inner.commit_seconds.clone()),
         ]
+    }
+
+    /// A transaction of `stream`'s writer took `took`.
+    pub(super) fn commit_took(&self, stream: &str, took: Duration) {
+        self.inner
+            .commit_seconds
+            .with_label_values(&[stream])
+            .observe(took.as_secs_f64());
     }
 
     fn state(&self) -> MutexGuard<'_, State> {

@@ -73,6 +73,14 @@ async fn metrics_count_sockets_events_and_requests() {
         ),
         3.0
     );
+    // What the client received: those three and the CONNECT reply.
+    assert_eq!(
+        sample(
+            &during,
+            r#"switchboard_packets_sent_total{namespace="/echo"}"#
+        ),
+        4.0
+    );
     assert!(
         sample(
             &during,

@@ -42,6 +42,8 @@ macro_rules! over_transports {
     };
 }
 
+mod admin;
+mod admin_browser;
 mod browser;
 mod chat;
 mod chat_clients;
@@ -57,6 +59,7 @@ mod game_browser;
 mod helpers;
 mod http;
 mod interop;
+mod metrics;
 mod nginx;
 mod notifications;
 mod notifications_browser;
@@ -69,6 +72,7 @@ mod packet_limits;
 mod rate_limits;
 mod recovery;
 mod recovery_browser;
+mod redis_emitter;
 mod session_bounds;
 mod shutdown;
 mod socket_ids;

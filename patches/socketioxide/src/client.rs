@@ -202,7 +202,12 @@ impl<A: Adapter> Client<A> {
         tracing::debug!("adding namespace {}", path);
 
         let ns_path = Str::from(&path);
-        let ns = Namespace::new(ns_path.clone(), callback, &self.adapter_state, &self.config);
+        // SWITCHBOARD PATCH (socket tap): the namespace reports to the state's tap.
+        #[cfg(feature = "state")]
+        let tap = self.state.try_get::<crate::tap::Tap<A>>().cloned();
+        #[cfg(not(feature = "state"))]
+        let tap = None;
+        let ns = Namespace::new(ns_path.clone(), callback, &self.adapter_state, &self.config, tap);
         let adapter = ns.adapter.clone();
         let on_success = move || {
             self.nsps.write().unwrap().insert(ns_path, ns);
@@ -543,7 +548,7 @@ mod test {
     async fn get_ns() {
         let client = create_client();
         let ns = Str::from("/");
-        let ns = Namespace::new(ns, async || (), &client.adapter_state, &client.config);
+        let ns = Namespace::new(ns, async || (), &client.adapter_state, &client.config, None);
         client.nsps.write().unwrap().insert(Str::from("/"), ns);
         assert!(client.get_ns("/").is_some());
     }

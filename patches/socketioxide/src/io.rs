@@ -119,6 +119,20 @@ pub struct SocketIoConfig {
     /// SWITCHBOARD PATCH (connection state recovery): the hook that picks each connecting
     /// socket's identity, `None` for a fresh random id every time.
     pub(crate) recovery: Option<crate::recovery::RecoveryHook>,
+
+    /// SWITCHBOARD PATCH (packets sent): called with the namespace's path for every
+    /// Socket.IO packet queued for a client (see [`SocketIoBuilder::on_packet_sent`]).
+    pub(crate) packet_sent: Option<PacketSentHook>,
+}
+
+/// SWITCHBOARD PATCH (packets sent): the hook of [`SocketIoBuilder::on_packet_sent`].
+#[derive(Clone)]
+pub(crate) struct PacketSentHook(pub(crate) Arc<dyn Fn(&str) + Send + Sync>);
+
+impl fmt::Debug for PacketSentHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PacketSentHook")
+    }
 }
 
 impl Default for SocketIoConfig {
@@ -134,6 +148,7 @@ impl Default for SocketIoConfig {
             parse_config: ParseConfig::default(),
             server_id: Uid::new(),
             recovery: None,
+            packet_sent: None,
         }
     }
 }
@@ -214,6 +229,18 @@ impl<A: Adapter> SocketIoBuilder<A> {
     /// [`SessionRecovery`](crate::recovery::SessionRecovery).
     pub fn with_recovery(mut self, hook: std::sync::Arc<dyn crate::recovery::SessionRecovery>) -> Self {
         self.config.recovery = Some(crate::recovery::RecoveryHook(hook));
+        self
+    }
+
+    /// SWITCHBOARD PATCH (packets sent): `hook` is called with the namespace's path each time
+    /// a Socket.IO packet (an event, an ack, a CONNECT, CONNECT_ERROR or DISCONNECT) is
+    /// queued for one client: once per recipient of a broadcast, including a broadcast that
+    /// came from another node through the adapter. A volatile packet counts only when it was
+    /// queued; a packet refused with an error (full buffer, closed socket) does not count.
+    /// The hook runs on the sending path, under the namespace's socket map lock for a
+    /// broadcast: it must be quick and must not emit.
+    pub fn on_packet_sent(mut self, hook: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.config.packet_sent = Some(PacketSentHook(Arc::new(hook)));
         self
     }
 

@@ -347,6 +347,8 @@ pub mod operators;
 pub mod recovery;
 pub mod service;
 pub mod socket;
+// SWITCHBOARD PATCH (socket tap): an observer of every namespace socket.
+pub mod tap;
 
 pub use engineioxide::TransportType;
 pub use errors::{

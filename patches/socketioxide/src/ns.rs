@@ -37,6 +37,8 @@ pub struct Namespace<A: Adapter> {
     /// The Engine.IO session ids of the sockets that are connecting to this namespace, but
     /// which are not yet in [`Self::sockets`] because their middlewares are still running.
     connecting: Mutex<HashSet<Sid>>,
+    /// SWITCHBOARD PATCH (socket tap): the server's tap, when its state has one.
+    pub(crate) tap: Option<crate::tap::Tap<A>>,
 }
 
 /// Marks an Engine.IO session as connecting to a namespace until dropped.
@@ -84,7 +86,7 @@ impl<A: Adapter> NamespaceCtr<A> {
         config: &SocketIoConfig,
     ) -> Arc<Namespace<A>> {
         let handler = self.handler.boxed_clone();
-        Namespace::new_boxed(path, handler, adapter_state, config)
+        Namespace::new_boxed(path, handler, adapter_state, config, None)
     }
 }
 
@@ -99,18 +101,20 @@ struct ConnectReply {
 }
 
 impl<A: Adapter> Namespace<A> {
+    /// SWITCHBOARD PATCH (socket tap): `tap` observes the namespace's sockets.
     pub(crate) fn new<C, T>(
         path: Str,
         handler: C,
         adapter_state: &A::State,
         config: &SocketIoConfig,
+        tap: Option<crate::tap::Tap<A>>,
     ) -> Arc<Self>
     where
         C: ConnectHandler<A, T> + Send + Sync + 'static,
         T: Send + Sync + 'static,
     {
         let handler = MakeErasedHandler::new_ns_boxed(handler);
-        Self::new_boxed(path, handler, adapter_state, config)
+        Self::new_boxed(path, handler, adapter_state, config, tap)
     }
 
     fn new_boxed(
@@ -118,6 +122,7 @@ impl<A: Adapter> Namespace<A> {
         handler: BoxedConnectHandler<A>,
         adapter_state: &A::State,
         config: &SocketIoConfig,
+        tap: Option<crate::tap::Tap<A>>,
     ) -> Arc<Self> {
         let parser = config.parser;
         let ack_timeout = config.ack_timeout;
@@ -128,6 +133,7 @@ impl<A: Adapter> Namespace<A> {
             parser,
             sockets: HashMap::new().into(),
             connecting: HashSet::new().into(),
+            tap,
             adapter: Arc::new(A::new(
                 adapter_state,
                 CoreLocalAdapter::new(Emitter::new(ns.clone(), parser, path, ack_timeout, uid)),
@@ -220,6 +226,10 @@ impl<A: Adapter> Namespace<A> {
         }
 
         socket.set_connected(true);
+        // SWITCHBOARD PATCH (socket tap)
+        if let Some(tap) = &self.tap {
+            tap.0.connected(&socket);
+        }
         self.handler.call(socket, auth);
 
         Ok(())
@@ -529,7 +539,7 @@ impl SocketEmitter for Emitter {
 #[cfg(feature = "__test_harness")]
 impl Namespace<crate::adapter::LocalAdapter> {
     pub fn new_dummy<const S: usize>(sockets: [Sid; S]) -> Arc<Self> {
-        let ns = Namespace::new("/".into(), async || (), &(), &SocketIoConfig::default());
+        let ns = Namespace::new("/".into(), async || (), &(), &SocketIoConfig::default(), None);
         for sid in sockets {
             ns.sockets
                 .write()

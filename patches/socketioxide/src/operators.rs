@@ -134,7 +134,11 @@ impl<A: Adapter> ConfOperators<'_, A> {
             }
         };
         let packet = self.get_packet(event, data)?;
+        // SWITCHBOARD PATCH (socket tap)
+        self.socket.tap_sent(&packet);
         permit.send(packet, self.socket.parser);
+        // SWITCHBOARD PATCH (packets sent)
+        self.socket.packet_sent();
 
         Ok(())
     }

@@ -519,7 +519,11 @@ impl<A: Adapter> Socket<A> {
         let ns = self.ns.path.clone();
         let data = self.parser.encode_value(data, Some(event.as_ref()))?;
 
-        permit.send(Packet::event(ns, data), self.parser);
+        let packet = Packet::event(ns, data);
+        // SWITCHBOARD PATCH (socket tap)
+        self.tap_sent(&packet);
+        permit.send(packet, self.parser);
+        self.packet_sent();
         Ok(())
     }
 
@@ -796,28 +800,72 @@ impl<A: Adapter> Socket<A> {
         }
     }
 
+    /// SWITCHBOARD PATCH (packets sent): reports one packet queued for this socket's client
+    /// to the hook of [`SocketIoBuilder::on_packet_sent`](crate::SocketIoBuilder::on_packet_sent).
+    #[inline]
+    pub(crate) fn packet_sent(&self) {
+        if let Some(hook) = self
+            .esocket
+            .data
+            .io
+            .get()
+            .and_then(|io| io.config().packet_sent.as_ref())
+        {
+            (hook.0)(&self.ns.path);
+        }
+    }
+
+    /// SWITCHBOARD PATCH (socket tap): shows the tap an event about to be queued for this
+    /// socket's client, encoded as it goes out, while the tap wants it.
+    pub(crate) fn tap_sent(&self, packet: &Packet) {
+        if let Some(tap) = &self.ns.tap
+            && matches!(packet.inner, PacketData::Event(..) | PacketData::BinaryEvent(..))
+            && tap.0.wants_sent_events(self)
+        {
+            tap.0.event_sent(self, &self.parser.encode(packet.clone()));
+        }
+    }
+
+    /// SWITCHBOARD PATCH (socket tap): the same for a packet already encoded (a broadcast);
+    /// the tap tells an event from another packet by its encoding.
+    fn tap_sent_raw(&self, value: &Value) {
+        if let Some(tap) = &self.ns.tap
+            && tap.0.wants_sent_events(self)
+        {
+            tap.0.event_sent(self, value);
+        }
+    }
+
     pub(crate) fn send(&self, packet: Packet) -> Result<(), SocketError> {
         let permit = self.reserve()?;
+        // SWITCHBOARD PATCH (socket tap)
+        self.tap_sent(&packet);
         permit.send(packet, self.parser);
+        self.packet_sent();
         Ok(())
     }
     pub(crate) fn send_raw(&self, value: Value) -> Result<(), SocketError> {
         let permit = self.reserve()?;
+        // SWITCHBOARD PATCH (socket tap)
+        self.tap_sent_raw(&value);
         permit.send_raw(value);
+        self.packet_sent();
         Ok(())
     }
 
     pub(crate) fn send_raw_volatile(&self, value: Value) {
-        match value {
-            Value::Str(msg, None) => {
-                self.esocket.emit_volatile(msg);
-            }
+        // SWITCHBOARD PATCH (socket tap): shown before the engine says whether it was queued.
+        self.tap_sent_raw(&value);
+        // SWITCHBOARD PATCH (packets sent): a volatile packet counts when it was queued.
+        let queued = match value {
+            Value::Str(msg, None) => self.esocket.emit_volatile(msg),
             Value::Str(msg, Some(bin_payloads)) => {
-                self.esocket.emit_many_volatile(msg, bin_payloads);
+                self.esocket.emit_many_volatile(msg, bin_payloads)
             }
-            Value::Bytes(bin) => {
-                self.esocket.emit_binary_volatile(bin);
-            }
+            Value::Bytes(bin) => self.esocket.emit_binary_volatile(bin),
+        };
+        if queued {
+            self.packet_sent();
         }
     }
 
@@ -840,7 +888,10 @@ impl<A: Adapter> Socket<A> {
         }
         ack_message.insert(ack, tx);
         drop(ack_message);
+        // SWITCHBOARD PATCH (socket tap)
+        self.tap_sent(&packet);
         permit.send(packet, self.parser);
+        self.packet_sent();
         rx
     }
 
@@ -859,6 +910,12 @@ impl<A: Adapter> Socket<A> {
     ///
     /// It maybe also close when the underlying transport is closed or failed.
     pub(crate) fn close(self: Arc<Self>, reason: DisconnectReason) {
+        // SWITCHBOARD PATCH (socket tap): a socket that was connected is seen leaving.
+        if self.connected()
+            && let Some(tap) = &self.ns.tap
+        {
+            tap.0.disconnected(&self, reason);
+        }
         self.set_connected(false);
         // SWITCHBOARD PATCH (reconnect during teardown): the session no longer has this
         // socket in the namespace from now on, so a CONNECT that arrives while the
@@ -898,6 +955,10 @@ impl<A: Adapter> Socket<A> {
         })?;
         #[cfg(feature = "tracing")]
         tracing::debug!(?event, "reading");
+        // SWITCHBOARD PATCH (socket tap)
+        if let Some(tap) = &self.ns.tap {
+            tap.0.event_received(&self, &data);
+        }
         if let Some(handler) = self.message_handlers.read().unwrap().get(event) {
             handler.call(self.clone(), data, ack);
         } else if let Some(fallback) = self.fallback_message_handler.read().unwrap().as_ref() {

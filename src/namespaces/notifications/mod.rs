@@ -82,9 +82,24 @@ impl fmt::Display for Refusal {
     }
 }
 
-/// Connect middleware: checks the token and `since`, then opens the live
-/// subscription and fixes the replay cursor, all before the CONNECT packet.
+/// Connect middleware: [`admit`], counting a refusal by its code
+/// (`switchboard_connect_refusals_total`).
 pub async fn authenticate<A: Adapter>(
+    socket: SocketRef<A>,
+    auth: TryData<Option<ConnectAuth>>,
+    State(ctx): State<NotificationsContext>,
+) -> Result<(), Refusal> {
+    let metrics = ctx.common.metrics.clone();
+    let result = admit(socket, auth, State(ctx)).await;
+    if let Err(refusal) = &result {
+        metrics.connect_refused(NAMESPACE, &refusal.to_string());
+    }
+    result
+}
+
+/// Checks the token and `since`, then opens the live subscription and fixes
+/// the replay cursor, all before the CONNECT packet.
+async fn admit<A: Adapter>(
     socket: SocketRef<A>,
     TryData(auth): TryData<Option<ConnectAuth>>,
     State(ctx): State<NotificationsContext>,

@@ -121,6 +121,8 @@ impl<A: Adapter> AckSender<A> {
             let data = self.socket.parser.encode_value(data, None)?;
             let packet = Packet::ack(ns, data, ack_id);
             permit.send(packet, self.socket.parser);
+            // SWITCHBOARD PATCH (packets sent)
+            self.socket.packet_sent();
             Ok(())
         } else {
             Ok(())
