@@ -8,13 +8,16 @@
 //! The page goes out with a Content-Security-Policy of its own: scripts,
 //! styles, images and connections from this origin only, plus the inline
 //! styles Vuetify writes (its theme) and `'unsafe-eval'` for the browser
-//! checks (as on the demo pages, see [`crate::http`]). So the fonts the page
-//! links from Google's and jsDelivr's CDNs are not fetched either: the UI
-//! shows in the browser's sans-serif, and its icon-only buttons show no
-//! icon (each has its tooltip).
+//! checks (as on the demo pages, see [`crate::http`]). The icon font of its
+//! buttons (Material Design Icons, @mdi/font 7.4.47: its CSS and the WOFF2
+//! font, with their licenses) is vendored beside it in `mdi-7.4.47/`, and
+//! the page links it there instead of from jsDelivr: the one edit to the
+//! vendored `index.html`. Roboto is still linked from Google's CDN, which
+//! the policy does not allow: the UI shows in the browser's sans-serif.
 //!
-//! The files with a content hash in their names (`js/`, `css/`, `img/`) are
-//! cached for a year; the page itself is revalidated every time.
+//! The files with a content hash or a version in their names (`js/`,
+//! `css/`, `img/`, `mdi-7.4.47/`) are cached for a year; the page itself is
+//! revalidated every time.
 
 use axum::{
     Router,
@@ -66,6 +69,18 @@ const FILES: &[(&str, &[u8])] = &[
         "js/chunk-vendors.934c03ff.js",
         include_bytes!("../../clients/web/vendor/admin-ui/js/chunk-vendors.934c03ff.js"),
     ),
+    (
+        "mdi-7.4.47/css/materialdesignicons.min.css",
+        include_bytes!(
+            "../../clients/web/vendor/admin-ui/mdi-7.4.47/css/materialdesignicons.min.css"
+        ),
+    ),
+    (
+        "mdi-7.4.47/fonts/materialdesignicons-webfont.woff2",
+        include_bytes!(
+            "../../clients/web/vendor/admin-ui/mdi-7.4.47/fonts/materialdesignicons-webfont.woff2"
+        ),
+    ),
 ];
 
 /// The routes of the UI: `/admin/` and its files; `/admin` redirects there
@@ -88,14 +103,19 @@ fn content_type(path: &str) -> &'static str {
         Some("css") => "text/css; charset=utf-8",
         Some("svg") => "image/svg+xml",
         Some("png") => "image/png",
+        Some("woff2") => "font/woff2",
         _ => "application/octet-stream",
     }
 }
 
 /// How long a file may be cached: a year when its name holds its content's
-/// hash, a day for the icon, never unchecked for the page.
+/// hash or its version, a day for the icon, never unchecked for the page.
 fn cache_control(path: &str) -> &'static str {
-    if path.starts_with("js/") || path.starts_with("css/") || path.starts_with("img/") {
+    if path.starts_with("js/")
+        || path.starts_with("css/")
+        || path.starts_with("img/")
+        || path.starts_with("mdi-7.4.47/")
+    {
         IMMUTABLE
     } else if path == "index.html" {
         "no-cache"
@@ -134,13 +154,16 @@ mod tests {
     fn the_page_links_only_files_that_are_served() {
         let page = std::str::from_utf8(FILES[0].1).unwrap();
         for (name, _) in &FILES[1..] {
-            if name.ends_with(".svg") {
-                continue; // linked from the script
+            if name.ends_with(".svg") || name.ends_with(".woff2") {
+                continue; // linked from the script, from the icon font's CSS
             }
             assert!(page.contains(name), "{name} is not linked from index.html");
         }
         for link in page.split(['"', '\'']).filter(|part| {
-            part.starts_with("js/") || part.starts_with("css/") || *part == "favicon.png"
+            part.starts_with("js/")
+                || part.starts_with("css/")
+                || part.starts_with("mdi-")
+                || *part == "favicon.png"
         }) {
             assert!(
                 FILES.iter().any(|(name, _)| *name == link),
@@ -149,5 +172,33 @@ mod tests {
         }
         assert_eq!(cache_control("js/app.0d7d7845.js"), IMMUTABLE);
         assert_eq!(content_type("img/logo-dark.3727fec5.svg"), "image/svg+xml");
+        assert!(
+            !page.contains("cdn.jsdelivr.net"),
+            "the icon font is vendored"
+        );
+    }
+
+    #[test]
+    fn the_icon_font_css_points_at_the_vendored_font() {
+        let (_, css) = FILES
+            .iter()
+            .find(|(name, _)| name.ends_with("materialdesignicons.min.css"))
+            .unwrap();
+        let css = std::str::from_utf8(css).unwrap();
+        // Relative to the CSS: mdi-7.4.47/css/../fonts/.
+        assert!(css.contains("url(\"../fonts/materialdesignicons-webfont.woff2?v=7.4.47\")"));
+        assert!(
+            FILES
+                .iter()
+                .any(|(name, _)| *name == "mdi-7.4.47/fonts/materialdesignicons-webfont.woff2")
+        );
+        assert_eq!(
+            cache_control("mdi-7.4.47/fonts/materialdesignicons-webfont.woff2"),
+            IMMUTABLE
+        );
+        assert_eq!(
+            content_type("mdi-7.4.47/fonts/materialdesignicons-webfont.woff2"),
+            "font/woff2"
+        );
     }
 }

@@ -170,6 +170,16 @@ async fn the_page_and_its_files_are_served_with_their_types_and_caching() {
             YEAR,
         ),
         ("/admin/img/logo-dark.3727fec5.svg", "image/svg+xml", YEAR),
+        (
+            "/admin/mdi-7.4.47/css/materialdesignicons.min.css",
+            "text/css; charset=utf-8",
+            YEAR,
+        ),
+        (
+            "/admin/mdi-7.4.47/fonts/materialdesignicons-webfont.woff2",
+            "font/woff2",
+            YEAR,
+        ),
         ("/admin/favicon.png", "image/png", "public, max-age=86400"),
     ] {
         let response = client.get(app.http_url(path)).send().await.unwrap();

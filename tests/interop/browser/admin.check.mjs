@@ -11,8 +11,14 @@
 // URL, and must show the dashboard with the right client count (the chat
 // page's connection and its own), this one server, the namespaces with
 // their sockets, and, in the socket list of /chat, the chat page's socket
-// with its rooms. Last, a screenshot of the UI and the chat page side by
-// side is written to SCREENSHOT_PATH (PNG).
+// with its rooms, and its icons in their font (vendored, served under
+// /admin/). Then it manages the chat: on the socket's page the button whose
+// tooltip is "Disconnect this Socket instance" is clicked; the chat page
+// must show it (its status goes to reconnecting, then it connects again with
+// a new socket and is back in its room), and the UI must follow (the old
+// socket gone from the list, the new one in it, in the room). Last, a
+// screenshot of the UI and the chat page side by side is written to
+// SCREENSHOT_PATH (PNG).
 //
 // Every wait is on the page's state with a bound (no fixed sleeps). Prints
 // one `ok   <name>` / `FAIL <name>: ...` line per check and, last,
@@ -38,6 +44,9 @@ const CHECKS = [
   "the dashboard shows this server, healthy, and the namespaces' sockets",
   "the socket list of /chat has the chat page's socket",
   "the socket's page lists its rooms",
+  "the icons show: their font (vendored) loads from /admin/",
+  "the socket's page disconnects the chat socket: the chat page reconnects and rejoins",
+  "the socket list follows: the old socket gone, the new one in the room",
   "no script errors on the pages",
   "screenshot of the Admin UI and the chat page saved as PNG",
 ];
@@ -50,6 +59,32 @@ const cardTexts = ([title, inner]) => {
 
 /** Waits until the texts of `inner` in the card titled `title` are `expected`. */
 const waitForCard = (page, title, inner, expected, what) => waitForValue(page, cardTexts, [title, inner], expected, what);
+
+/** The UI's English tooltips (its en.json) of the buttons used here. */
+const DISCONNECT_SOCKET = "Disconnect this Socket instance";
+
+/**
+ * The button of `page` whose tooltip reads `tooltip`: the UI's action
+ * buttons are icon-only (no text nor ARIA label, only an icon glyph,
+ * named by a Vuetify tooltip shown on hover), so each button of the page's
+ * cards is hovered in turn until that tooltip shows.
+ */
+async function buttonWithTooltip(page, tooltip) {
+  const buttons = page.locator(".v-card button.v-btn:not([disabled])");
+  const count = await buttons.count();
+  const shown = page.locator(".v-tooltip__content", { hasText: tooltip });
+  for (let i = 0; i < count; i++) {
+    const button = buttons.nth(i);
+    await button.hover({ timeout: WAIT_MS });
+    try {
+      await shown.first().waitFor({ state: "visible", timeout: 1000 });
+      return button;
+    } catch {
+      // Not this one.
+    }
+  }
+  throw new CheckFailed(`a button with the tooltip ${show(tooltip)}`, `none among ${count} buttons`);
+}
 
 /** Fills the UI's connection form and submits it. */
 async function signIn(page, base, username, password) {
@@ -154,6 +189,58 @@ async function session({ base, screenshotPath, browser, check, watch, pageErrors
     await ui.locator(".v-data-table tbody tr", { hasText: chatId }).first().click();
     await waitForCard(ui, "Rooms", "tbody tr td:first-child", [chatId, room].sort(), "the socket's rooms");
     // The page slides in: the screenshot waits for it to be still.
+    const moving = () => document.querySelectorAll('[class*="-transition-enter-active"], [class*="-transition-leave-active"]').length;
+    await waitForValue(ui, moving, null, 0, "page transitions running");
+  });
+
+  await check("the icons show: their font (vendored) loads from /admin/", async () => {
+    await waitForValue(
+      ui,
+      () => [...document.fonts].filter((f) => f.family.replace(/["']/g, "") === "Material Design Icons").map((f) => f.status),
+      null,
+      ["loaded"],
+      "the icon font's status",
+    );
+    const urls = await ui.evaluate(() => performance.getEntriesByType("resource").map((e) => e.name).filter((u) => u.includes("materialdesignicons")));
+    expect(true, urls.length >= 2 && urls.every((u) => u.startsWith(`${base}/admin/mdi-7.4.47/`)), `the icon font's files from /admin/mdi-7.4.47/: ${show(urls)}`);
+  });
+
+  let newId;
+  await check("the socket's page disconnects the chat socket: the chat page reconnects and rejoins", async () => {
+    // Every status the chat page shows from now on, however briefly.
+    await chat.evaluate((s) => {
+      const status = document.querySelector(s);
+      window.adminStates = [status.dataset.state];
+      new MutationObserver(() => window.adminStates.push(status.dataset.state)).observe(status, { attributes: true, attributeFilter: ["data-state"] });
+    }, sel("status"));
+    const button = await buttonWithTooltip(ui, DISCONNECT_SOCKET);
+    await button.click();
+    await waitForValue(chat, () => window.adminStates.includes("reconnecting"), null, true, "the chat page's status went to reconnecting");
+    await waitForStatus(chat, "connected");
+    await waitForValue(chat, (old) => { const id = window.chatDemo.socket.id; return typeof id === "string" && id !== old; }, chatId, true, "a new socket on the chat page");
+    newId = await chat.evaluate(() => window.chatDemo.socket.id);
+    const states = await chat.evaluate(() => window.adminStates);
+    expect(["connected", "reconnecting", "connected"], states.filter((st, i) => st !== states[i - 1]), "the chat page's statuses");
+    await visible(chat, "room-view", "the room view");
+    await waitForText(chat, sel("room-name"), room, "room name");
+  });
+
+  await check("the socket list follows: the old socket gone, the new one in the room", async () => {
+    await ui.evaluate(() => {
+      window.location.hash = "#/sockets/";
+    });
+    await waitForValue(
+      ui,
+      (ids) => {
+        const listed = [...document.querySelectorAll(".v-data-table tbody tr td:first-child")].map((td) => td.textContent.trim());
+        return ids.map((id) => listed.includes(id));
+      },
+      [chatId, newId],
+      [false, true],
+      `the old socket ${chatId} gone and the new ${newId} listed`,
+    );
+    await ui.locator(".v-data-table tbody tr", { hasText: newId }).first().click();
+    await waitForCard(ui, "Rooms", "tbody tr td:first-child", [newId, room].sort(), "the new socket's rooms");
     const moving = () => document.querySelectorAll('[class*="-transition-enter-active"], [class*="-transition-leave-active"]').length;
     await waitForValue(ui, moving, null, 0, "page transitions running");
   });

@@ -462,6 +462,9 @@ async function cluster(checker, base, other, transport, credentials) {
     await ackArgs(late.socket, "message", [{ room: "hall", text: "from afar" }]);
     await until(recorder, "event_received", (n, i, a) => i === late.socket.id && a?.[0] === "message", "event_received from the other node");
     // Each node reports what it sends its own sockets: near is on this node, far on the other.
+    // Their two event_sent come in no set order (far's is often first: the other node reads
+    // the recovery stream and reports before this one does), so both are awaited in one
+    // pass: awaiting near's first would take and drop far's on the way.
     const waiting = new Set([near.socket.id, far.socket.id]);
     await until(recorder, "event_sent", (n, i, a) => {
       if (a?.[1]?.text === "from afar") waiting.delete(i);
