@@ -488,6 +488,40 @@ async function cluster(checker, base, other, transport, credentials) {
     await until(recorder, "room_left", (n, r, i) => r === "vip" && i === far.socket.id, "room_left vip of the far socket");
   });
 
+  await checker.run("cluster: emit to the whole namespace reaches both nodes", async () => {
+    const both = Promise.all([onceEvent(near.socket, "admin-all", "admin-all near"), onceEvent(far.socket, "admin-all", "admin-all far")]);
+    await actOk(ui.socket, "emit", ["/chat", null, "admin-all", "x"]);
+    expect([["x"], ["x"]], await both, "admin-all on both nodes");
+  });
+
+  await checker.run("cluster: join and leave by room, on both nodes", async () => {
+    const joined = new Set([near.socket.id, far.socket.id]);
+    await actOk(ui.socket, "join", ["/chat", "crew", "hall"]);
+    await until(recorder, "room_joined", (n, r, i) => {
+      if (r === "crew") joined.delete(i);
+      return joined.size === 0;
+    }, "room_joined crew of the near and the far socket");
+    const left = new Set([near.socket.id, far.socket.id]);
+    await actOk(ui.socket, "leave", ["/chat", "crew", "hall"]);
+    await until(recorder, "room_left", (n, r, i) => {
+      if (r === "crew") left.delete(i);
+      return left.size === 0;
+    }, "room_left crew of the near and the far socket");
+  });
+
+  await checker.run("cluster: socket_updated when a client of the other node upgrades", async () => {
+    const upgrading = io(namespaceUrl(other, "/chat"), clientOptions("upgrade"));
+    const connected = onceEvent(upgrading, "connect", "the upgrading client's connect", CONNECT_TIMEOUT_MS);
+    upgrading.connect();
+    await connected;
+    try {
+      const [update] = await until(recorder, "socket_updated", (u) => u?.id === upgrading.id, `socket_updated of ${upgrading.id}`);
+      expect({ id: upgrading.id, nsp: "/chat", transport: "websocket" }, update, "socket_updated");
+    } finally {
+      upgrading.disconnect();
+    }
+  });
+
   await checker.run("cluster: a session of one node signs in on the other", async () => {
     const there = await admin(other, transport, { sessionId });
     try {
@@ -504,6 +538,18 @@ async function cluster(checker, base, other, transport, credentials) {
     await actOk(ui.socket, "_disconnect", ["/chat", false, id]);
     expect("io server disconnect", (await gone)[0], "reason");
     await until(recorder, "socket_disconnected", (n, i) => i === id, "socket_disconnected from the other node");
+  });
+
+  await checker.run("cluster: _disconnect by room, on both nodes", async () => {
+    const ids = [near.socket.id, late.socket.id];
+    const gone = Promise.all([onceEvent(near.socket, "disconnect", "the near socket's disconnect"), onceEvent(late.socket, "disconnect", "the late socket's disconnect")]);
+    await actOk(ui.socket, "_disconnect", ["/chat", false, "hall"]);
+    expect(["io server disconnect", "io server disconnect"], (await gone).map((args) => args[0]), "reasons");
+    const waiting = new Set(ids);
+    await until(recorder, "socket_disconnected", (n, i) => {
+      waiting.delete(i);
+      return waiting.size === 0;
+    }, "socket_disconnected of the near and the late socket");
   });
 
   for (const client of [near, far, late]) client.socket.disconnect();
