@@ -155,28 +155,13 @@ impl RedisServer {
 
     /// SIGTERM to its pid, then SIGKILL if it is still there after 5 s.
     fn stop(mut self) -> anyhow::Result<()> {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().ok();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if self.child.try_wait()?.is_some() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        self.child.kill()?;
-        self.child.wait()?;
-        Ok(())
+        bootstrap::terminate(&mut self.child, Duration::from_secs(5))
     }
 }
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
-        // On an early return; after `stop` this finds the child reaped.
-        if let Ok(None) = self.child.try_wait() {
-            self.child.kill().ok();
-            self.child.wait().ok();
-        }
+        bootstrap::kill_if_running(&mut self.child);
     }
 }
 

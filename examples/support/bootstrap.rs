@@ -154,28 +154,39 @@ impl SpawnedServer {
     }
 
     pub fn stop(mut self) -> anyhow::Result<()> {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().ok();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if self.child.try_wait()?.is_some() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        self.child.kill()?;
-        self.child.wait()?;
-        Ok(())
+        terminate(&mut self.child, Duration::from_secs(10))
     }
 }
 
 impl Drop for SpawnedServer {
     fn drop(&mut self) {
-        // On an early return; after `stop` this finds the child reaped.
-        if let Ok(None) = self.child.try_wait() {
-            self.child.kill().ok();
-            self.child.wait().ok();
+        kill_if_running(&mut self.child);
+    }
+}
+
+/// Stops a child the bench started: SIGTERM to its pid, then SIGKILL if it
+/// is still there after `grace`.
+pub fn terminate(child: &mut Child, grace: Duration) -> anyhow::Result<()> {
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().ok();
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if child.try_wait()?.is_some() {
+            return Ok(());
         }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill()?;
+    child.wait()?;
+    Ok(())
+}
+
+/// On an early return (a `Drop`): kills a child still running; one already
+/// stopped with [`terminate`] is found reaped.
+pub fn kill_if_running(child: &mut Child) {
+    if let Ok(None) = child.try_wait() {
+        child.kill().ok();
+        child.wait().ok();
     }
 }
 

@@ -30,7 +30,7 @@ use super::{
     Admin,
     sockets::{self, shown_room},
 };
-use crate::protocol::{ErrorCode, EventError, args::Args};
+use crate::protocol::{ErrorCode, EventError, RESERVED_EVENTS, args::Args};
 
 /// The reference's features: what the UI offers.
 const ACTIONS: [&str; 7] = [
@@ -46,15 +46,6 @@ const ACTIONS: [&str; 7] = [
 /// event is shown (the reference's development mode).
 const VIEWS: [&str; 2] = ["AGGREGATED_EVENTS", "ALL_EVENTS"];
 
-/// Events a client cannot be sent (socket.io-client's own).
-const RESERVED: [&str; 6] = [
-    "connect",
-    "connect_error",
-    "disconnect",
-    "disconnecting",
-    "newListener",
-    "removeListener",
-];
 /// The longest event or room name an action takes.
 const MAX_NAME: usize = 256;
 /// How long a client whose connection an action closes has to close it
@@ -263,7 +254,10 @@ async fn run<A: Adapter>(
         "emit" => {
             let filter = optional_text(&args, 1, "filter")?;
             let event = text(&args, 2, "event")?;
-            if event.is_empty() || event.chars().count() > MAX_NAME || RESERVED.contains(&event) {
+            if event.is_empty()
+                || event.chars().count() > MAX_NAME
+                || RESERVED_EVENTS.contains(&event)
+            {
                 return Err(EventError::bad_request(format!(
                     "`{event}` cannot be emitted (1 to {MAX_NAME} characters, not a reserved event)"
                 )));

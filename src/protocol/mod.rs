@@ -20,5 +20,8 @@ mod user;
 pub use clock::now_ms;
 pub use error::{ErrorCode, EventError};
 pub use ids::StreamId;
-pub use names::{DisplayName, RoomId, check_no_nul};
+pub use names::{
+    BadEventName, DisplayName, MAX_EVENT_CHARS, RESERVED_EVENTS, RoomId, check_event_name,
+    check_no_nul,
+};
 pub use user::{MAX_USER_ID_CHARS, UserId, UserIdError};

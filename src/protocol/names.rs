@@ -28,6 +28,42 @@ impl RoomId {
     }
 }
 
+/// Events socket.io-client treats specially: a server that emitted them
+/// would confuse it, so no backend (HTTP emit, Redis emitter, Admin UI) may.
+pub const RESERVED_EVENTS: [&str; 6] = [
+    "connect",
+    "connect_error",
+    "disconnect",
+    "disconnecting",
+    "newListener",
+    "removeListener",
+];
+
+/// Longest event name a backend may emit, in characters.
+pub const MAX_EVENT_CHARS: usize = 64;
+
+/// Why a backend's event name is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadEventName {
+    /// Empty, longer than [`MAX_EVENT_CHARS`], or holding a control character.
+    Shape,
+    /// One of [`RESERVED_EVENTS`].
+    Reserved,
+}
+
+/// Checks an event name a backend emits (`POST /api/v1/emit`, the Redis
+/// emitter); each caller words the refusal its own way.
+pub fn check_event_name(event: &str) -> Result<(), BadEventName> {
+    let chars = event.chars().count();
+    if !(1..=MAX_EVENT_CHARS).contains(&chars) || event.chars().any(char::is_control) {
+        return Err(BadEventName::Shape);
+    }
+    if RESERVED_EVENTS.contains(&event) {
+        return Err(BadEventName::Reserved);
+    }
+    Ok(())
+}
+
 /// A valid display name, trimmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayName(String);

@@ -27,7 +27,7 @@ use std::{collections::HashSet, fmt};
 
 use rmpv::Value;
 
-use crate::protocol::args::Args;
+use crate::protocol::{BadEventName, MAX_EVENT_CHARS, args::Args, check_event_name};
 
 /// The channel prefix of the emitter and of the Node adapters (their `key`
 /// option; socketioxide-redis uses the same default for its own channels).
@@ -36,22 +36,11 @@ pub const PREFIX: &str = "socket.io";
 pub const MAX_ROOMS: usize = 1000;
 /// Longest room name, in bytes.
 pub const MAX_ROOM_BYTES: usize = 256;
-/// Longest event name, in characters (as `POST /api/v1/emit`).
-pub const MAX_EVENT_CHARS: usize = 64;
 /// Most binary values (attachments) in one event.
 pub const MAX_ATTACHMENTS: usize = 100;
 /// Deepest nesting of arrays and maps in one event's arguments.
 pub const MAX_NESTING: usize = 32;
 
-/// Events a client library treats specially (the emitter refuses them too).
-const RESERVED_EVENTS: [&str; 6] = [
-    "connect",
-    "connect_error",
-    "disconnect",
-    "disconnecting",
-    "newListener",
-    "removeListener",
-];
 /// socket.io-parser's packet types that carry an event.
 const EVENT: u64 = 2;
 const BINARY_EVENT: u64 = 5;
@@ -257,17 +246,15 @@ pub fn decode_request(payload: &[u8]) -> Result<Request, Refused> {
     })
 }
 
+/// The event name as `POST /api/v1/emit` takes it ([`check_event_name`]).
 fn check_event(event: &str) -> Result<(), Refused> {
-    let chars = event.chars().count();
-    if !(1..=MAX_EVENT_CHARS).contains(&chars) || event.chars().any(char::is_control) {
-        return refuse(format!(
+    match check_event_name(event) {
+        Ok(()) => Ok(()),
+        Err(BadEventName::Shape) => refuse(format!(
             "event name must be 1 to {MAX_EVENT_CHARS} characters without control characters"
-        ));
+        )),
+        Err(BadEventName::Reserved) => refuse(format!("`{event}` is reserved by Socket.IO")),
     }
-    if RESERVED_EVENTS.contains(&event) {
-        return refuse(format!("`{event}` is reserved by Socket.IO"));
-    }
-    Ok(())
 }
 
 /// A room name as Node's adapter would hold it (a string; a number is its

@@ -14,18 +14,7 @@ use super::{
     ApiState,
     error::{ApiError, parse_json},
 };
-use crate::protocol::{RoomId, rooms};
-
-/// Events a client library treats specially; emitting them would confuse it.
-const RESERVED_EVENTS: [&str; 6] = [
-    "connect",
-    "connect_error",
-    "disconnect",
-    "disconnecting",
-    "newListener",
-    "removeListener",
-];
-const MAX_EVENT_CHARS: usize = 64;
+use crate::protocol::{BadEventName, MAX_EVENT_CHARS, RoomId, check_event_name, rooms};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,17 +32,19 @@ pub async fn emit<A: Adapter>(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let request: EmitRequest = parse_json(&body?)?;
-    let chars = request.event.chars().count();
-    if !(1..=MAX_EVENT_CHARS).contains(&chars) || request.event.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(format!(
-            "`event` must be 1 to {MAX_EVENT_CHARS} characters without control characters"
-        )));
-    }
-    if RESERVED_EVENTS.contains(&request.event.as_str()) {
-        return Err(ApiError::bad_request(format!(
-            "`{}` is reserved by Socket.IO and cannot be emitted",
-            request.event
-        )));
+    match check_event_name(&request.event) {
+        Ok(()) => {}
+        Err(BadEventName::Shape) => {
+            return Err(ApiError::bad_request(format!(
+                "`event` must be 1 to {MAX_EVENT_CHARS} characters without control characters"
+            )));
+        }
+        Err(BadEventName::Reserved) => {
+            return Err(ApiError::bad_request(format!(
+                "`{}` is reserved by Socket.IO and cannot be emitted",
+                request.event
+            )));
+        }
     }
     let room = request
         .room
