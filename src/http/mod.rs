@@ -11,6 +11,7 @@ mod metrics;
 pub mod origin;
 mod pages;
 mod request_metrics;
+pub mod session_request;
 mod ws_echo;
 
 use axum::{Router, routing::get};

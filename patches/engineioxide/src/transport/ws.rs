@@ -23,7 +23,7 @@ use tokio_tungstenite::{
 };
 use tokio_util::future::FutureExt as _;
 
-use engineioxide_core::{Packet, ProtocolVersion, Sid, Str, TransportType};
+use engineioxide_core::{Packet, PacketBuf, ProtocolVersion, Sid, Str, TransportType};
 
 use crate::{
     DisconnectReason, Socket, body::ResponseBody, config::EngineIoConfig, engine::EngineIo,
@@ -76,37 +76,55 @@ pub fn new_req<R: Send + 'static, B, H: EngineIoHandler>(
         return Err(Error::UnknownSessionID(sid));
     }
 
-    tokio::spawn(async move {
-        let conn = hyper::upgrade::on(req)
-            .await
-            .map(hyper_util::rt::TokioIo::new);
-
-        let res = match conn {
-            Ok(conn) => on_init(engine.clone(), conn, protocol, sid, parts).await,
-            Err(_e) => {
-                #[cfg(feature = "tracing")]
-                tracing::debug!("ws upgrade error: {}", _e);
-                return;
-            }
-        };
-
-        match res {
-            Ok(_) => {
-                #[cfg(feature = "tracing")]
-                tracing::debug!(?sid, "ws closed")
-            }
-            Err(Error::MultipleWebsocketRequests) => {}
-            Err(_e) => {
-                #[cfg(feature = "tracing")]
-                tracing::debug!(?sid, "ws closed with error: {_e}");
-                if let Some(sid) = sid {
-                    engine.close_session(sid, DisconnectReason::TransportError);
-                }
-            }
-        }
-    });
+    // SWITCHBOARD PATCH (lean connection tasks): the request is taken apart here, so
+    // the connection's task keeps neither it nor a second copy of its parts (an async
+    // block keeps what it captured, and an async fn its arguments, for its whole life).
+    let on_upgrade = hyper::upgrade::on(req);
+    tokio::spawn(serve_upgraded(
+        engine,
+        on_upgrade,
+        protocol,
+        sid,
+        Box::new(parts),
+    ));
 
     Ok(ws_response(&ws_key))
+}
+
+/// SWITCHBOARD PATCH (lean connection tasks): the task of an upgraded connection,
+/// the release's spawned block.
+async fn serve_upgraded<H: EngineIoHandler>(
+    engine: Arc<EngineIo<H>>,
+    on_upgrade: hyper::upgrade::OnUpgrade,
+    protocol: ProtocolVersion,
+    sid: Option<Sid>,
+    parts: Box<Parts>,
+) {
+    let conn = on_upgrade.await.map(hyper_util::rt::TokioIo::new);
+
+    let res = match conn {
+        Ok(conn) => connection(engine.clone(), conn, protocol, sid, parts).await,
+        Err(_e) => {
+            #[cfg(feature = "tracing")]
+            tracing::debug!("ws upgrade error: {}", _e);
+            return;
+        }
+    };
+
+    match res {
+        Ok(_) => {
+            #[cfg(feature = "tracing")]
+            tracing::debug!(?sid, "ws closed")
+        }
+        Err(Error::MultipleWebsocketRequests) => {}
+        Err(_e) => {
+            #[cfg(feature = "tracing")]
+            tracing::debug!(?sid, "ws closed with error: {_e}");
+            if let Some(sid) = sid {
+                engine.close_session(sid, DisconnectReason::TransportError);
+            }
+        }
+    }
 }
 
 /// Handle a websocket connection upgrade
@@ -114,17 +132,81 @@ pub fn new_req<R: Send + 'static, B, H: EngineIoHandler>(
 /// Sends an open packet if it is not an upgrade from a polling request
 ///
 /// Read packets from the websocket and handle them, it will block until the connection is closed
-#[cfg_attr(
-    feature = "tracing",
-    tracing::instrument(level = "trace", name = "init_websocket", skip(engine, conn, req_data))
-)]
-pub async fn on_init<H: EngineIoHandler, S>(
+pub fn on_init<H: EngineIoHandler, S>(
     engine: Arc<EngineIo<H>>,
     conn: S,
     protocol: ProtocolVersion,
     sid: Option<Sid>,
     req_data: Parts,
+) -> impl Future<Output = Result<(), Error>> + Send
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    // SWITCHBOARD PATCH (lean connection tasks): not an async fn, so that the returned
+    // future does not keep `req_data` for the connection's life.
+    connection(engine, conn, protocol, sid, Box::new(req_data))
+}
+
+/// SWITCHBOARD PATCH (lean connection tasks): [`on_init`] with the request's parts boxed.
+#[cfg_attr(
+    feature = "tracing",
+    tracing::instrument(level = "trace", name = "init_websocket", skip(engine, conn, req_data))
+)]
+async fn connection<H: EngineIoHandler, S>(
+    engine: Arc<EngineIo<H>>,
+    conn: S,
+    protocol: ProtocolVersion,
+    sid: Option<Sid>,
+    req_data: Box<Parts>,
 ) -> Result<(), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    // SWITCHBOARD PATCH (lean connection tasks): the set-up (the handshake or the
+    // upgrade, with their timeouts) runs boxed, so the connection's long-lived task
+    // holds only the read loop's state, not the larger state of a finished set-up
+    // (5 KiB of future per idle WebSocket before).
+    let (socket, ws) = Box::pin(establish(&engine, conn, protocol, sid, req_data)).await?;
+    let (tx, rx) = ws.split();
+
+    // Pipe between websocket and internal socket channel.
+    tokio::spawn(forward_to_socket::<H, S>(socket.clone(), tx));
+
+    // pipe between internal socket channel and websocket
+    match forward_to_handler(&engine, rx, &socket)
+        .with_cancellation_token(&socket.cancellation_token)
+        .await
+    {
+        Some(Err(ref e)) => {
+            let reason =
+                Option::<DisconnectReason>::from(e).unwrap_or(DisconnectReason::TransportError);
+
+            #[cfg(feature = "tracing")]
+            tracing::debug!("error when handling packet: {:?}", e);
+            engine.close_session(socket.id, reason);
+        }
+        Some(Ok(())) => {
+            #[cfg(feature = "tracing")]
+            tracing::debug!(sid = %socket.id, "ws transport was closed");
+            engine.close_session(socket.id, DisconnectReason::TransportClose);
+        }
+        None => {
+            #[cfg(feature = "tracing")]
+            tracing::debug!(sid = %socket.id, "socket is closing");
+        }
+    }
+    Ok(())
+}
+
+/// The session of a new websocket connection: a new one after the open packet, or
+/// the polling session it upgrades after the upgrade handshake.
+async fn establish<H: EngineIoHandler, S>(
+    engine: &Arc<EngineIo<H>>,
+    conn: S,
+    protocol: ProtocolVersion,
+    sid: Option<Sid>,
+    req_data: Box<Parts>,
+) -> Result<(Arc<Socket<H::Data>>, WebSocketStream<S>), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -163,7 +245,7 @@ where
             }
         }
     } else {
-        let socket = engine.create_session(protocol, TransportType::Websocket, req_data, false);
+        let socket = engine.create_session(protocol, TransportType::Websocket, *req_data, false);
 
         #[cfg(feature = "tracing")]
         tracing::debug!("new websocket connection");
@@ -175,35 +257,7 @@ where
             .spawn_heartbeat(engine.config.ping_interval, engine.config.ping_timeout);
         (socket, ws)
     };
-    let (tx, rx) = ws.split();
-
-    // Pipe between websocket and internal socket channel.
-    tokio::spawn(forward_to_socket::<H, S>(socket.clone(), tx));
-
-    // pipe between internal socket channel and websocket
-    match forward_to_handler(&engine, rx, &socket)
-        .with_cancellation_token(&socket.cancellation_token)
-        .await
-    {
-        Some(Err(ref e)) => {
-            let reason =
-                Option::<DisconnectReason>::from(e).unwrap_or(DisconnectReason::TransportError);
-
-            #[cfg(feature = "tracing")]
-            tracing::debug!("error when handling packet: {:?}", e);
-            engine.close_session(socket.id, reason);
-        }
-        Some(Ok(())) => {
-            #[cfg(feature = "tracing")]
-            tracing::debug!(sid = %socket.id, "ws transport was closed");
-            engine.close_session(socket.id, DisconnectReason::TransportClose);
-        }
-        None => {
-            #[cfg(feature = "tracing")]
-            tracing::debug!(sid = %socket.id, "socket is closing");
-        }
-    }
-    Ok(())
+    Ok((socket, ws))
 }
 
 /// Forwards all packets received from a websocket to a EngineIo [`Socket`]
@@ -284,38 +338,12 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
         ..
     } = &mut *internal_rx;
 
-    // map a packet to a websocket message
-    // It is declared as a macro rather than a closure to avoid ownership issues
-    macro_rules! map_fn {
-            ($item:ident) => {
-                let res = match $item {
-                    Packet::Binary(bin) | Packet::BinaryV3(bin) => {
-                        if socket.protocol == ProtocolVersion::V3 {
-                            // v3 protocol requires packet type as the first byte.
-                            // This requires a new buffer. This is OK as it is only for the V3 protocol.
-                            let mut buff = Vec::with_capacity(bin.len() + 1);
-                            buff.push(0x04);
-                            buff.extend(bin);
-                            tx.feed(Message::Binary(buff.into())).await
-                        } else {
-                            tx.feed(Message::Binary(bin)).await
-                        }
-                    }
-                    // A Noop Packet maybe sent by the server to upgrade from a polling connection
-                    // In the case that the packet was not poll in time it will remain in the buffer and therefore
-                    // it should be discarded here
-                    Packet::Noop => Ok(()),
-                    _ => {
-                        let packet: String = $item.try_into().unwrap();
-                        tx.feed(Message::Text(packet.into())).await
-                    }
-                };
-                if let Err(_e) = res {
-                    #[cfg(feature = "tracing")]
-                    tracing::debug!("[sid={}] error sending packet: {}", socket.id, _e);
-                }
-            };
-        }
+    // SWITCHBOARD PATCH (lean connection tasks): the packets taken from the queue are
+    // turned into websocket messages in `batch` (on the heap), and only then written.
+    // The release wrote each packet as it took it, so the task's future held up to
+    // three packet buffers and their iterators across the writes (2.8 KiB of future
+    // per idle WebSocket before).
+    let mut batch: Vec<Message> = Vec::new();
 
     // Forward buffered packets until the channel is closed or the session is cancelled.
     loop {
@@ -326,14 +354,10 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
                     Some(packets) => {
                         // SWITCHBOARD PATCH (outgoing byte budget)
                         socket.release(&packets);
-                        for item in packets {
-                            map_fn!(item);
-                        }
+                        to_messages(socket.protocol, packets, &mut batch);
                         while let Ok(packets) = buffered_rx.try_recv() {
                             socket.release(&packets);
-                            for item in packets {
-                                map_fn!(item);
-                            }
+                            to_messages(socket.protocol, packets, &mut batch);
                         }
                     }
                     None => break
@@ -345,11 +369,17 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
                 if let Some(packets) = val {
                     #[cfg(feature = "tracing")]
                     tracing::debug!(sid = ?socket.id, "ws volatile flush: {} packets", packets.len());
-                    for item in packets {
-                        map_fn!(item);
-                    }
+                    to_messages(socket.protocol, packets, &mut batch);
                 }
             },
+        }
+
+        // Taken, so that an idle connection keeps no batch.
+        for message in std::mem::take(&mut batch) {
+            if let Err(_e) = tx.feed(message).await {
+                #[cfg(feature = "tracing")]
+                tracing::debug!("[sid={}] error sending packet: {}", socket.id, _e);
+            }
         }
 
         #[cfg(feature = "tracing")]
@@ -363,6 +393,35 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
     tx.flush().await.ok();
     tx.close().await.ok();
 }
+/// SWITCHBOARD PATCH (lean connection tasks): appends the websocket messages of
+/// `packets` to `batch`, as the release's writer mapped them one by one.
+fn to_messages(protocol: ProtocolVersion, packets: PacketBuf, batch: &mut Vec<Message>) {
+    for packet in packets {
+        match packet {
+            Packet::Binary(bin) | Packet::BinaryV3(bin) => {
+                if protocol == ProtocolVersion::V3 {
+                    // v3 protocol requires packet type as the first byte.
+                    // This requires a new buffer. This is OK as it is only for the V3 protocol.
+                    let mut buff = Vec::with_capacity(bin.len() + 1);
+                    buff.push(0x04);
+                    buff.extend(bin);
+                    batch.push(Message::Binary(buff.into()));
+                } else {
+                    batch.push(Message::Binary(bin));
+                }
+            }
+            // A Noop Packet maybe sent by the server to upgrade from a polling connection
+            // In the case that the packet was not poll in time it will remain in the buffer and therefore
+            // it should be discarded here
+            Packet::Noop => {}
+            packet => {
+                let packet: String = packet.try_into().unwrap();
+                batch.push(Message::Text(packet.into()));
+            }
+        }
+    }
+}
+
 /// Send a Engine.IO [`OpenPacket`] to initiate a websocket connection
 async fn init_handshake<S>(
     sid: Sid,
