@@ -406,7 +406,9 @@ where
     #[cfg(feature = "v3")]
     async fn heartbeat_job(&self, interval: Duration, timeout: Duration) -> Result<(), Error> {
         match self.protocol {
-            ProtocolVersion::V3 => self.heartbeat_job_v3(interval, timeout).await,
+            // SWITCHBOARD PATCH (lean heartbeat): boxed, so that the v4 job's smaller
+            // future is what a v4 session's task holds.
+            ProtocolVersion::V3 => Box::pin(self.heartbeat_job_v3(interval, timeout)).await,
             ProtocolVersion::V4 => self.heartbeat_job_v4(interval, timeout).await,
         }
     }
@@ -457,14 +459,21 @@ where
             #[cfg(feature = "tracing")]
             tracing::trace!(sid = ?self.id, "waiting for pong");
 
-            tokio::time::timeout(timeout, heartbeat_rx.recv())
-                .await
-                .map_err(|_| Error::HeartbeatTimeout)?
-                .ok_or(Error::HeartbeatTimeout)?;
+            // SWITCHBOARD PATCH (lean heartbeat): the interval's timer also times the
+            // pong, instead of a `timeout` with a timer of its own in the task's future;
+            // the next ping is still one interval after this one.
+            let next_ping = tokio::time::Instant::now() + interval_tick.period();
+            interval_tick.reset_after(timeout);
+            tokio::select! {
+                biased;
+                pong = heartbeat_rx.recv() => pong.ok_or(Error::HeartbeatTimeout)?,
+                _ = interval_tick.tick() => return Err(Error::HeartbeatTimeout),
+            }
 
             #[cfg(feature = "tracing")]
             tracing::trace!(sid = ?self.id, "pong received");
 
+            interval_tick.reset_at(next_ping);
             interval_tick.tick().await;
         }
     }
