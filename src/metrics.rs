@@ -1,7 +1,7 @@
 //! The server's Prometheus metrics. Each [`Metrics`] owns its registry, so two
 //! apps in one process (as in the tests) never mix their counts.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
@@ -44,9 +44,24 @@ impl Delivery {
     }
 }
 
-/// Counters and gauges shared by the namespaces and the HTTP layer.
+/// Counters and gauges shared by the namespaces and the HTTP layer: one set
+/// behind an `Arc`, so that a clone is one reference count. Handlers clone
+/// their namespace's state, and with it the metrics, for every event
+/// (socketioxide's `State` extractor): a clone of every collector was 2% of
+/// the server's time in the echo benchmark (perf, docs/benchmarks.md).
 #[derive(Clone)]
-pub struct Metrics {
+pub struct Metrics(Arc<MetricSet>);
+
+impl std::ops::Deref for Metrics {
+    type Target = MetricSet;
+
+    fn deref(&self) -> &MetricSet {
+        &self.0
+    }
+}
+
+/// The collectors of [`Metrics`].
+pub struct MetricSet {
     registry: Registry,
     /// Sockets connected now, by namespace.
     pub sockets_connected: IntGaugeVec,
@@ -282,7 +297,7 @@ impl Metrics {
                 .register(collector)
                 .expect("metric names are unique");
         }
-        Self {
+        Self(Arc::new(MetricSet {
             registry,
             sockets_connected,
             disconnects,
@@ -302,7 +317,7 @@ impl Metrics {
             notification_receipts,
             push_delivery,
             build_info,
-        }
+        }))
     }
 
     /// Creates the per-namespace series at zero, so a scrape shows every
