@@ -73,7 +73,7 @@ pub struct MetricSet {
     pub events_in: IntCounterVec,
     /// Socket.IO events and acks the server emitted, by namespace: one per
     /// emit call, so a broadcast counts once however many sockets it
-    /// reaches ([`Metrics::packets_out`] counts what clients receive).
+    /// reaches ([`MetricSet::packets_out`] counts what clients receive).
     pub events_out: IntCounterVec,
     /// Socket.IO packets queued for clients, by namespace: one per recipient.
     /// Counted in the fork where socketioxide queues a packet for one socket

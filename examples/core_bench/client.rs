@@ -224,26 +224,15 @@ pub async fn echo_load(mut ws: Ws, plan: std::sync::Arc<Plan>) -> (Option<Ws>, L
         tokio::select! {
             biased;
             msg = ws.next() => {
-                let text = match msg {
-                    Some(Ok(Message::Text(t))) => t,
-                    Some(Ok(Message::Close(_))) | None => {
-                        result.error = Some("closed by the server".into());
-                        return (None, result);
-                    }
-                    Some(Ok(_)) => continue,
-                    Some(Err(e)) => {
-                        result.error = Some(e.to_string());
+                let text = match answer_ping(&mut ws, msg).await {
+                    Ok(Some(text)) => text,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        result.error = Some(e);
                         return (None, result);
                     }
                 };
                 let text = text.as_str();
-                if text == PING {
-                    if let Err(e) = ws.send(Message::text(PONG)).await {
-                        result.error = Some(e.to_string());
-                        return (None, result);
-                    }
-                    continue;
-                }
                 if text.starts_with("42/echo,[\"auth\"") {
                     continue;
                 }
@@ -353,25 +342,16 @@ pub async fn chat_member(
         tokio::select! {
             biased;
             msg = ws.next() => {
-                let text = match msg {
-                    Some(Ok(Message::Text(t))) => t,
-                    Some(Ok(Message::Close(_))) | None => {
-                        result.error = Some("closed by the server".into());
-                        return (None, result);
-                    }
-                    Some(Ok(_)) => continue,
-                    Some(Err(e)) => {
-                        result.error = Some(e.to_string());
+                let text = match answer_ping(&mut ws, msg).await {
+                    Ok(Some(text)) => text,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        result.error = Some(e);
                         return (None, result);
                     }
                 };
                 let text = text.as_str();
-                if text == PING {
-                    if let Err(e) = ws.send(Message::text(PONG)).await {
-                        result.error = Some(e.to_string());
-                        return (None, result);
-                    }
-                } else if text.starts_with("42/chat,[\"message\"") {
+                if text.starts_with("42/chat,[\"message\"") {
                     let now = Instant::now();
                     if now >= plan.from && now < plan.until {
                         result.delivered += 1;
@@ -390,6 +370,27 @@ pub async fn chat_member(
         }
     }
     (Some(ws), result)
+}
+
+/// A frame read by a phase's loop: its text, `None` for a ping (answered
+/// here) or a frame that is not text, `Err` with the reason once the
+/// connection failed or the server closed it.
+async fn answer_ping(
+    ws: &mut Ws,
+    msg: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
+) -> Result<Option<tokio_tungstenite::tungstenite::Utf8Bytes>, String> {
+    match msg {
+        Some(Ok(Message::Text(t))) if t.as_str() == PING => {
+            ws.send(Message::text(PONG))
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(None)
+        }
+        Some(Ok(Message::Text(t))) => Ok(Some(t)),
+        Some(Ok(Message::Close(_))) | None => Err("closed by the server".into()),
+        Some(Ok(_)) => Ok(None),
+        Some(Err(e)) => Err(e.to_string()),
+    }
 }
 
 /// Holds an idle socket, answering pings, until `stop` is cancelled (then
