@@ -8,15 +8,14 @@
 //! - `emit-with-ack` -> emit it back asking for an ack, then emit the ack's arguments;
 //! - any other event -> ack it if asked, else emit it back.
 //!
-//! A socket's events are answered in the order they arrived ([`Turn`]); one
-//! that queues more than the limit is disconnected.
+//! A socket's events are answered in the order they arrived
+//! ([`Turn`](super::order::Turn)); one that queues more than the limit is
+//! disconnected.
 //!
 //! Echo has its own, generous rate limit (`--echo-rate-limit`, per socket and
 //! per client address as in [`rate_limit`](super::rate_limit)). Echo has no
 //! error contract, so an event past it is dropped unanswered, and a socket
 //! that keeps flooding is disconnected.
-
-use std::sync::Arc;
 
 use socketioxide::{
     adapter::Adapter,
@@ -27,8 +26,8 @@ use socketioxide::{
 use super::{
     Common,
     event::disconnect_flooding,
-    order::{Arrival, Place, Turn},
-    rate_limit::{SocketLimiter, Verdict},
+    order::{Arrival, Place},
+    rate_limit::Verdict,
     socket_closed, socket_opened,
 };
 use crate::{metrics::Metrics, protocol::args::Args, recovery::Recovery};
@@ -111,17 +110,14 @@ fn ack_counted<A: Adapter>(
 async fn in_turn<A: Adapter>(
     socket: &SocketRef<A>,
     metrics: &Metrics,
-    turn: Turn,
+    Arrival { turn, limiter, .. }: Arrival,
 ) -> Option<Place> {
     metrics.event_in(socket.ns());
     let Ok(place) = turn.wait().await else {
         disconnect_flooding(socket, "its event queue is full");
         return None;
     };
-    let verdict = socket
-        .extensions
-        .get::<Arc<SocketLimiter>>()
-        .map_or(Verdict::Allow, |limiter| limiter.check());
+    let verdict = limiter.map_or(Verdict::Allow, |limiter| limiter.check());
     match verdict {
         Verdict::Allow => Some(place),
         Verdict::Refuse => None,
@@ -134,12 +130,12 @@ async fn in_turn<A: Adapter>(
 
 async fn on_emit_with_ack<A: Adapter>(
     socket: SocketRef<A>,
-    Arrival { turn, .. }: Arrival,
+    arrival: Arrival,
     Data(args): Data<Args>,
     State(echo): State<EchoContext>,
 ) {
     let metrics = &echo.common.metrics;
-    let Some(place) = in_turn(&socket, metrics, turn).await else {
+    let Some(place) = in_turn(&socket, metrics, arrival).await else {
         return;
     };
     let pending = socket.emit_with_ack::<_, Args>("emit-with-ack", &args);
@@ -165,17 +161,15 @@ async fn on_emit_with_ack<A: Adapter>(
 /// event -> the ack if asked, else the event emitted back.
 async fn on_event<A: Adapter>(
     socket: SocketRef<A>,
-    Arrival {
-        turn,
-        ack_requested,
-    }: Arrival,
+    arrival: Arrival,
     Event(event): Event,
     Data(args): Data<Args>,
     ack: AckSender<A>,
     State(echo): State<EchoContext>,
 ) {
     let metrics = &echo.common.metrics;
-    let Some(_place) = in_turn(&socket, metrics, turn).await else {
+    let ack_requested = arrival.ack_requested;
+    let Some(_place) = in_turn(&socket, metrics, arrival).await else {
         return;
     };
     match event.as_str() {

@@ -31,10 +31,7 @@ use socketioxide::{
     extract::{AckSender, SocketRef, State, TryData},
 };
 
-use super::{
-    order::Arrival,
-    rate_limit::{SocketLimiter, Verdict},
-};
+use super::{order::Arrival, rate_limit::Verdict};
 use crate::{
     metrics::Metrics,
     protocol::{ErrorCode, EventError},
@@ -59,8 +56,9 @@ pub struct Event<A: Adapter, S, C> {
 pub type Reply<R> = Result<R, EventError>;
 
 /// Registers `handler` for `event` on `socket`, behind the steps of the
-/// module doc. The rate limit is the socket's [`SocketLimiter`], put in its
-/// extensions (as `Arc`) with the session. A socket without its session `S`
+/// module doc. The rate limit is the socket's
+/// [`SocketLimiter`](super::rate_limit::SocketLimiter), which its
+/// [`Arrival`] carries (`order::attach`, when the socket opened). A socket without its session `S`
 /// or limiter (never set up) ignores the event.
 pub fn on<A, S, C, Req, Rep, H, Fut>(socket: &SocketRef<A>, event: &'static str, handler: H)
 where
@@ -78,6 +76,7 @@ where
               Arrival {
                   turn,
                   ack_requested: asked,
+                  limiter,
               }: Arrival,
               io: SocketIo<A>,
               TryData(payload): TryData<Req>,
@@ -88,10 +87,7 @@ where
             let arrived = Instant::now();
             async move {
                 let extensions = &socket.extensions;
-                let (Some(session), Some(limiter)) = (
-                    extensions.get::<Arc<S>>(),
-                    extensions.get::<Arc<SocketLimiter>>(),
-                ) else {
+                let (Some(session), Some(limiter)) = (extensions.get::<Arc<S>>(), limiter) else {
                     return;
                 };
                 metrics.event_in(socket.ns());

@@ -142,13 +142,13 @@ pub fn transport_name(transport: TransportType) -> &'static str {
     }
 }
 
-/// A socket joined a namespace: puts its rate limiter in its extensions
-/// ([`RateLimit::attach`]), counts and logs it, and counts it as one of the
+/// A socket joined a namespace: gives it its event queue and rate limiter
+/// ([`order::attach`]), counts and logs it, and counts it as one of the
 /// tasks until [`socket_closed`] (a shutdown waits for the disconnect
 /// handlers so). Every namespace's connect middleware calls this, and
 /// [`socket_closed`] last in its disconnect handler.
 pub fn socket_opened<A: Adapter>(socket: &SocketRef<A>, common: &Common) {
-    common.rate_limit.attach(socket);
+    order::attach(socket, common.rate_limit.for_socket(socket));
     common.tasks.socket_opened(&socket.extensions);
     common
         .metrics

@@ -14,6 +14,11 @@
 //! have to change every handler's calling convention to get the same order;
 //! an extractor needs nothing from it (see `patches/LEDGER.md`).
 //!
+//! The queue also carries the socket's rate limiter ([`attach`]): every event
+//! needs both, and each lookup in a socket's extensions is a lock and a map
+//! probe on memory that is cold when many sockets are busy (the two lookups
+//! were 5% of the server's time in the echo benchmark, docs/benchmarks.md).
+//!
 //! A socket may have at most [`EventOrder::limit`] events queued; the one past
 //! it is refused at once ([`Turn::Overflow`]) and the caller treats the socket
 //! as flooding. Each queued event holds its payload, so the bound is what
@@ -36,6 +41,8 @@ use socketioxide::{
 };
 use tokio::sync::oneshot;
 
+use super::rate_limit::SocketLimiter;
+
 /// The server's ordering settings (socketioxide state).
 #[derive(Debug, Clone, Copy)]
 pub struct EventOrder {
@@ -43,13 +50,24 @@ pub struct EventOrder {
     pub limit: usize,
 }
 
-/// One socket's queue, kept in its extensions.
-#[derive(Debug, Default)]
+/// One socket's queue, kept in its extensions, with the socket's limiter.
+#[derive(Default)]
 struct EventQueue {
     /// Resolves when the newest queued event is done (its sender is dropped).
     tail: Mutex<Option<oneshot::Receiver<()>>>,
     /// Events taken and not yet done.
     queued: Arc<AtomicUsize>,
+    /// The socket's rate limiter; `None` for a socket never set up.
+    limiter: Option<Arc<SocketLimiter>>,
+}
+
+/// Gives the socket its queue and its rate limiter, when it opens (before
+/// its first event).
+pub fn attach<A: Adapter>(socket: &Socket<A>, limiter: SocketLimiter) {
+    socket.extensions.insert(Arc::new(EventQueue {
+        limiter: Some(Arc::new(limiter)),
+        ..EventQueue::default()
+    }));
 }
 
 /// What the receive path knows of an event (an extractor): its place in the
@@ -59,6 +77,8 @@ struct EventQueue {
 pub struct Arrival {
     pub turn: Turn,
     pub ack_requested: bool,
+    /// The socket's rate limiter ([`attach`]); `None` for a socket never set up.
+    pub limiter: Option<Arc<SocketLimiter>>,
 }
 
 /// An event's place in its socket's queue.
@@ -147,6 +167,7 @@ impl<A: Adapter> FromMessageParts<A> for Arrival {
         Ok(Arrival {
             turn: queue.take(limit),
             ack_requested: ack_id.is_some(),
+            limiter: queue.limiter.clone(),
         })
     }
 }

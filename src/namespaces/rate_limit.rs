@@ -174,12 +174,6 @@ impl RateLimit {
             address: client.address,
         }
     }
-
-    /// Puts the socket's limiter in its extensions (as `Arc`), where every
-    /// event's path finds it ([`crate::namespaces::event::on`], echo).
-    pub fn attach<A: Adapter>(&self, socket: &SocketRef<A>) {
-        socket.extensions.insert(Arc::new(self.for_socket(socket)));
-    }
 }
 
 /// What to do with one incoming event.
