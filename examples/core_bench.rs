@@ -108,6 +108,14 @@ struct Args {
     /// (instead of this build's, in-process in a child of the bench).
     #[arg(long)]
     switchboard_bin: Option<String>,
+    /// Switchboard's `--max-io-events-per-tick` (unset: its default, 16).
+    #[arg(long)]
+    switchboard_max_io_events_per_tick: Option<u16>,
+    /// `max_io_events_per_tick` of the bare and raw servers' tokio runtimes
+    /// (tokio's default, 1024, unless given: 16 compares them on
+    /// Switchboard's scheduling).
+    #[arg(long, default_value_t = 1024)]
+    bare_max_io_events_per_tick: usize,
 
     /// (Internal) run as the server KIND on --port instead of benchmarking.
     #[arg(long, hide = true)]
@@ -118,6 +126,8 @@ struct Args {
     db: Option<std::path::PathBuf>,
     #[arg(long, hide = true, default_value_t = 1001)]
     room_limit: u32,
+    #[arg(long, hide = true)]
+    io_events: Option<usize>,
 }
 
 const PHASES: [&str; 5] = ["rate", "closed", "broadcast", "idle", "storm"];
@@ -194,9 +204,16 @@ fn serve(kind: Kind, args: &Args) -> anyhow::Result<()> {
     if args.port == 0 {
         bail!("--serve needs --port");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    // The runtime a server of this kind runs on: Switchboard's own (the
+    // setting from its defaults unless the bench was given one), tokio's
+    // default for the others unless given.
+    let io_events = args.io_events.unwrap_or(match kind {
+        Kind::Switchboard => switchboard::ServeConfig::defaults()
+            .max_io_events_per_tick
+            .into(),
+        Kind::Bare | Kind::Raw => 1024,
+    });
+    let runtime = switchboard::runtime::build(io_events)?;
     runtime.block_on(async {
         match kind {
             Kind::Switchboard => {
@@ -224,6 +241,13 @@ async fn bench(
     let room_limit = (args.clients as u32 + 1).clamp(1001, 10_000);
     let mut results: Vec<(Kind, Vec<phases::Figures>)> =
         kinds.iter().map(|k| (*k, Vec::new())).collect();
+    let launch = servers::Launch {
+        pin,
+        switchboard_bin: args.switchboard_bin.as_deref(),
+        room_limit,
+        switchboard_io_events: args.switchboard_max_io_events_per_tick,
+        bare_io_events: args.bare_max_io_events_per_tick,
+    };
     let started = Instant::now();
     for run in 1..=args.runs {
         for (kind, runs) in results.iter_mut() {
@@ -237,9 +261,7 @@ async fn bench(
                 started.elapsed().as_secs_f64(),
                 args.runs
             );
-            let server =
-                ServerProcess::start(kind, pin, args.switchboard_bin.as_deref(), room_limit)
-                    .await?;
+            let server = ServerProcess::start(kind, &launch).await?;
             let ctx = phases::Ctx {
                 kind,
                 port: server.port,
@@ -272,13 +294,7 @@ async fn bench(
                 // hide the connections' (freed memory is reused, not returned).
                 let server = if has("rate") || has("closed") || has("broadcast") {
                     server.stop()?;
-                    let fresh = ServerProcess::start(
-                        kind,
-                        pin,
-                        args.switchboard_bin.as_deref(),
-                        room_limit,
-                    )
-                    .await?;
+                    let fresh = ServerProcess::start(kind, &launch).await?;
                     println!(
                         "  restarted for idle/storm: pid {}, RSS {:.1} MiB",
                         fresh.pid,
@@ -314,6 +330,13 @@ async fn bench(
     if let Some(bin) = &args.switchboard_bin {
         println!("- switchboard column: the prebuilt `{bin}`");
     }
+    let switchboard_io = args
+        .switchboard_max_io_events_per_tick
+        .map_or("its default".to_string(), |n| n.to_string());
+    println!(
+        "- tokio max_io_events_per_tick: switchboard {switchboard_io}, bare and raw {}",
+        args.bare_max_io_events_per_tick
+    );
     println!("- command: `{command}`");
     println!();
     print!("{}", report::table(&results));

@@ -17,6 +17,8 @@
 //!   (`protocol::rooms`), the contract's own bounds (`protocol::bounds`:
 //!   page sizes, ids per request, rooms and topics per socket, players per
 //!   game), the clock (`now_ms`). Imports nothing above it.
+//! - [`runtime`]: the tokio runtime, its I/O batch kept small so a saturated
+//!   server serves every socket in turn.
 //! - [`tasks`]: every spawned task, tracked, and the order a shutdown stops
 //!   them in (the store's writers last, so they drain).
 //! - [`config`]: typed settings from flags and `SWITCHBOARD_*` variables.
@@ -69,6 +71,7 @@ pub mod namespaces;
 pub mod notifications;
 pub mod protocol;
 pub mod recovery;
+pub mod runtime;
 pub mod server;
 pub mod store;
 pub mod tasks;

@@ -10,12 +10,11 @@ use switchboard::{
     config::{Action, Cli, TokenArgs},
     notifications::{credentials::DEVELOPMENT_SECRET, sign_token},
     protocol::UserId,
-    telemetry,
+    runtime, telemetry,
 };
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let config = match Cli::parse().into_action() {
         Action::Serve(config) => *config,
         Action::Token(args) => {
@@ -24,7 +23,10 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init(config.log_format, &config.log_level);
-    match serve(config).await {
+    let served = runtime::build(config.max_io_events_per_tick.into())
+        .context("cannot start the tokio runtime")
+        .and_then(|runtime| runtime.block_on(serve(config)));
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // One line naming the setting (the messages do), its causes

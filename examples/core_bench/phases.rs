@@ -293,6 +293,14 @@ pub async fn broadcast_phase(ctx: &Ctx, figures: &mut Figures) -> anyhow::Result
         until,
         drain: until + Duration::from_secs(5),
     });
+    // The server's CPU over the measured window, read beside the members.
+    let pid = ctx.pid;
+    let cpu = tokio::spawn(async move {
+        tokio::time::sleep_until(from.into()).await;
+        let before = process_cpu_seconds(pid)?;
+        tokio::time::sleep_until(until.into()).await;
+        anyhow::Ok(process_cpu_seconds(pid)? - before)
+    });
     let tasks: Vec<_> = members
         .into_iter()
         .map(|(i, ws)| tokio::spawn(client::chat_member(ws, plan.clone(), i < ctx.senders)))
@@ -311,13 +319,21 @@ pub async fn broadcast_phase(ctx: &Ctx, figures: &mut Figures) -> anyhow::Result
         }
     }
     let secs = ctx.seconds as f64;
+    let cpu = cpu.await??;
     figures.insert("bcast", delivered as f64 / secs);
     figures.insert("bcast_msgs", acked as f64 / secs);
+    figures.insert("bcast_srv_cpu", cpu / secs * 100.0);
+    if delivered > 0 {
+        figures.insert("bcast_cpu_per", cpu * 1e6 / delivered as f64);
+    }
+    figures.insert("bcast_closed", errors as f64);
     println!(
-        "  broadcast: {:.0} deliveries/s, {:.0} messages/s acked ({sent} sent by {} senders){}",
+        "  broadcast: {:.0} deliveries/s, {:.0} messages/s acked ({sent} sent by {} senders), server CPU {:.0}%, {:.2} µs per delivery{}",
         delivered as f64 / secs,
         acked as f64 / secs,
         ctx.senders,
+        cpu / secs * 100.0,
+        cpu * 1e6 / delivered.max(1) as f64,
         error_note(errors, &first_error),
     );
     close_all(back).await;

@@ -216,6 +216,30 @@ async fn raw_connection(stream: tokio::net::TcpStream) -> anyhow::Result<()> {
 
 // ==== in the bench ====
 
+/// How the bench starts its servers.
+pub struct Launch<'a> {
+    /// Pin each server to core 0.
+    pub pin: bool,
+    /// A prebuilt `switchboard` binary instead of this build's.
+    pub switchboard_bin: Option<&'a str>,
+    pub room_limit: u32,
+    /// Switchboard's `--max-io-events-per-tick` (its own default when unset).
+    pub switchboard_io_events: Option<u16>,
+    /// The bare and raw servers' runtimes' `max_io_events_per_tick`.
+    pub bare_io_events: usize,
+}
+
+impl Launch<'_> {
+    /// The runtime setting a server of `kind` is started with, when it is
+    /// not the server's own default.
+    fn io_events(&self, kind: Kind) -> Option<usize> {
+        match kind {
+            Kind::Switchboard => self.switchboard_io_events.map(usize::from),
+            Kind::Bare | Kind::Raw => Some(self.bare_io_events),
+        }
+    }
+}
+
 /// A server child process, killed if still running when dropped.
 pub struct ServerProcess {
     child: Child,
@@ -228,23 +252,24 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `kind` on a free loopback port (pinned to core 0 when `pin`)
     /// and waits until a client can connect to `/echo` (at most 30 s).
-    pub async fn start(
-        kind: Kind,
-        pin: bool,
-        switchboard_bin: Option<&str>,
-        room_limit: u32,
-    ) -> anyhow::Result<Self> {
+    pub async fn start(kind: Kind, launch: &Launch<'_>) -> anyhow::Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
         let exe = std::env::current_exe()?;
         let exe = exe.to_string_lossy().into_owned();
         let mut dir = None;
-        let (program, args): (String, Vec<String>) = match (kind, switchboard_bin) {
+        let io_events = launch.io_events(kind);
+        let (program, mut args): (String, Vec<String>) = match (kind, launch.switchboard_bin) {
             (Kind::Switchboard, Some(bin)) => {
                 let d = tempfile::tempdir()?;
-                let args = switchboard_flags(port, &d.path().join("bench.db"), room_limit);
+                let mut args =
+                    switchboard_flags(port, &d.path().join("bench.db"), launch.room_limit);
                 dir = Some(d);
+                // Only when asked: an older binary may not know the flag.
+                if let Some(n) = io_events {
+                    args.extend(["--max-io-events-per-tick".into(), n.to_string()]);
+                }
                 (bin.to_string(), args)
             }
             (Kind::Switchboard, None) => {
@@ -259,12 +284,12 @@ impl ServerProcess {
                     "--db".into(),
                     db.display().to_string(),
                     "--room-limit".into(),
-                    room_limit.to_string(),
+                    launch.room_limit.to_string(),
                 ];
-                (exe, args)
+                (exe.clone(), args)
             }
             (other, _) => (
-                exe,
+                exe.clone(),
                 vec![
                     "--serve".into(),
                     other.name().into(),
@@ -273,6 +298,11 @@ impl ServerProcess {
                 ],
             ),
         };
+        if let (Some(n), true) = (io_events, program == exe) {
+            // This bench's own child: its runtime is built from the flag.
+            args.extend(["--io-events".into(), n.to_string()]);
+        }
+        let pin = launch.pin;
         let mut command = if pin {
             let mut c = Command::new("taskset");
             c.args(["-c", "0"]).arg(&program);
