@@ -18,7 +18,7 @@ use socketioxide_core::adapter::DefinedAdapter;
 use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::cors::{AllowHeaders, AllowOrigin, Any, CorsLayer};
 
 use crate::{
     admin::{self, Admin, AdminSettings},
@@ -236,6 +236,18 @@ impl Parts {
         tasks: Tasks,
     ) -> anyhow::Result<Self> {
         let credentials = Credentials::resolve(config);
+        let verifier = credentials.token_verifier(config)?;
+        // The first JWKS fetch, off the start's path: a provider that is down
+        // delays nothing (verifications wait for this fetch, then retry).
+        tasks.spawn({
+            let (verifier, stopping) = (verifier.clone(), tasks.stopping());
+            async move {
+                tokio::select! {
+                    () = verifier.prefetch() => {}
+                    () = stopping => {}
+                }
+            }
+        });
         let event_limit = |label, multiplier: u32| {
             RateLimit::new(
                 label,
@@ -285,7 +297,7 @@ impl Parts {
             notifications: NotificationsContext {
                 store: store.notifications().clone(),
                 hub,
-                verifier: credentials.token_verifier(),
+                verifier,
                 common: common(notifications_limit, crate::notifications::NAMESPACE),
                 clustered: redis.is_some(),
             },
@@ -561,6 +573,7 @@ where
     // request that can open an Engine.IO session), then Socket.IO and the
     // routes.
     let origin_guard = http::OriginGuard::new(&config.cors_origins, &state.metrics);
+    let preflight_guard = origin_guard.clone();
     let admin_pages = admin.map_or_else(Router::new, |_| admin::ui::router());
     let router = http::router(state.clone())
         .merge(admin_pages)
@@ -575,7 +588,11 @@ where
             http::origin::check,
         ))
         .layer(middleware::from_fn_with_state(state, http::track_requests))
-        .layer(cors_layer(&config.cors_origins));
+        .layer(cors_layer(&config.cors_origins))
+        .layer(middleware::from_fn_with_state(
+            preflight_guard,
+            http::origin::check_preflight,
+        ));
     let closer: Closer = Box::new(move || Box::pin(async move { io.close().await }));
     Ok((router, closer))
 }
@@ -696,12 +713,22 @@ fn spawn_idempotency_purge(store: &Store, tasks: &Tasks) {
 }
 
 /// No origins: no CORS headers at all. Who may connect at all is
-/// [`http::origin`]'s policy, built from the same setting.
+/// [`http::origin`]'s policy, built from the same setting (and a preflight
+/// from an origin it does not list never reaches this layer).
+///
+/// The request headers a preflight asks for are allowed back by name, not
+/// with `*`: the Fetch standard does not let `*` cover `Authorization`, which
+/// a page calling `/api/v1` with its key sends. `Retry-After` (the API's 429)
+/// is exposed to the page; a browser may cache a preflight for 10 minutes.
 fn cors_layer(origins: &[CorsOrigin]) -> CorsLayer {
     if origins.is_empty() {
         return CorsLayer::new();
     }
-    let layer = CorsLayer::new().allow_methods(Any).allow_headers(Any);
+    let layer = CorsLayer::new()
+        .allow_methods(Any)
+        .allow_headers(AllowHeaders::mirror_request())
+        .expose_headers([axum::http::header::RETRY_AFTER])
+        .max_age(Duration::from_secs(600));
     if origins.contains(&CorsOrigin::Any) {
         return layer.allow_origin(Any);
     }

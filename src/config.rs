@@ -50,6 +50,10 @@ pub struct TokenArgs {
     /// development secret (which only a loopback-bound server accepts).
     #[arg(long, env = "SWITCHBOARD_JWT_SECRET", hide_env_values = true, value_parser = parse_secret)]
     pub jwt_secret: Option<Secret>,
+
+    /// The server's HS algorithms; the token is signed with the first.
+    #[arg(long, env = "SWITCHBOARD_JWT_ALGORITHMS", default_value = "HS256", value_delimiter = ',', value_parser = parse_hmac_algorithm)]
+    pub jwt_algorithms: Vec<jsonwebtoken::Algorithm>,
 }
 
 /// What the command line asked for.
@@ -396,6 +400,51 @@ pub struct ServeConfig {
     #[arg(long, env = "SWITCHBOARD_JWT_SECRET", hide_env_values = true, value_parser = parse_secret)]
     pub jwt_secret: Option<Secret>,
 
+    /// The HS algorithms `--jwt-secret` accepts, comma separated (HS256,
+    /// HS384, HS512); `switchboard token` signs with the first.
+    #[arg(long, env = "SWITCHBOARD_JWT_ALGORITHMS", default_value = "HS256", value_delimiter = ',', value_parser = parse_hmac_algorithm)]
+    pub jwt_algorithms: Vec<jsonwebtoken::Algorithm>,
+
+    /// PEM public key files that check `/notifications` tokens, comma
+    /// separated: RSA (RS256/384/512), EC P-256 (ES256) or P-384 (ES384),
+    /// Ed25519 (EdDSA). Read at start; an unreadable file stops the server.
+    #[arg(long, env = "SWITCHBOARD_JWT_PUBLIC_KEY_FILES", value_delimiter = ',')]
+    pub jwt_public_key_files: Vec<std::path::PathBuf>,
+
+    /// An identity provider's JWKS (`http://` or `https://`): its RSA, EC and
+    /// Ed25519 keys check tokens, picked by the token's `kid`. Fetched at
+    /// start (a failure is a warning, retried on demand), refetched when a
+    /// token names an unknown `kid`.
+    #[arg(long, env = "SWITCHBOARD_JWKS_URL", value_parser = parse_jwks_url)]
+    pub jwks_url: Option<hyper::Uri>,
+
+    /// How long one JWKS fetch may take (100ms to 60s).
+    #[arg(long, env = "SWITCHBOARD_JWKS_TIMEOUT", default_value = "5s", value_parser = parse_jwks_timeout)]
+    pub jwks_timeout: Duration,
+
+    /// Least time between two JWKS fetches (1s to 1h), however many tokens
+    /// name unknown `kid`s.
+    #[arg(long, env = "SWITCHBOARD_JWKS_MIN_REFRESH_INTERVAL", default_value = "30s", value_parser = parse_jwks_min_refresh_interval)]
+    pub jwks_min_refresh_interval: Duration,
+
+    /// Age after which the JWKS is refetched in the background (1m to 24h).
+    #[arg(long, env = "SWITCHBOARD_JWKS_REFRESH", default_value = "10m", value_parser = parse_jwks_refresh)]
+    pub jwks_refresh: Duration,
+
+    /// The `iss` every token must carry. Unset: `iss` is not checked.
+    #[arg(long, env = "SWITCHBOARD_JWT_ISSUER", value_parser = parse_claim_value)]
+    pub jwt_issuer: Option<String>,
+
+    /// The `aud` every token must carry (as its value or one of them). Unset:
+    /// `aud` is not checked (a token may carry one).
+    #[arg(long, env = "SWITCHBOARD_JWT_AUDIENCE", value_parser = parse_claim_value)]
+    pub jwt_audience: Option<String>,
+
+    /// Clock-drift grace on `exp` and `nbf` (0s to 5m, whole seconds). 0: a
+    /// token is refused from the second its `exp` names.
+    #[arg(long, env = "SWITCHBOARD_JWT_LEEWAY", default_value = "0s", value_parser = parse_jwt_leeway)]
+    pub jwt_leeway: Duration,
+
     /// API keys accepted by the HTTP push API (`/api/v1`), comma separated,
     /// each at least 16 characters. Unset on a loopback address: the
     /// development key; unset on any other address: every request gets 401.
@@ -649,6 +698,75 @@ fn parse_secret(value: &str) -> Result<Secret, String> {
     Ok(Secret(value.to_owned()))
 }
 
+fn parse_hmac_algorithm(value: &str) -> Result<jsonwebtoken::Algorithm, String> {
+    use jsonwebtoken::Algorithm;
+    match value.trim().to_ascii_uppercase().as_str() {
+        "HS256" => Ok(Algorithm::HS256),
+        "HS384" => Ok(Algorithm::HS384),
+        "HS512" => Ok(Algorithm::HS512),
+        _ => Err("expected HS256, HS384 or HS512 (public-key algorithms come from the key)".into()),
+    }
+}
+
+fn parse_jwks_url(value: &str) -> Result<hyper::Uri, String> {
+    let url: hyper::Uri = value
+        .trim()
+        .parse()
+        .map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(url.scheme_str(), Some("http" | "https")) || url.host().is_none() {
+        return Err("expected an http:// or https:// URL".into());
+    }
+    Ok(url)
+}
+
+/// A duration within `range`, for the bounded settings.
+fn parse_duration_in(
+    value: &str,
+    range: std::ops::RangeInclusive<Duration>,
+) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(value.trim())
+        .map_err(|e| format!("{e} (expected a duration such as `5s` or `10m`)"))?;
+    if !range.contains(&duration) {
+        return Err(format!(
+            "must be from {} to {}",
+            humantime::format_duration(*range.start()),
+            humantime::format_duration(*range.end())
+        ));
+    }
+    Ok(duration)
+}
+
+fn parse_jwks_timeout(value: &str) -> Result<Duration, String> {
+    parse_duration_in(value, Duration::from_millis(100)..=Duration::from_secs(60))
+}
+
+fn parse_jwks_min_refresh_interval(value: &str) -> Result<Duration, String> {
+    parse_duration_in(value, Duration::from_secs(1)..=Duration::from_secs(3600))
+}
+
+fn parse_jwks_refresh(value: &str) -> Result<Duration, String> {
+    parse_duration_in(
+        value,
+        Duration::from_secs(60)..=Duration::from_secs(24 * 3600),
+    )
+}
+
+fn parse_jwt_leeway(value: &str) -> Result<Duration, String> {
+    let leeway = parse_duration_in(value, Duration::ZERO..=Duration::from_secs(300))?;
+    if leeway.subsec_nanos() != 0 {
+        return Err("must be whole seconds (token times are seconds)".into());
+    }
+    Ok(leeway)
+}
+
+fn parse_claim_value(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    if value.is_empty() || value.len() > 1024 || value.chars().any(char::is_control) {
+        return Err("expected 1 to 1024 characters, no control characters".into());
+    }
+    Ok(value.to_owned())
+}
+
 fn parse_admin_username(value: &str) -> Result<String, String> {
     let value = value.trim();
     if value.is_empty() || value.chars().count() > 64 || value.chars().any(char::is_control) {
@@ -824,6 +942,56 @@ mod tests {
             parse(&["--cors-origins", "*"]).unwrap().cors_origins,
             vec![CorsOrigin::Any]
         );
+    }
+
+    #[test]
+    fn jwt_settings_default_and_bound() {
+        use jsonwebtoken::Algorithm;
+        let config = ServeConfig::defaults();
+        assert_eq!(config.jwt_algorithms, vec![Algorithm::HS256]);
+        assert!(config.jwt_public_key_files.is_empty() && config.jwks_url.is_none());
+        assert_eq!(config.jwks_timeout, Duration::from_secs(5));
+        assert_eq!(config.jwks_min_refresh_interval, Duration::from_secs(30));
+        assert_eq!(config.jwks_refresh, Duration::from_secs(600));
+        assert!(config.jwt_issuer.is_none() && config.jwt_audience.is_none());
+        assert_eq!(config.jwt_leeway, Duration::ZERO);
+
+        let set = parse(&[
+            "--jwt-algorithms",
+            "hs512,HS256",
+            "--jwt-public-key-files",
+            "a.pem,b.pem",
+            "--jwks-url",
+            "https://idp.test/.well-known/jwks.json",
+            "--jwt-leeway",
+            "5m",
+            "--jwt-audience",
+            "switchboard",
+        ])
+        .unwrap();
+        assert_eq!(set.jwt_algorithms, vec![Algorithm::HS512, Algorithm::HS256]);
+        assert_eq!(set.jwt_public_key_files.len(), 2);
+        assert_eq!(set.jwks_url.unwrap().host(), Some("idp.test"));
+        assert_eq!(set.jwt_leeway, Duration::from_secs(300));
+        assert_eq!(set.jwt_audience.as_deref(), Some("switchboard"));
+
+        for (flag, value) in [
+            ("--jwt-algorithms", "RS256"),
+            ("--jwt-algorithms", "none"),
+            ("--jwks-url", "ftp://idp.test/jwks"),
+            ("--jwks-url", "not a url"),
+            ("--jwks-timeout", "50ms"),
+            ("--jwks-timeout", "2m"),
+            ("--jwks-min-refresh-interval", "500ms"),
+            ("--jwks-min-refresh-interval", "2h"),
+            ("--jwks-refresh", "30s"),
+            ("--jwks-refresh", "2d"),
+            ("--jwt-leeway", "301s"),
+            ("--jwt-leeway", "1500ms"),
+            ("--jwt-issuer", ""),
+        ] {
+            assert_usage_error(flag, value);
+        }
     }
 
     #[test]

@@ -31,6 +31,9 @@
 //!   and the hook that gives a reconnecting socket its earlier id.
 //! - [`game`]: the arena game's simulation (pure, deterministic) and the
 //!   registry of running games.
+//! - [`identity`]: who a token says a client is: JWTs from a secret, PEM
+//!   public keys or a JWKS (fetched, cached, refreshed on an unknown `kid`),
+//!   `alg` bound to the key, `exp`/`nbf`/`iss`/`aud` checked.
 //! - [`notifications`]: the whole push-notification feature: tokens, API
 //!   keys, the push service (`push(...) -> receipt`), idempotency, the hub
 //!   and the per-socket delivery of stored notifications.
@@ -66,6 +69,7 @@ pub mod cluster;
 pub mod config;
 pub mod game;
 pub mod http;
+pub mod identity;
 pub mod metrics;
 pub mod namespaces;
 pub mod notifications;

@@ -8,7 +8,7 @@ use clap::Parser;
 use switchboard::{
     App, ServeConfig,
     config::{Action, Cli, TokenArgs},
-    notifications::{credentials::DEVELOPMENT_SECRET, sign_token},
+    notifications::{credentials::DEVELOPMENT_SECRET, sign_token_with},
     protocol::UserId,
     runtime, telemetry,
 };
@@ -96,5 +96,11 @@ fn print_token(args: &TokenArgs) {
         }
     };
     let user = UserId::parse(&args.user).expect("checked by the argument parser");
-    println!("{}", sign_token(secret, &user, args.ttl));
+    // The first of the server's HS algorithms (HS256 by default).
+    let algorithm = args
+        .jwt_algorithms
+        .first()
+        .copied()
+        .unwrap_or(jsonwebtoken::Algorithm::HS256);
+    println!("{}", sign_token_with(secret, algorithm, &user, args.ttl));
 }

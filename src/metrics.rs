@@ -170,12 +170,12 @@ impl Metrics {
         let origin_refused = IntCounterVec::new(
             Opts::new(
                 "switchboard_origin_refused_total",
-                "Socket.IO and /ws requests refused for their browser Origin, by route",
+                "Socket.IO and /ws requests and CORS preflights refused for their browser Origin, by route",
             ),
             &["route"],
         )
         .expect("valid metric");
-        for route in ["/socket.io/", "/ws"] {
+        for route in ["/socket.io/", "/ws", "preflight"] {
             origin_refused.with_label_values(&[route]);
         }
         let limit_hits = IntCounterVec::new(

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::api::error::ApiError;
 use crate::{
     config::Secret,
-    notifications::{Credentials, credentials::DEVELOPMENT_API_KEY, sign_token},
+    notifications::{Credentials, credentials::DEVELOPMENT_API_KEY, sign_token_with},
     protocol::UserId,
 };
 
@@ -49,7 +49,12 @@ pub async fn token(
         .then_some(DEVELOPMENT_API_KEY);
     Ok(Json(json!({
         "user": user.as_str(),
-        "token": sign_token(Secret::expose(secret), &user, DEMO_TOKEN_TTL),
+        "token": sign_token_with(
+            Secret::expose(secret),
+            credentials.signing_algorithm,
+            &user,
+            DEMO_TOKEN_TTL,
+        ),
         "api_key": api_key,
     })))
 }

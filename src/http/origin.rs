@@ -27,15 +27,21 @@
 //! polling GET / POST of an existing session, which a page that passed the
 //! check sends from the same origin again), and every request to `/ws` that
 //! carries it. Other routes (pages, health, metrics, the HTTP API with its
-//! keys) are untouched. CORS preflights never get here: the CORS layer
-//! outside answers them.
+//! keys) are untouched.
+//!
+//! CORS preflights (`OPTIONS` with `Access-Control-Request-Method`), on any
+//! path, are answered only for an origin `--cors-origins` lists (or for every
+//! origin with `*`): [`check_preflight`] refuses the others with the same 403
+//! before the CORS layer answers, so no page elsewhere is told which methods
+//! and headers the server takes. With the setting unset there is no CORS and
+//! every preflight is refused (a page of the server's own host sends none).
 
 use std::sync::Arc;
 
 use axum::{
     Json,
     extract::{Request, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -188,6 +194,42 @@ pub async fn check(State(guard): State<OriginGuard>, request: Request, next: Nex
         "refused a request from a browser origin that is not allowed (--cors-origins)"
     );
     guard.refused.with_label_values(&[route]).inc();
+    forbidden()
+}
+
+/// Middleware, outside the CORS layer: a CORS preflight from an origin the
+/// policy does not list gets 403 instead of the CORS layer's answer.
+pub async fn check_preflight(
+    State(guard): State<OriginGuard>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let headers = request.headers();
+    let is_preflight = request.method() == Method::OPTIONS
+        && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let mut origins = headers.get_all(header::ORIGIN).iter();
+    let (true, Some(origin)) = (is_preflight, origins.next()) else {
+        return next.run(request).await;
+    };
+    // Only a configured list (or `*`) answers preflights; the same-host rule
+    // needs none.
+    let allowed = origins.next().is_none()
+        && !matches!(*guard.policy, OriginPolicy::SameHost)
+        && guard.policy.allows(origin, None);
+    if allowed {
+        return next.run(request).await;
+    }
+    tracing::info!(
+        origin = %String::from_utf8_lossy(origin.as_bytes()),
+        path = request.uri().path(),
+        "refused a CORS preflight from a browser origin that is not allowed (--cors-origins)"
+    );
+    guard.refused.with_label_values(&["preflight"]).inc();
+    forbidden()
+}
+
+/// The contract's answer to a refused origin.
+fn forbidden() -> Response {
     (
         StatusCode::FORBIDDEN,
         Json(json!({ "error": { "code": "forbidden", "message": "origin not allowed" } })),

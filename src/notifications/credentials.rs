@@ -1,5 +1,7 @@
-//! Which JWT secret and API keys this server accepts, including what happens
+//! Which token keys and API keys this server accepts, including what happens
 //! when none are configured (see `docs/notifications.md`, "Development mode").
+//! Token keys are a secret, PEM public keys or a JWKS; the development secret
+//! stands in only when none of them is configured.
 //!
 //! A loopback-bound server is only reachable from its own machine, so it falls
 //! back to public development values and one `cargo run` gives a working demo.
@@ -11,7 +13,10 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::TokenVerifier;
-use crate::config::{Secret, ServeConfig};
+use crate::{
+    config::{Secret, ServeConfig},
+    identity::{JwksSettings, VerifierSettings},
+};
 
 /// The JWT secret a loopback server uses when none is configured. Public.
 pub const DEVELOPMENT_SECRET: &str = "switchboard-development-secret";
@@ -25,6 +30,8 @@ pub struct Credentials {
     pub jwt_secret: Option<Secret>,
     /// The secret is [`DEVELOPMENT_SECRET`]; only then is `/demo/token` served.
     pub development_secret: bool,
+    /// What `/demo/token` signs with: the first of `--jwt-algorithms`.
+    pub signing_algorithm: jsonwebtoken::Algorithm,
     pub api_keys: ApiKeys,
 }
 
@@ -33,8 +40,12 @@ impl Credentials {
     /// decided (never the values).
     pub fn resolve(config: &ServeConfig) -> Self {
         let loopback = is_loopback(config.listen);
+        let public_keys = !config.jwt_public_key_files.is_empty() || config.jwks_url.is_some();
         let (jwt_secret, development_secret) = match (&config.jwt_secret, loopback) {
             (Some(secret), _) => (Some(secret.clone()), false),
+            // Tokens come from an identity provider: a public secret beside
+            // it would let anyone sign in as anyone.
+            (None, _) if public_keys => (None, false),
             (None, true) => {
                 tracing::warn!(
                     "no SWITCHBOARD_JWT_SECRET: using the public development secret (loopback only); \
@@ -44,7 +55,8 @@ impl Credentials {
             }
             (None, false) => {
                 tracing::error!(
-                    "no SWITCHBOARD_JWT_SECRET on a non-loopback address: /notifications refuses every connection"
+                    "no SWITCHBOARD_JWT_SECRET, SWITCHBOARD_JWT_PUBLIC_KEY_FILES nor SWITCHBOARD_JWKS_URL \
+                     on a non-loopback address: /notifications refuses every connection"
                 );
                 (None, false)
             }
@@ -67,12 +79,34 @@ impl Credentials {
         Self {
             jwt_secret,
             development_secret,
+            signing_algorithm: config
+                .jwt_algorithms
+                .first()
+                .copied()
+                .unwrap_or(jsonwebtoken::Algorithm::HS256),
             api_keys,
         }
     }
 
-    pub fn token_verifier(&self) -> TokenVerifier {
-        TokenVerifier::new(self.jwt_secret.as_ref().map(Secret::expose))
+    /// The verifier of every configured key source. Reads the PEM files: an
+    /// unreadable one is an error naming the setting and the file.
+    pub fn token_verifier(&self, config: &ServeConfig) -> anyhow::Result<TokenVerifier> {
+        TokenVerifier::new(&VerifierSettings {
+            secret: self
+                .jwt_secret
+                .clone()
+                .map(|secret| (secret, config.jwt_algorithms.clone())),
+            public_key_files: config.jwt_public_key_files.clone(),
+            jwks: config.jwks_url.clone().map(|url| JwksSettings {
+                url,
+                timeout: config.jwks_timeout,
+                min_refresh_interval: config.jwks_min_refresh_interval,
+                refresh: config.jwks_refresh,
+            }),
+            issuer: config.jwt_issuer.clone(),
+            audience: config.jwt_audience.clone(),
+            leeway: config.jwt_leeway,
+        })
     }
 }
 
@@ -172,5 +206,32 @@ mod tests {
         let two = c.api_keys.check("key-two-0123456789").unwrap();
         assert_ne!(one, two);
         assert!(c.api_keys.check("key-one-012345678").is_none());
+    }
+
+    #[test]
+    fn public_key_sources_replace_the_development_secret() {
+        let jwks = ServeConfig {
+            jwks_url: Some("http://127.0.0.1:1/jwks".parse().unwrap()),
+            ..config("127.0.0.1:3000", None, &[])
+        };
+        let c = Credentials::resolve(&jwks);
+        assert!(c.jwt_secret.is_none() && !c.development_secret);
+
+        let pem = ServeConfig {
+            jwt_public_key_files: vec!["/nonexistent/key.pem".into()],
+            ..config("127.0.0.1:3000", None, &[])
+        };
+        let c = Credentials::resolve(&pem);
+        assert!(c.jwt_secret.is_none() && !c.development_secret);
+        let error = c
+            .token_verifier(&pem)
+            .err()
+            .expect("a missing file stops the start");
+        assert!(
+            error
+                .to_string()
+                .contains("--jwt-public-key-files: /nonexistent/key.pem"),
+            "{error}"
+        );
     }
 }

@@ -4,8 +4,9 @@
 //! (`store::notifications`), the fan-out to other nodes the cluster's
 //! (`cluster::fanout`).
 //!
-//! - [`auth`]: tokens, who a socket is.
-//! - [`credentials`]: API keys, who may push; the token secret.
+//! - [`auth`]: shared-secret tokens (`switchboard token`, the demo page);
+//!   checking any token is [`crate::identity`]'s.
+//! - [`credentials`]: API keys, who may push; which token keys apply.
 //! - [`service`]: the one push call, [`PushService::push`] -> [`Receipt`],
 //!   which counts `online` once.
 //! - [`idempotency`]: `Idempotency-Key` parsing, hashing, the claim, the
@@ -26,7 +27,7 @@ pub mod list;
 pub mod service;
 pub mod wire;
 
-pub use auth::{Claims, TokenError, TokenVerifier, sign_token};
+pub use auth::{Claims, Identity, TokenError, TokenVerifier, sign_token, sign_token_with};
 pub use credentials::{ApiKeys, Credentials};
 pub use hub::Hub;
 pub use list::ListRequest;

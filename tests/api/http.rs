@@ -149,6 +149,161 @@ async fn cors_is_off_by_default_and_allows_only_configured_origins() {
     app.stop().await.unwrap();
 }
 
+/// A server allowing pages on `http://app.test` (and its real key).
+async fn api_for_app_test() -> TestApp {
+    spawn_configured(|config| {
+        add_credentials(config);
+        config.cors_origins = vec![switchboard::config::CorsOrigin::Exact(
+            "http://app.test".parse().unwrap(),
+        )];
+    })
+    .await
+}
+
+/// The preflight a browser sends before a page's `POST /api/v1/notifications`
+/// with its key and an `Idempotency-Key`.
+async fn preflight(app: &TestApp, origin: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .request(
+            reqwest::Method::OPTIONS,
+            app.http_url("/api/v1/notifications"),
+        )
+        .header("Origin", origin)
+        .header("Access-Control-Request-Method", "POST")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization,content-type,idempotency-key",
+        )
+        .send()
+        .await
+        .unwrap()
+}
+
+fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    response.headers().get(name).map(|v| v.to_str().unwrap())
+}
+
+#[tokio::test]
+async fn a_listed_origin_may_call_the_api_with_its_key() {
+    let app = api_for_app_test().await;
+    let answer = preflight(&app, "http://app.test").await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(
+        header(&answer, "access-control-allow-origin"),
+        Some("http://app.test")
+    );
+    let allowed = header(&answer, "access-control-allow-headers")
+        .expect("allowed headers")
+        .to_ascii_lowercase();
+    for name in ["authorization", "content-type", "idempotency-key"] {
+        assert!(allowed.contains(name), "{name} not in {allowed}");
+    }
+    assert_eq!(header(&answer, "access-control-max-age"), Some("600"));
+
+    // The request itself: the page can read the answer.
+    let pushed = reqwest::Client::new()
+        .post(app.http_url("/api/v1/notifications"))
+        .header("Origin", "http://app.test")
+        .bearer_auth(API_KEY)
+        .json(&serde_json::json!({"users": ["ada"], "kind": "cors"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushed.status(), 201);
+    assert_eq!(
+        header(&pushed, "access-control-allow-origin"),
+        Some("http://app.test")
+    );
+    assert!(
+        header(&pushed, "access-control-expose-headers")
+            .is_some_and(|v| v.eq_ignore_ascii_case("retry-after")),
+        "{:?}",
+        pushed.headers()
+    );
+    // And the OpenAPI document (Swagger UI on another origin loads it).
+    let openapi = reqwest::Client::new()
+        .get(app.http_url("/api/v1/openapi.json"))
+        .header("Origin", "http://app.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(openapi.status(), 200);
+    assert_eq!(
+        header(&openapi, "access-control-allow-origin"),
+        Some("http://app.test")
+    );
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn preflights_are_answered_only_for_listed_origins() {
+    let app = api_for_app_test().await;
+    let refused = || async {
+        sample(
+            &metrics_text(app.addr).await,
+            r#"switchboard_origin_refused_total{route="preflight"}"#,
+        )
+    };
+    assert_eq!(refused().await, 0.0);
+    for origin in ["http://evil.test", "http://app.test.evil.test", "null"] {
+        let answer = preflight(&app, origin).await;
+        assert_eq!(answer.status(), 403, "{origin}");
+        assert!(
+            !answer
+                .headers()
+                .keys()
+                .any(|name| name.as_str().starts_with("access-control-")),
+            "{origin}: {:?}",
+            answer.headers()
+        );
+        let body: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "forbidden", "{origin}");
+    }
+    assert_eq!(refused().await, 3.0);
+    app.stop().await.unwrap();
+
+    // No --cors-origins: no CORS, so no preflight is answered either.
+    let app = spawn_app(test_config()).await;
+    let answer = preflight(&app, "http://app.test").await;
+    assert_eq!(answer.status(), 403);
+    assert_eq!(header(&answer, "access-control-allow-origin"), None);
+    app.stop().await.unwrap();
+}
+
+/// A page server on loopback for the CORS check: its URL (the page's origin).
+async fn serve_page(title: &'static str) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let page = format!(
+        "<!doctype html><title>{title}</title><h1>{title}</h1><p>{url}</p><pre id=\"out\"></pre>"
+    );
+    let router = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || async move { axum::response::Html(page) }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    url
+}
+
+#[tokio::test]
+async fn a_page_on_a_listed_origin_calls_the_api_in_chromium() {
+    let listed = serve_page("a listed origin").await;
+    let other = serve_page("an origin not listed").await;
+    let mut config = test_config();
+    add_credentials(&mut config);
+    config.cors_origins = vec![switchboard::config::CorsOrigin::Exact(
+        listed.parse().unwrap(),
+    )];
+    run_configured_page_check(
+        config,
+        "api_cors.check.mjs",
+        &[API_KEY, &listed, &other],
+        "js-browser-api-cors",
+        "api-cors",
+    )
+    .await;
+}
+
 /// The `/assets/...` paths a page loads (`src="..."`, `href="..."`), in order.
 fn asset_paths(html: &str) -> Vec<&str> {
     html.match_indices("\"/assets/")

@@ -59,6 +59,7 @@ mod game_browser;
 mod helpers;
 mod http;
 mod interop;
+mod jwt;
 mod metrics;
 mod nginx;
 mod notifications;

@@ -58,6 +58,17 @@ pub async fn require_api_key(
     Ok(next.run(request).await)
 }
 
+/// The credentials of an `Authorization: Bearer ...` value. The scheme is
+/// case-insensitive (RFC 7235: `bearer`, `BEARER` are the same) and one or
+/// more spaces or tabs may follow it.
+fn bearer_credentials(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.split_at_checked(6)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || !rest.starts_with([' ', '\t']) {
+        return None;
+    }
+    Some(rest.trim_start_matches([' ', '\t']))
+}
+
 fn authenticate(keys: &ApiKeys, request: &Request) -> Result<KeyId, ApiError> {
     if keys.is_empty() {
         return Err(ApiError::unauthorized(
@@ -68,8 +79,23 @@ fn authenticate(keys: &ApiKeys, request: &Request) -> Result<KeyId, ApiError> {
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
+        .and_then(bearer_credentials)
         .ok_or_else(|| ApiError::unauthorized("missing `Authorization: Bearer API_KEY`"))?;
     keys.check(presented.trim())
         .ok_or_else(|| ApiError::unauthorized("unknown API key"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_credentials;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for value in ["Bearer k", "bearer k", "BEARER k", "bEaReR \t  k"] {
+            assert_eq!(bearer_credentials(value), Some("k"), "{value}");
+        }
+        for value in ["Bearerk", "Basic k", "Bear k", "", "Bearer"] {
+            assert_eq!(bearer_credentials(value), None, "{value}");
+        }
+    }
 }

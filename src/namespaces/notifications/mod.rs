@@ -109,7 +109,7 @@ async fn admit<A: Adapter>(
         Some(serde_json::Value::String(token)) => token,
         _ => String::new(),
     };
-    let user = ctx.verifier.verify(&token).map_err(|reason| {
+    let identity = ctx.verifier.verify(&token).await.map_err(|reason| {
         let level_warn = matches!(reason, TokenError::Disabled);
         if level_warn {
             tracing::warn!(socket_id = %socket.id, "refused /notifications connection: {reason}");
@@ -118,6 +118,7 @@ async fn admit<A: Adapter>(
         }
         Refusal::Unauthorized
     })?;
+    let user = identity.user;
     let since = parse_since(auth.since.as_ref()).map_err(|e| {
         tracing::info!(socket_id = %socket.id, "refused /notifications connection: {}", e.message);
         Refusal::BadRequest
