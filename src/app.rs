@@ -29,13 +29,16 @@ use crate::{
     metrics::Metrics,
     namespaces::{
         Common,
+        auth::NamespaceAuth,
         chat::{self, ChatContext},
         echo::{self, EchoContext},
         game::{self as game_ns, GameContext},
         mount,
         notifications::{self as notifications_ns, NotificationsContext},
         order::EventOrder,
+        proxy::{ConnectProxy, ConnectProxySettings, ProxyCalls},
         rate_limit::{self, ConnectLimit, RateLimit},
+        rpc::{self, RpcContext},
     },
     notifications::{Credentials, Hub, LiveIds, PushService, idempotency},
     recovery::{Recovery, RecoverySettings},
@@ -69,6 +72,10 @@ struct Parts {
     game: GameContext,
     echo: EchoContext,
     connect_limit: ConnectLimit,
+    /// The connect proxy (`--connect-proxy-url`), maybe off.
+    connect_proxy: ConnectProxy,
+    /// The RPC namespaces' state, with `--rpc-namespaces`.
+    rpc: Option<RpcContext>,
     metrics: Metrics,
     store: Store,
     credentials: Credentials,
@@ -282,17 +289,42 @@ impl Parts {
             &metrics,
             &tasks,
         );
+        // `/chat` and `/game` check tokens with the same keys as `/notifications`.
+        let namespace_auth = {
+            let verifier = verifier.clone();
+            move |mode| NamespaceAuth {
+                mode,
+                verifier: verifier.clone(),
+                display_name_claim: config.display_name_claim.as_str().into(),
+            }
+        };
         let common = |rate_limit, ns: &str| Common {
             metrics: metrics.clone(),
             rate_limit,
             tasks: tasks.clone(),
             recovery: recovery.log(ns),
         };
+        let proxy_calls = ProxyCalls::new(&metrics);
+        let connect_proxy = connect_proxy(config, &metrics, &proxy_calls)?;
+        let mut taken: Vec<&str> = config.echo_namespaces.iter().map(String::as_str).collect();
+        taken.extend([
+            chat::NAMESPACE,
+            crate::notifications::NAMESPACE,
+            game_ns::NAMESPACE,
+            admin::NAMESPACE,
+        ]);
+        let rpc = RpcContext::from_config(
+            config,
+            &taken,
+            common(event_limit("rate", 1), ""),
+            &proxy_calls,
+        )?;
         Ok(Self {
             chat: ChatContext {
                 store: store.chat().clone(),
                 common: common(chat_limit, chat::NAMESPACE),
                 room_limit: config.room_limit as usize,
+                auth: namespace_auth(config.chat_auth),
             },
             notifications: NotificationsContext {
                 store: store.notifications().clone(),
@@ -304,6 +336,7 @@ impl Parts {
             game: GameContext {
                 games: Games::new(config.game_tick_rate),
                 common: common(game_limit, game_ns::NAMESPACE),
+                auth: namespace_auth(config.game_auth),
             },
             echo: EchoContext {
                 // One state for every echo namespace: the log is looked up by
@@ -312,6 +345,8 @@ impl Parts {
                 recovery: recovery.clone(),
             },
             connect_limit,
+            connect_proxy,
+            rpc,
             max_payload: usize::try_from(config.max_payload)
                 .context("max payload fits in memory")?,
             metrics,
@@ -322,6 +357,28 @@ impl Parts {
             tasks,
         })
     }
+}
+
+/// The connect proxy, off without `--connect-proxy-url`.
+fn connect_proxy(
+    config: &ServeConfig,
+    metrics: &Metrics,
+    calls: &ProxyCalls,
+) -> anyhow::Result<ConnectProxy> {
+    let Some(url) = config.connect_proxy_url.clone() else {
+        return Ok(ConnectProxy::default());
+    };
+    let settings = ConnectProxySettings {
+        url,
+        namespaces: config.connect_proxy_namespaces.clone(),
+        timeout: config.connect_proxy_timeout,
+        headers: config.connect_proxy_headers.clone(),
+        max_in_flight: config.connect_proxy_max_in_flight as usize,
+        trusted_proxies: config.trusted_proxies.clone(),
+    };
+    let proxy = ConnectProxy::new(settings, metrics, calls)?;
+    tracing::info!(timeout = ?config.connect_proxy_timeout, "connect proxy enabled");
+    Ok(proxy)
 }
 
 /// The recovery settings, checked against the rest: recovery runs on the
@@ -507,6 +564,10 @@ where
         Some(admin) => builder.with_state(admin.clone()).with_state(admin.tap()),
         None => builder,
     };
+    let builder = match &parts.rpc {
+        Some(rpc) => builder.with_state(rpc.clone()),
+        None => builder,
+    };
     let (socket_layer, io) = builder
         .with_state(parts.recovery.clone())
         .with_state(parts.metrics.clone())
@@ -518,8 +579,15 @@ where
         .with_state(parts.game.clone())
         .with_state(parts.echo)
         .with_state(parts.connect_limit)
+        .with_state(parts.connect_proxy)
         .build_layer();
     register_namespaces(&io, &config.echo_namespaces, &parts.metrics).await?;
+    for path in parts.rpc.iter().flat_map(RpcContext::namespaces) {
+        let (on_connect, prepare) = (rpc::on_connect::<A>, rpc::prepare_socket::<A>);
+        mount(&io, &parts.metrics, path.clone(), on_connect, prepare)
+            .finish()
+            .await?;
+    }
     if let Some(admin) = &admin {
         admin.start(&io, &parts.tasks).await?;
         let (on_connect, sign_in) = (admin::on_connect::<A>, admin::authenticate::<A>);

@@ -445,6 +445,33 @@ pub struct ServeConfig {
     #[arg(long, env = "SWITCHBOARD_JWT_LEEWAY", default_value = "0s", value_parser = parse_jwt_leeway)]
     pub jwt_leeway: Duration,
 
+    /// Token authentication on `/chat`: `off` (`auth.token` is ignored,
+    /// members are anonymous), `optional` (no token: anonymous; a token: it
+    /// must verify, else `unauthorized`) or `required` (no token or a bad
+    /// one: `unauthorized`). Checked with the same keys as `/notifications`.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_CHAT_AUTH",
+        value_enum,
+        default_value = "optional"
+    )]
+    pub chat_auth: crate::namespaces::auth::AuthMode,
+
+    /// Token authentication on `/game`, as `--chat-auth`.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_GAME_AUTH",
+        value_enum,
+        default_value = "optional"
+    )]
+    pub game_auth: crate::namespaces::auth::AuthMode,
+
+    /// The token claim an authenticated `/chat` member's or `/game` player's
+    /// display name comes from (the client's `name` is ignored); absent or
+    /// not a valid display name: the user id.
+    #[arg(long, env = "SWITCHBOARD_DISPLAY_NAME_CLAIM", default_value = "name", value_parser = parse_claim_value)]
+    pub display_name_claim: String,
+
     /// API keys accepted by the HTTP push API (`/api/v1`), comma separated,
     /// each at least 16 characters. Unset on a loopback address: the
     /// development key; unset on any other address: every request gets 401.
@@ -484,6 +511,75 @@ pub struct ServeConfig {
     /// rooms, nor disconnect them.
     #[arg(long, env = "SWITCHBOARD_ADMIN_READ_ONLY")]
     pub admin_read_only: bool,
+
+    /// The connect proxy: a backend URL (`http://` or `https://`) POSTed a
+    /// JSON description of every socket connect to the proxied namespaces;
+    /// its answer allows the connect (with a user, data and rooms) or refuses
+    /// it (PROTOCOL.md, "Connect proxy and RPC proxy"). Unset: off.
+    #[arg(long, env = "SWITCHBOARD_CONNECT_PROXY_URL", value_parser = parse_jwks_url)]
+    pub connect_proxy_url: Option<hyper::Uri>,
+
+    /// The namespaces the connect proxy decides for, comma separated.
+    /// Unset: every namespace but `/admin`.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_CONNECT_PROXY_NAMESPACES",
+        value_delimiter = ',',
+        value_parser = parse_namespace
+    )]
+    pub connect_proxy_namespaces: Vec<String>,
+
+    /// How long one connect proxy call may take (100ms to 30s); past it the
+    /// connect is refused (`internal`).
+    #[arg(long, env = "SWITCHBOARD_CONNECT_PROXY_TIMEOUT", default_value = "3s", value_parser = parse_proxy_timeout)]
+    pub connect_proxy_timeout: Duration,
+
+    /// The handshake request headers forwarded to the connect proxy,
+    /// comma separated (at most 32; names are case-insensitive).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_CONNECT_PROXY_HEADERS",
+        value_delimiter = ',',
+        default_value = "cookie,authorization,user-agent,x-forwarded-for",
+        value_parser = parse_header_name
+    )]
+    pub connect_proxy_headers: Vec<String>,
+
+    /// Most connect proxy calls running at once (1 to 65536); a connect past
+    /// it is refused at once (`rate_limited`).
+    #[arg(long, env = "SWITCHBOARD_CONNECT_PROXY_MAX_IN_FLIGHT", default_value = "256", value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub connect_proxy_max_in_flight: u32,
+
+    /// RPC namespaces, comma separated (none by default): every client event
+    /// is POSTed to `--rpc-proxy-url`, whose answer becomes the ack and may
+    /// join, leave and emit (PROTOCOL.md, "Connect proxy and RPC proxy").
+    /// They must not be another namespace.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_RPC_NAMESPACES",
+        value_delimiter = ',',
+        value_parser = parse_namespace
+    )]
+    pub rpc_namespaces: Vec<String>,
+
+    /// The backend URL of the RPC namespaces (`http://` or `https://`).
+    #[arg(long, env = "SWITCHBOARD_RPC_PROXY_URL", value_parser = parse_jwks_url)]
+    pub rpc_proxy_url: Option<hyper::Uri>,
+
+    /// How long one RPC call may take (100ms to 60s); past it the event is
+    /// refused (`internal`).
+    #[arg(long, env = "SWITCHBOARD_RPC_TIMEOUT", default_value = "5s", value_parser = parse_rpc_timeout)]
+    pub rpc_timeout: Duration,
+
+    /// Most RPC calls of one socket running at once (1 to 1024); an event
+    /// past it is refused (`rate_limited`).
+    #[arg(long, env = "SWITCHBOARD_RPC_MAX_IN_FLIGHT_PER_SOCKET", default_value = "8", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub rpc_max_in_flight_per_socket: u32,
+
+    /// Most RPC calls running at once, all sockets together (1 to 65536); an
+    /// event past it is refused (`rate_limited`).
+    #[arg(long, env = "SWITCHBOARD_RPC_MAX_IN_FLIGHT", default_value = "1024", value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub rpc_max_in_flight: u32,
 }
 
 /// The Admin UI's password, as configured. Its `Debug` never shows it.
@@ -751,6 +847,22 @@ fn parse_jwks_refresh(value: &str) -> Result<Duration, String> {
     )
 }
 
+fn parse_proxy_timeout(value: &str) -> Result<Duration, String> {
+    parse_duration_in(value, Duration::from_millis(100)..=Duration::from_secs(30))
+}
+
+fn parse_rpc_timeout(value: &str) -> Result<Duration, String> {
+    parse_duration_in(value, Duration::from_millis(100)..=Duration::from_secs(60))
+}
+
+/// A request header name, lower-cased.
+fn parse_header_name(value: &str) -> Result<String, String> {
+    let name = value.trim().to_ascii_lowercase();
+    hyper::header::HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| format!("`{name}` is not a header name"))?;
+    Ok(name)
+}
+
 fn parse_jwt_leeway(value: &str) -> Result<Duration, String> {
     let leeway = parse_duration_in(value, Duration::ZERO..=Duration::from_secs(300))?;
     if leeway.subsec_nanos() != 0 {
@@ -945,6 +1057,38 @@ mod tests {
     }
 
     #[test]
+    fn namespace_auth_settings_default_and_parse() {
+        use crate::namespaces::auth::AuthMode;
+        let config = ServeConfig::defaults();
+        assert_eq!(
+            (config.chat_auth, config.game_auth),
+            (AuthMode::Optional, AuthMode::Optional)
+        );
+        assert_eq!(config.display_name_claim, "name");
+        let set = parse(&[
+            "--chat-auth",
+            "required",
+            "--game-auth",
+            "off",
+            "--display-name-claim",
+            "nickname",
+        ])
+        .unwrap();
+        assert_eq!(
+            (set.chat_auth, set.game_auth),
+            (AuthMode::Required, AuthMode::Off)
+        );
+        assert_eq!(set.display_name_claim, "nickname");
+        for (flag, value) in [
+            ("--chat-auth", "maybe"),
+            ("--game-auth", ""),
+            ("--display-name-claim", ""),
+        ] {
+            assert_usage_error(flag, value);
+        }
+    }
+
+    #[test]
     fn jwt_settings_default_and_bound() {
         use jsonwebtoken::Algorithm;
         let config = ServeConfig::defaults();
@@ -1121,6 +1265,42 @@ mod tests {
             ("--max-connections-per-ip", "0"),
             ("--trusted-proxies", "nginx.internal"),
             ("--trusted-proxies", "10.0.0.0/33"),
+        ] {
+            assert_usage_error(flag, value);
+        }
+    }
+
+    #[test]
+    fn proxy_settings_default_and_bound() {
+        let config = parse(&[]).unwrap();
+        assert!(config.connect_proxy_url.is_none() && config.connect_proxy_namespaces.is_empty());
+        assert_eq!(config.connect_proxy_timeout, Duration::from_secs(3));
+        assert_eq!(
+            config.connect_proxy_headers,
+            ["cookie", "authorization", "user-agent", "x-forwarded-for"]
+        );
+        assert_eq!(config.connect_proxy_max_in_flight, 256);
+        assert!(config.rpc_namespaces.is_empty() && config.rpc_proxy_url.is_none());
+        assert_eq!(config.rpc_timeout, Duration::from_secs(5));
+        assert_eq!(
+            (
+                config.rpc_max_in_flight_per_socket,
+                config.rpc_max_in_flight
+            ),
+            (8, 1024)
+        );
+        let set = parse(&["--connect-proxy-headers", "Cookie,X-Request-Id"]).unwrap();
+        assert_eq!(set.connect_proxy_headers, ["cookie", "x-request-id"]);
+        for (flag, value) in [
+            ("--connect-proxy-url", "ftp://backend/hook"),
+            ("--connect-proxy-timeout", "50ms"),
+            ("--connect-proxy-timeout", "31s"),
+            ("--connect-proxy-headers", "bad header"),
+            ("--connect-proxy-max-in-flight", "0"),
+            ("--rpc-namespaces", "rpc"),
+            ("--rpc-timeout", "2m"),
+            ("--rpc-max-in-flight-per-socket", "0"),
+            ("--rpc-max-in-flight", "65537"),
         ] {
             assert_usage_error(flag, value);
         }

@@ -99,6 +99,17 @@ impl Games {
     /// Adds `player` to `game`, creating the game when it does not exist.
     /// Adding a player already in the game changes nothing.
     pub fn join(&self, game_id: &str, player_id: &str, name: &str) -> Result<Joined, JoinError> {
+        self.join_as(game_id, player_id, name, None)
+    }
+
+    /// [`Self::join`] for an authenticated player (`user`, shown to all).
+    pub fn join_as(
+        &self,
+        game_id: &str,
+        player_id: &str,
+        name: &str,
+        user: Option<&str>,
+    ) -> Result<Joined, JoinError> {
         let mut games = self.games();
         let (game, created) = match games.get(game_id) {
             Some(game) => (game.clone(), false),
@@ -117,7 +128,7 @@ impl Games {
         if sim.player(player_id).is_none() && sim.player_count() >= MAX_PLAYERS {
             return Err(JoinError::Full);
         }
-        let player = sim.add_player(player_id, name);
+        let player = sim.add_player_for(player_id, name, user.map(str::to_owned));
         let snapshot = sim.snapshot(now_ms());
         drop(sim);
         Ok(Joined {

@@ -63,6 +63,9 @@ pub struct Arena {
 pub struct Player {
     pub id: String,
     pub name: String,
+    /// The user id of an authenticated player; absent for an anonymous one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
     pub x: f64,
     pub y: f64,
     pub score: u64,
@@ -231,6 +234,16 @@ impl Simulation {
     /// in the game changes nothing and returns that player, so a repeated join
     /// cannot reset a score or duplicate a player.
     pub fn add_player(&mut self, id: impl Into<String>, name: impl Into<String>) -> Player {
+        self.add_player_for(id, name, None)
+    }
+
+    /// [`Self::add_player`] for an authenticated player, shown with its `user`.
+    pub fn add_player_for(
+        &mut self,
+        id: impl Into<String>,
+        name: impl Into<String>,
+        user: Option<String>,
+    ) -> Player {
         let id = id.into();
         if let Some(player) = self.player(&id) {
             return player.clone();
@@ -246,6 +259,7 @@ impl Simulation {
         let player = Player {
             id,
             name: name.into(),
+            user,
             x,
             y,
             score: 0,

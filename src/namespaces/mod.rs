@@ -3,13 +3,16 @@
 //! Handlers are generic over the socketioxide [`Adapter`] so one code path
 //! serves the in-memory adapter and the Redis adapter of a cluster.
 
+pub mod auth;
 pub mod chat;
 pub mod echo;
 pub mod event;
 pub mod game;
 pub mod notifications;
 pub mod order;
+pub mod proxy;
 pub mod rate_limit;
+pub mod rpc;
 
 use std::{borrow::Cow, sync::Arc};
 
@@ -71,7 +74,8 @@ pub async fn emit_recorded<A: Adapter, T: serde::Serialize + ?Sized>(
 
 /// Mounts a namespace at `path`, the same way for all: its metrics are
 /// registered, a CONNECT first passes the connect rate limit
-/// ([`rate_limit::admit_connect`]), then `prepare`, the namespace's connect
+/// ([`rate_limit::admit_connect`]), then the connect proxy where it applies
+/// ([`proxy::check_connect`]), then `prepare`, the namespace's connect
 /// middleware (its session, limiter and event handlers, in place before the
 /// CONNECT packet goes out, since clients emit from their `connect`
 /// callback), then `on_connect`, which socketioxide runs in a task of its own
@@ -97,6 +101,7 @@ where
         on_connect
             .with(prepare)
             .with(recovery_choice::<A>)
+            .with(proxy::check_connect::<A>)
             .with(rate_limit::admit_connect::<A>),
     )
 }

@@ -35,15 +35,22 @@ pub fn chat(room: &RoomId) -> String {
     room.as_str().to_owned()
 }
 
-/// The presence marker room of socket `id` named `name` in `room`: each
-/// member socket joins it, so listing the rooms of the room's sockets lists
-/// every member with its name, on every node.
-pub fn presence_marker(room: &RoomId, id: &str, name: &DisplayName) -> String {
-    format!(
+/// The presence marker room of socket `id` named `name` in `room` (then US
+/// and its `user` when authenticated): each member socket joins it, so
+/// listing the rooms of the room's sockets lists every member with its name
+/// and user, on every node. Neither a name nor a user id holds a control
+/// character, so the separator cannot occur inside them.
+pub fn presence_marker(room: &RoomId, id: &str, name: &DisplayName, user: Option<&str>) -> String {
+    let mut marker = format!(
         "{}{id}{PRESENCE_SEPARATOR}{}",
         presence_prefix(room),
         name.as_str()
-    )
+    );
+    if let Some(user) = user {
+        marker.push(PRESENCE_SEPARATOR);
+        marker.push_str(user);
+    }
+    marker
 }
 
 /// What every presence marker of `room` starts with (then `id` US `name`).
@@ -78,12 +85,14 @@ mod tests {
     fn markers_spell_room_id_and_name() {
         let room = RoomId::parse("room", "lobby").unwrap();
         let name = DisplayName::parse("name", "Ada L. 🙂").unwrap();
-        let m = presence_marker(&room, "abc", &name);
+        let m = presence_marker(&room, "abc", &name, None);
         let rest = m.strip_prefix("presence\u{1f}lobby\u{1f}").unwrap();
         assert_eq!(
             rest.split_once(PRESENCE_SEPARATOR),
             Some(("abc", "Ada L. 🙂"))
         );
+        let m = presence_marker(&room, "abc", &name, Some("u-1"));
+        assert_eq!(m, "presence\u{1f}lobby\u{1f}abc\u{1f}Ada L. 🙂\u{1f}u-1");
     }
 
     #[test]

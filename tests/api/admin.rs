@@ -30,11 +30,14 @@ over_transports!(
     js_admin_on_a_cluster = on_a_cluster(Js): [websocket, polling],
 );
 
-/// Settings with the Admin UI on.
+/// Settings with the Admin UI on. The check's chat clients carry a made-up
+/// `auth.token` (a secret the UI must hide), which `/chat`'s default
+/// `--chat-auth optional` would refuse: `/chat` ignores tokens here.
 pub fn admin_config(password: AdminPassword) -> ServeConfig {
     ServeConfig {
         admin_username: Some(ADMIN_USER.into()),
         admin_password: Some(password),
+        chat_auth: switchboard::namespaces::auth::AuthMode::Off,
         ..test_config()
     }
 }
@@ -98,6 +101,9 @@ async fn on_a_cluster(program: CheckProgram, transport: &str) {
         ADMIN_USER,
         "--admin-password",
         ADMIN_PASSWORD,
+        // As in `admin_config`.
+        "--chat-auth",
+        "off",
     ];
     let Some(cluster) = Cluster::start_with(2, &flags).await else {
         return;

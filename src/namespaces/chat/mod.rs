@@ -9,6 +9,10 @@
 //! Every event is one handler registered with [`event::on`], which applies
 //! the socket's order, rate limit and the contract's answer around it. A
 //! message is committed to the store before it is broadcast and acked.
+//!
+//! A socket with a verified token ([`super::auth`], `--chat-auth`) is named
+//! by its token in every room, whatever its `join` says, and its Member
+//! carries its `user`, also in the presence marker, so every node lists it.
 
 mod payload;
 mod presence;
@@ -20,18 +24,21 @@ use std::sync::Arc;
 use socketioxide::{
     SocketIo,
     adapter::Adapter,
-    extract::{SocketRef, State},
+    extract::{SocketRef, State, TryData},
     socket::DisconnectReason,
 };
 
 use self::{
     payload::{HistoryRequest, JoinRequest, MessageRequest, RoomRequest, TypingRequest},
-    session::ChatSession,
+    session::{Authenticated, ChatSession},
     wire::{HistoryPage, Joined, Member, Members, Message, Presence, Sent, TypingNotice},
 };
 use super::{
-    Common, emit_recorded,
+    Common,
+    auth::{self, NamespaceAuth, TokenAuth},
+    emit_recorded,
     event::{self, Event, Reply, store_write_refusal},
+    notifications::Refusal,
     socket_closed, socket_opened,
 };
 use crate::protocol::bounds;
@@ -50,23 +57,44 @@ pub struct ChatContext {
     pub common: Common,
     /// Most members one room may have, on every node together (`--room-limit`).
     pub room_limit: usize,
+    /// Token authentication (`--chat-auth`, `--display-name-claim`).
+    pub auth: NamespaceAuth,
 }
 
 /// What a `/chat` handler gets besides its request.
 type ChatEvent<A> = Event<A, ChatSession, ChatContext>;
 
-/// The socket's session, limiter and handlers, before the CONNECT packet
-/// goes out ([`mount`](super::mount)). A recovered socket gets its rooms
-/// and names back.
+/// The socket's identity ([`auth::admit`]: `unauthorized` when a token is
+/// bad or a required one missing), then its session, limiter and handlers,
+/// before the CONNECT packet goes out ([`mount`](super::mount)). A
+/// recovered socket gets its rooms and names back, if it is still the same
+/// user (or still anonymous); otherwise it is refused `unauthorized`.
 pub async fn prepare_socket<A: Adapter>(
     socket: SocketRef<A>,
+    TryData(auth): TryData<Option<TokenAuth>>,
     State(ctx): State<ChatContext>,
-) -> Result<(), std::convert::Infallible> {
+) -> Result<(), Refusal> {
+    let identity = auth::admit(&socket, auth.ok().flatten(), &ctx.auth, &ctx.common).await?;
+    let member = identity.map(|identity| Authenticated {
+        user: identity.user.as_str().to_owned(),
+        name: auth::display_name(&identity, &ctx.auth.display_name_claim),
+    });
     let restored = match &ctx.common.recovery {
         Some(log) => log.claimed_data(&socket).await,
         None => None,
     };
-    let session = restored.map_or_else(ChatSession::default, |data| ChatSession::from_data(&data));
+    if let Some(data) = &restored
+        && ChatSession::user_in_data(data).as_deref() != member.as_ref().map(|m| m.user.as_str())
+    {
+        tracing::info!(socket_id = %socket.id, "refused /chat connection: not the recovered session's user");
+        ctx.common
+            .metrics
+            .connect_refused(NAMESPACE, "unauthorized");
+        return Err(Refusal::Unauthorized);
+    }
+    let session = restored
+        .map_or_else(ChatSession::default, |data| ChatSession::from_data(&data))
+        .with_member(member);
     socket.extensions.insert(Arc::new(session));
     event::on(&socket, "join", join::<A>);
     event::on(&socket, "leave", leave::<A>);
@@ -111,6 +139,7 @@ fn member_of(socket_id: &str, session: &ChatSession, room: &RoomId) -> Result<Me
         .map(|name| Member {
             id: socket_id.to_owned(),
             name: name.as_str().to_owned(),
+            user: session.user().map(str::to_owned),
         })
         .ok_or_else(|| EventError::forbidden(format!("not a member of room `{}`", room.as_str())))
 }
@@ -203,7 +232,8 @@ async fn read_history(
 }
 
 async fn join<A: Adapter>(req: JoinRequest, event: ChatEvent<A>) -> Reply<Joined> {
-    let join = req.parse()?;
+    let fixed = event.session.member.as_ref().map(|m| &m.name);
+    let join = req.parse(fixed)?;
     // A member joining again (to change its name) does not grow the room.
     let newcomer = event.session.name_in(&join.room).is_none();
     if newcomer
@@ -222,11 +252,12 @@ async fn join<A: Adapter>(req: JoinRequest, event: ChatEvent<A>) -> Reply<Joined
     // arrives live and may also be in the history (same id, clients
     // de-duplicate), but is never missed.
     let id = event.socket.id.to_string();
-    let marker = rooms::presence_marker(&join.room, &id, &join.name);
+    let user = event.session.user();
+    let marker = rooms::presence_marker(&join.room, &id, &join.name, user);
     if let Some(previous) = &previous {
         event
             .socket
-            .leave(rooms::presence_marker(&join.room, &id, previous));
+            .leave(rooms::presence_marker(&join.room, &id, previous, user));
     }
     event.socket.join([rooms::chat(&join.room), marker.clone()]);
     let members = room_members(&event.socket, &event.ctx, &join.room, None).await;
@@ -243,6 +274,7 @@ async fn join<A: Adapter>(req: JoinRequest, event: ChatEvent<A>) -> Reply<Joined
         let member = Member {
             id: event.socket.id.to_string(),
             name: join.name.as_str().to_owned(),
+            user: user.map(str::to_owned),
         };
         broadcast_presence(
             &event.socket,
@@ -267,7 +299,7 @@ async fn leave<A: Adapter>(req: RoomRequest, event: ChatEvent<A>) -> Reply<()> {
     if let Some(name) = event.session.leave(&room) {
         event.socket.leave([
             rooms::chat(&room),
-            rooms::presence_marker(&room, &member.id, &name),
+            rooms::presence_marker(&room, &member.id, &name, event.session.user()),
         ]);
         remember_session(&event.socket, &event.ctx, &event.session).await;
     }
@@ -281,6 +313,7 @@ async fn leave<A: Adapter>(req: RoomRequest, event: ChatEvent<A>) -> Reply<()> {
 async fn message<A: Adapter>(req: MessageRequest, event: ChatEvent<A>) -> Reply<Sent> {
     let send = req.parse()?;
     let member = member_of(&event.socket.id.to_string(), &event.session, &send.room)?;
+    let user = member.user;
     let stored = event
         .ctx
         .store
@@ -295,7 +328,9 @@ async fn message<A: Adapter>(req: MessageRequest, event: ChatEvent<A>) -> Reply<
             tracing::error!(error = %e, "message not stored");
             store_write_refusal(&e)
         })?;
-    let message = Message::from(stored);
+    let mut message = Message::from(stored);
+    // The store keeps no user: the live message carries its sender's.
+    message.from.user = user;
     // Stored first: a message anyone saw is in the history.
     emit_to_others(
         &event.socket,
@@ -375,11 +410,13 @@ pub fn on_recovery_expired<A: Adapter>(io: &SocketIo<A>, ctx: &ChatContext) {
                 return;
             };
             let session = ChatSession::from_data(&expired.data);
+            let user = ChatSession::user_in_data(&expired.data);
             let id = expired.sid.to_string();
             for (room, name) in session.leave_all() {
                 let member = Member {
                     id: id.clone(),
                     name: name.as_str().to_owned(),
+                    user: user.clone(),
                 };
                 let within = || all.clone().within(rooms::chat(&room));
                 let count =
@@ -421,10 +458,12 @@ async fn on_disconnect<A: Adapter>(
     }
     if let Some(session) = session {
         let id = socket.id.to_string();
+        let user = session.user().map(str::to_owned);
         for (room, name) in session.leave_all() {
             let member = Member {
                 id: id.clone(),
                 name: name.as_str().to_owned(),
+                user: user.clone(),
             };
             let count = room_members(&socket, &ctx, &room, Some(&id)).await.len();
             broadcast_presence(&socket, &ctx, &room, "leave", &member, count).await;

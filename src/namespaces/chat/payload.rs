@@ -22,7 +22,9 @@ object_payloads!(
 #[serde(remote = "Self")]
 pub struct JoinRequest {
     room: String,
-    name: String,
+    /// Any JSON: an authenticated member's `name` is ignored, whatever it is.
+    #[serde(default)]
+    name: Option<serde_json::Value>,
 }
 
 pub struct Join {
@@ -31,11 +33,20 @@ pub struct Join {
 }
 
 impl JoinRequest {
-    pub fn parse(self) -> Result<Join, EventError> {
-        Ok(Join {
-            room: RoomId::parse("room", &self.room)?,
-            name: DisplayName::parse("name", &self.name)?,
-        })
+    /// The join; `fixed` is an authenticated member's name (from its token),
+    /// which the client's `name` cannot override.
+    pub fn parse(self, fixed: Option<&DisplayName>) -> Result<Join, EventError> {
+        let room = RoomId::parse("room", &self.room)?;
+        let name = match (fixed, self.name) {
+            (Some(fixed), _) => fixed.clone(),
+            (None, Some(serde_json::Value::String(name))) => DisplayName::parse("name", &name)?,
+            (None, _) => {
+                return Err(EventError::bad_request(
+                    "`name` must be a string of 1 to 32 characters",
+                ));
+            }
+        };
+        Ok(Join { room, name })
     }
 }
 

@@ -1,7 +1,7 @@
 //! Who is in a room, on every node.
 //!
 //! Each member socket also joins a marker room that spells its room, id and
-//! name ([`rooms::presence_marker`]). Asking the adapter for the rooms of the
+//! name, and user when authenticated ([`rooms::presence_marker`]). Asking the adapter for the rooms of the
 //! room's sockets then lists every member with its name, whichever node holds
 //! the socket: the in-memory adapter answers from this node, the Redis
 //! adapter asks every node. No separate presence store can go stale: a socket's rooms go with it.
@@ -41,12 +41,19 @@ pub async fn members<A: Adapter>(
         .filter_map(|r| r.strip_prefix(prefix.as_str()))
         .filter_map(|rest| rest.split_once(rooms::PRESENCE_SEPARATOR))
         .filter(|(id, _)| except != Some(*id))
-        .map(|(id, name)| Member {
-            id: id.to_owned(),
-            name: name.to_owned(),
+        .map(|(id, rest)| {
+            let (name, user) = match rest.split_once(rooms::PRESENCE_SEPARATOR) {
+                Some((name, user)) => (name, Some(user.to_owned())),
+                None => (rest, None),
+            };
+            Member {
+                id: id.to_owned(),
+                name: name.to_owned(),
+                user,
+            }
         })
         .collect();
     members.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
-    members.dedup_by(|a, b| a.id == b.id && a.name == b.name);
+    members.dedup_by(|a, b| a.id == b.id && a.name == b.name && a.user == b.user);
     members
 }

@@ -1,14 +1,28 @@
 //! Per-socket chat state, kept in the socket's extensions: the rooms it joined
-//! (with the name it chose in each).
+//! (with the name it chose in each), and who it is when authenticated.
 
 use std::{collections::BTreeMap, sync::Mutex};
 
 use crate::protocol::bounds::MAX_ROOMS_PER_SOCKET;
 use crate::protocol::{DisplayName, RoomId};
 
+/// The key of the user in [`ChatSession::to_data`]: not a room id (`@` is
+/// not allowed in one), so older readers skip it.
+const USER_KEY: &str = "@user";
+
 #[derive(Default)]
 pub struct ChatSession {
     rooms: Mutex<BTreeMap<RoomId, DisplayName>>,
+    /// Set when the socket is authenticated: its name in every room comes
+    /// from its token, not from `join`.
+    pub member: Option<Authenticated>,
+}
+
+/// An authenticated member: its user id and the display name its token gave.
+#[derive(Clone)]
+pub struct Authenticated {
+    pub user: String,
+    pub name: DisplayName,
 }
 
 impl ChatSession {
@@ -46,13 +60,33 @@ impl ChatSession {
 
 impl ChatSession {
     /// The session as kept while its socket is away (connection state
-    /// recovery): `{room: name}`.
+    /// recovery): `{room: name}`, and `"@user": user` when authenticated.
     pub fn to_data(&self) -> serde_json::Value {
-        self.rooms()
+        let mut data = self
+            .rooms()
             .iter()
             .map(|(room, name)| (room.as_str().to_owned(), name.as_str().into()))
-            .collect::<serde_json::Map<_, _>>()
-            .into()
+            .collect::<serde_json::Map<_, _>>();
+        if let Some(member) = &self.member {
+            data.insert(USER_KEY.to_owned(), member.user.clone().into());
+        }
+        data.into()
+    }
+
+    /// The user a session of [`Self::to_data`] was for (`None`: anonymous).
+    pub fn user_in_data(data: &serde_json::Value) -> Option<String> {
+        data.get(USER_KEY)?.as_str().map(str::to_owned)
+    }
+
+    /// This session, now for `member` (`None`: anonymous).
+    pub fn with_member(mut self, member: Option<Authenticated>) -> Self {
+        self.member = member;
+        self
+    }
+
+    /// The user id of an authenticated socket.
+    pub fn user(&self) -> Option<&str> {
+        self.member.as_ref().map(|m| m.user.as_str())
     }
 
     /// A session back from [`Self::to_data`]; entries that no longer parse
@@ -71,6 +105,7 @@ impl ChatSession {
             .collect();
         Self {
             rooms: Mutex::new(rooms),
+            member: None,
         }
     }
 }

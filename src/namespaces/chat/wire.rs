@@ -4,10 +4,15 @@ use serde::Serialize;
 
 use crate::store::StoredChatMessage;
 
+/// A member: its socket id and display name, and for an authenticated
+/// member its user id (absent for an anonymous one), which tells two members
+/// of one name apart.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Member {
     pub id: String,
     pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -24,9 +29,11 @@ impl From<StoredChatMessage> for Message {
         Self {
             id: m.id.to_string(),
             room: m.room,
+            // The store keeps no user id: history's senders carry none.
             from: Member {
                 id: m.member_id,
                 name: m.member_name,
+                user: None,
             },
             text: m.text,
             ts: m.ts,

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use socketioxide::{
     SocketIo,
     adapter::Adapter,
-    extract::{SocketRef, State},
+    extract::{SocketRef, State, TryData},
     socket::DisconnectReason,
 };
 
@@ -29,8 +29,11 @@ use self::{
     wire::{InputApplied, Joined, PlayerLeft},
 };
 use super::{
-    Common, emit_recorded,
+    Common,
+    auth::{self, NamespaceAuth, TokenAuth},
+    emit_recorded,
     event::{self, Event, Reply},
+    notifications::Refusal,
     socket_closed, socket_opened,
 };
 use crate::{
@@ -46,23 +49,44 @@ pub const NAMESPACE: &str = "/game";
 pub struct GameContext {
     pub games: Games,
     pub common: Common,
+    /// Token authentication (`--game-auth`, `--display-name-claim`).
+    pub auth: NamespaceAuth,
 }
 
 /// What a `/game` handler gets besides its request.
 type GameEvent<A> = Event<A, GameSession, GameContext>;
 
-/// The socket's session, limiter and handlers, before the CONNECT packet
-/// goes out ([`mount`](super::mount)); `/game` sends nothing on connect. A
-/// recovered socket gets its seat back.
+/// The socket's identity ([`auth::admit`]: `unauthorized` when a token is
+/// bad or a required one missing), then its session, limiter and handlers,
+/// before the CONNECT packet goes out ([`mount`](super::mount)); `/game`
+/// sends nothing on connect. A recovered socket gets its seat back if it is
+/// still the same user (or still anonymous), else it is refused
+/// `unauthorized`.
 pub async fn prepare_socket<A: Adapter>(
     socket: SocketRef<A>,
+    TryData(auth): TryData<Option<TokenAuth>>,
     State(ctx): State<GameContext>,
-) -> Result<(), std::convert::Infallible> {
+) -> Result<(), Refusal> {
+    let identity = auth::admit(&socket, auth.ok().flatten(), &ctx.auth, &ctx.common).await?;
     let restored = match &ctx.common.recovery {
         Some(log) => log.claimed_data(&socket).await,
         None => None,
     };
-    let session = restored.map_or_else(GameSession::default, |data| GameSession::from_data(&data));
+    if let Some(data) = &restored
+        && !GameSession::data_is_for(data, identity.as_ref().map(|i| i.user.as_str()))
+    {
+        tracing::info!(socket_id = %socket.id, "refused /game connection: not the recovered session's user");
+        ctx.common
+            .metrics
+            .connect_refused(NAMESPACE, "unauthorized");
+        return Err(Refusal::Unauthorized);
+    }
+    let mut session =
+        restored.map_or_else(GameSession::default, |data| GameSession::from_data(&data));
+    session.player = identity.map(|identity| {
+        let name = auth::display_name(&identity, &ctx.auth.display_name_claim);
+        (identity.user.as_str().to_owned(), name)
+    });
     socket.extensions.insert(Arc::new(session));
     event::on(&socket, "join", join::<A>);
     event::on(&socket, "input", input::<A>);
@@ -75,7 +99,9 @@ pub async fn prepare_socket<A: Adapter>(
 /// Joins (or rejoins, keeping the player) a game; the first player's join
 /// creates the game and starts its loop.
 async fn join<A: Adapter>(req: JoinRequest, event: GameEvent<A>) -> Reply<Joined> {
-    let join = req.parse()?;
+    let fixed = event.session.player.as_ref().map(|(_, name)| name);
+    let join = req.parse(fixed)?;
+    let user = event.session.player.as_ref().map(|(user, _)| user.as_str());
     let game_id = join.game.as_str();
     let seat = event.session.current().clone();
     let player_id = match seat {
@@ -89,7 +115,7 @@ async fn join<A: Adapter>(req: JoinRequest, event: GameEvent<A>) -> Reply<Joined
     let joined = event
         .ctx
         .games
-        .join(game_id, &player_id, join.name.as_str())
+        .join_as(game_id, &player_id, join.name.as_str(), user)
         .map_err(|e| EventError::bad_request(e.to_string()))?;
     *event.session.current() = Some(Seat {
         game: game_id.to_owned(),

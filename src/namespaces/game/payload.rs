@@ -12,7 +12,9 @@ use crate::{
 #[serde(remote = "Self")]
 pub struct JoinRequest {
     game: String,
-    name: String,
+    /// Any JSON: an authenticated player's `name` is ignored, whatever it is.
+    #[serde(default)]
+    name: Option<serde_json::Value>,
 }
 
 pub struct Join {
@@ -21,11 +23,20 @@ pub struct Join {
 }
 
 impl JoinRequest {
-    pub fn parse(self) -> Result<Join, EventError> {
-        Ok(Join {
-            game: RoomId::parse("game", &self.game)?,
-            name: DisplayName::parse("name", &self.name)?,
-        })
+    /// The join; `fixed` is an authenticated player's name (from its token),
+    /// which the client's `name` cannot override.
+    pub fn parse(self, fixed: Option<&DisplayName>) -> Result<Join, EventError> {
+        let game = RoomId::parse("game", &self.game)?;
+        let name = match (fixed, self.name) {
+            (Some(fixed), _) => fixed.clone(),
+            (None, Some(serde_json::Value::String(name))) => DisplayName::parse("name", &name)?,
+            (None, _) => {
+                return Err(EventError::bad_request(
+                    "`name` must be a string of 1 to 32 characters",
+                ));
+            }
+        };
+        Ok(Join { game, name })
     }
 }
 

@@ -3,9 +3,14 @@
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use crate::protocol::DisplayName;
+
 #[derive(Default)]
 pub struct GameSession {
     current: Mutex<Option<Seat>>,
+    /// Set when the socket is authenticated: its user id and the display
+    /// name its token gave (the client's `name` is ignored).
+    pub player: Option<(String, DisplayName)>,
 }
 
 /// Where a socket plays: one game and its player there.
@@ -17,12 +22,25 @@ pub struct Seat {
 
 impl GameSession {
     /// The session as kept while its socket is away (connection state
-    /// recovery): `{game, player}`, or null when it is not in a game.
+    /// recovery): `{game, player}` (and `user` when authenticated), or null
+    /// when it is not in a game.
     pub fn to_data(&self) -> serde_json::Value {
         match &*self.current() {
-            Some(seat) => serde_json::json!({ "game": seat.game, "player": seat.player }),
+            Some(seat) => {
+                let mut data = serde_json::json!({ "game": seat.game, "player": seat.player });
+                if let Some((user, _)) = &self.player {
+                    data["user"] = user.as_str().into();
+                }
+                data
+            }
             None => serde_json::Value::Null,
         }
+    }
+
+    /// Whether a session of [`Self::to_data`] may come back as `user`
+    /// (`None`: anonymous): a seat only goes back to the user that held it.
+    pub fn data_is_for(data: &serde_json::Value, user: Option<&str>) -> bool {
+        data.is_null() || data.get("user").and_then(|u| u.as_str()) == user
     }
 
     /// A session back from [`Self::to_data`].
@@ -33,6 +51,7 @@ impl GameSession {
             .map(|(game, player)| Seat { game, player });
         Self {
             current: Mutex::new(seat),
+            player: None,
         }
     }
 
@@ -40,5 +59,46 @@ impl GameSession {
     /// poisoned lock cannot hold a half-made seat and is still usable.
     pub fn current(&self) -> MutexGuard<'_, Option<Seat>> {
         self.current.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seat_goes_back_only_to_its_user() {
+        let seat = || Seat {
+            game: "g".into(),
+            player: "p1".into(),
+        };
+        let anonymous = GameSession::default();
+        *anonymous.current() = Some(seat());
+        let data = anonymous.to_data();
+        assert!(GameSession::data_is_for(&data, None));
+        assert!(!GameSession::data_is_for(&data, Some("u-1")));
+        let ada = GameSession {
+            player: Some(("u-1".into(), DisplayName::parse("name", "Ada").unwrap())),
+            ..GameSession::default()
+        };
+        *ada.current() = Some(seat());
+        let data = ada.to_data();
+        assert_eq!(data["user"], "u-1");
+        assert!(GameSession::data_is_for(&data, Some("u-1")));
+        assert!(!GameSession::data_is_for(&data, Some("u-2")));
+        assert!(!GameSession::data_is_for(&data, None));
+        // Not in a game: nothing to give back, anyone may come.
+        assert!(GameSession::data_is_for(
+            &GameSession::default().to_data(),
+            Some("u-2")
+        ));
+        assert_eq!(
+            GameSession::from_data(&data)
+                .current()
+                .as_ref()
+                .unwrap()
+                .player,
+            "p1"
+        );
     }
 }
