@@ -31,6 +31,8 @@
 //!   and the hook that gives a reconnecting socket its earlier id.
 //! - [`game`]: the arena game's simulation (pure, deterministic) and the
 //!   registry of running games.
+//! - [`http_client`]: the HTTP client of outbound calls (the JWKS, the
+//!   proxies): hyper-util over rustls on `ring`.
 //! - [`identity`]: who a token says a client is: JWTs from a secret, PEM
 //!   public keys or a JWKS (fetched, cached, refreshed on an unknown `kid`),
 //!   `alg` bound to the key, `exp`/`nbf`/`iss`/`aud` checked.
@@ -69,6 +71,7 @@ pub mod cluster;
 pub mod config;
 pub mod game;
 pub mod http;
+pub mod http_client;
 pub mod identity;
 pub mod metrics;
 pub mod namespaces;

@@ -20,14 +20,10 @@ use std::{
 
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper::{Request, Uri, body::Bytes};
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::{
-    client::legacy::{Client, connect::HttpConnector},
-    rt::TokioExecutor,
-};
 use jsonwebtoken::jwk::Jwk;
 
 use super::keys::VerifyingKey;
+use crate::http_client::{self, OutboundClient};
 
 /// Most bytes of a JWKS response.
 pub const MAX_JWKS_BYTES: usize = 1 << 20;
@@ -48,7 +44,7 @@ pub struct JwksSettings {
 /// The keys of one JWKS URL. Cheap to share (`Arc`).
 pub struct Jwks {
     settings: JwksSettings,
-    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    client: OutboundClient<Empty<Bytes>>,
     snapshot: RwLock<Arc<Snapshot>>,
     /// Held for the whole of a fetch: the single flight. Holds when the last
     /// fetch started.
@@ -70,14 +66,7 @@ impl Jwks {
     /// The HTTP client (rustls on the `ring` provider, the system's trust
     /// roots); nothing is fetched yet.
     pub fn new(settings: JwksSettings) -> anyhow::Result<Self> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let connector = HttpsConnectorBuilder::new()
-            .with_provider_and_platform_verifier(provider)
-            .map_err(|e| anyhow::anyhow!("--jwks-url: cannot set up TLS: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let client = Client::builder(TokioExecutor::new()).build(connector);
+        let client = http_client::build("--jwks-url")?;
         Ok(Self {
             settings,
             client,
@@ -173,7 +162,7 @@ impl Jwks {
             .client
             .request(request)
             .await
-            .map_err(|e| format!("request failed: {}", causes(&e)))?;
+            .map_err(|e| format!("request failed: {}", http_client::causes(&e)))?;
         if !response.status().is_success() {
             return Err(format!("HTTP status {}", response.status()));
         }
@@ -183,18 +172,6 @@ impl Jwks {
             .map(|body| body.to_bytes())
             .map_err(|e| format!("reading the response (at most {MAX_JWKS_BYTES} bytes): {e}"))
     }
-}
-
-/// An error and its causes on one line (hyper's own says only "client error").
-fn causes(error: &dyn std::error::Error) -> String {
-    let mut line = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        line.push_str(": ");
-        line.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    line
 }
 
 /// The usable keys of a JWKS document. Entries jsonwebtoken cannot read, or

@@ -20,11 +20,6 @@ use std::{fmt, net::IpAddr, sync::Arc, time::Duration};
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::{Request, Uri, body::Bytes, header::HeaderName};
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::{
-    client::legacy::{Client, connect::HttpConnector},
-    rt::TokioExecutor,
-};
 use ipnet::IpNet;
 use prometheus::{IntCounterVec, Opts};
 use serde::{Deserialize, Serialize};
@@ -38,6 +33,7 @@ use tokio::sync::Semaphore;
 use super::transport_name;
 use crate::{
     http::client_addr::{client_ip, peer},
+    http_client::{self, OutboundClient},
     identity::Identity,
     metrics::Metrics,
     protocol::{ErrorCode, RoomId, UserId},
@@ -93,7 +89,7 @@ pub struct Backend {
     url: Uri,
     timeout: Duration,
     max_answer: usize,
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: OutboundClient<Full<Bytes>>,
 }
 
 impl Backend {
@@ -104,14 +100,7 @@ impl Backend {
         max_answer: usize,
         setting: &str,
     ) -> anyhow::Result<Self> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let connector = HttpsConnectorBuilder::new()
-            .with_provider_and_platform_verifier(provider)
-            .map_err(|e| anyhow::anyhow!("{setting}: cannot set up TLS: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let client = Client::builder(TokioExecutor::new()).build(connector);
+        let client = http_client::build(setting)?;
         Ok(Self {
             url,
             timeout,
@@ -139,7 +128,7 @@ impl Backend {
             .client
             .request(request)
             .await
-            .map_err(|e| CallError::Unreachable(causes(&e)))?;
+            .map_err(|e| CallError::Unreachable(http_client::causes(&e)))?;
         if !response.status().is_success() {
             return Err(CallError::Status(response.status()));
         }
@@ -150,18 +139,6 @@ impl Backend {
             .map(|body| body.to_bytes())
             .map_err(|e| CallError::Read(format!("{e} (at most {max} bytes)")))
     }
-}
-
-/// An error and its causes on one line (hyper's own says only "client error").
-fn causes(error: &dyn std::error::Error) -> String {
-    let mut line = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        line.push_str(": ");
-        line.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    line
 }
 
 /// `switchboard_proxy_calls_total{proxy, outcome}`: every call to a proxy
@@ -327,22 +304,6 @@ impl fmt::Display for ConnectRefusal {
     }
 }
 
-/// A contract code by its name.
-pub fn parse_code(code: &str) -> Option<ErrorCode> {
-    use ErrorCode::*;
-    [
-        BadRequest,
-        Unauthorized,
-        Forbidden,
-        NotFound,
-        TooLarge,
-        RateLimited,
-        Internal,
-    ]
-    .into_iter()
-    .find(|known| known.as_str() == code)
-}
-
 /// A backend's message as a client gets it: at most [`MAX_MESSAGE_CHARS`],
 /// control characters replaced by spaces; `None` when nothing is left.
 pub fn bounded_message(message: &str) -> Option<String> {
@@ -369,7 +330,7 @@ fn decide(body: &[u8]) -> Result<Decision, String> {
         super::proxy::json_object(body).map_err(|e| format!("not a connect answer: {e}"))?;
     if !answer.allow {
         let code = answer.code.ok_or("`allow: false` without `code`")?;
-        let code = parse_code(&code).ok_or_else(|| format!("unknown code `{code}`"))?;
+        let code = ErrorCode::parse(&code).ok_or_else(|| format!("unknown code `{code}`"))?;
         let message = answer.message.as_deref().and_then(bounded_message);
         return Ok(Decision::Deny(ConnectRefusal { code, message }));
     }
@@ -545,8 +506,8 @@ mod tests {
             MAX_MESSAGE_CHARS
         );
         for code in ["unauthorized", "forbidden", "rate_limited", "internal"] {
-            assert_eq!(parse_code(code).unwrap().as_str(), code);
+            assert_eq!(ErrorCode::parse(code).unwrap().as_str(), code);
         }
-        assert_eq!(parse_code("unavailable"), None);
+        assert_eq!(ErrorCode::parse("unavailable"), None);
     }
 }

@@ -29,7 +29,7 @@ use super::{
     Common,
     event::disconnect_flooding,
     order::Arrival,
-    proxy::{Backend, ProxyCalls, bounded_message, parse_code},
+    proxy::{Backend, ProxyCalls, bounded_message},
     rate_limit::Verdict,
     socket_closed, socket_opened,
 };
@@ -202,7 +202,7 @@ fn read_answer(body: &[u8]) -> Result<Outcome, String> {
     let answer: RpcAnswer =
         super::proxy::json_object(body).map_err(|e| format!("not an RPC answer: {e}"))?;
     if let Some(error) = answer.error {
-        let code = parse_code(&error.code)
+        let code = ErrorCode::parse(&error.code)
             .ok_or_else(|| format!("`error.code` `{}` is not a contract code", error.code))?;
         let message = error
             .message

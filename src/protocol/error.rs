@@ -18,6 +18,23 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code.
+    pub const ALL: [Self; 7] = [
+        Self::BadRequest,
+        Self::Unauthorized,
+        Self::Forbidden,
+        Self::NotFound,
+        Self::TooLarge,
+        Self::RateLimited,
+        Self::Internal,
+    ];
+
+    /// A code by the name the contract writes (`bad_request`), as a backend
+    /// may send it.
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|known| known.as_str() == code)
+    }
+
     /// The code as the contract writes it (`bad_request`), as serialized.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -76,22 +93,15 @@ impl EventError {
 
 #[cfg(test)]
 mod tests {
-    use super::ErrorCode::*;
+    use super::ErrorCode;
 
     /// The metric label of each code is the code the client reads.
     #[test]
     fn as_str_is_the_serialized_code() {
-        for code in [
-            BadRequest,
-            Unauthorized,
-            Forbidden,
-            NotFound,
-            TooLarge,
-            RateLimited,
-            Internal,
-        ] {
+        for code in ErrorCode::ALL {
             let serialized = serde_json::to_value(code).unwrap();
             assert_eq!(serialized, code.as_str(), "{code:?}");
+            assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
         }
     }
 }

@@ -512,3 +512,34 @@ async fn rpc_namespaces_must_be_new_and_have_a_backend() {
         );
     }
 }
+
+/// A backend that cannot be reached: the client gets `internal`, and the
+/// server's log says so in one warning that names the namespace and the
+/// reason, and shows neither the auth payload nor a header value.
+#[tokio::test]
+async fn a_failed_call_is_one_clear_warning_without_the_secrets() {
+    let server = ServerProcess::start(&[
+        "--connect-proxy-url",
+        "http://127.0.0.1:1/connect",
+        "--connect-proxy-namespaces",
+        "/echo",
+    ]);
+    let refused = SioClient::connect_with_auth(
+        server.addr,
+        "/echo",
+        Some(json!({ "token": "s3cret-token-in-auth" })),
+    )
+    .await
+    .err();
+    assert_eq!(refused.as_deref(), Some("internal"));
+    let warning = server.wait_for_log_starting("connect proxy failed");
+    assert_eq!(warning["level"], "WARN", "{warning}");
+    assert_eq!(warning["namespace"], "/echo", "{warning}");
+    let message = warning["message"].as_str().unwrap();
+    assert!(message.contains("request failed"), "{message}");
+    let everything = format!("{warning}{}", server.lines_so_far().join("\n"));
+    assert!(
+        !everything.contains("s3cret-token-in-auth"),
+        "the auth payload reached the log: {everything}"
+    );
+}

@@ -90,6 +90,25 @@ impl ServerProcess {
         }
     }
 
+    /// The next JSON log line whose message starts with `prefix` (messages
+    /// that end with a reason).
+    pub fn wait_for_log_starting(&self, prefix: &str) -> serde_json::Value {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(WAIT)
+                .unwrap_or_else(|_| panic!("no log line `{prefix}...` within {WAIT:?}"));
+            let json: serde_json::Value = serde_json::from_str(&line)
+                .unwrap_or_else(|_| panic!("not a JSON log line: {line}"));
+            if json["message"]
+                .as_str()
+                .is_some_and(|message| message.starts_with(prefix))
+            {
+                return json;
+            }
+        }
+    }
+
     /// The log lines logged and not read yet, without waiting for more.
     pub fn lines_so_far(&self) -> Vec<String> {
         self.lines.try_iter().collect()
