@@ -69,6 +69,22 @@ pub fn check_event_name(event: &str) -> Result<(), BadEventName> {
 pub struct DisplayName(String);
 
 impl DisplayName {
+    /// The name a `join` gives its sender: `fixed` when it is signed in (its
+    /// token's name, which whatever the client sent as `name` cannot
+    /// override), else the `name` it sent, which must then be a string.
+    pub fn of_join(
+        fixed: Option<&DisplayName>,
+        requested: Option<serde_json::Value>,
+    ) -> Result<Self, EventError> {
+        match (fixed, requested) {
+            (Some(fixed), _) => Ok(fixed.clone()),
+            (None, Some(serde_json::Value::String(name))) => Self::parse("name", &name),
+            (None, _) => Err(EventError::bad_request(
+                "`name` must be a string of 1 to 32 characters",
+            )),
+        }
+    }
+
     pub fn parse(field: &str, value: &str) -> Result<Self, EventError> {
         let name = value.trim();
         let length = name.chars().count();

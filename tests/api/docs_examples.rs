@@ -167,16 +167,9 @@ async fn a_server_on_the_demo_jwks_takes_its_tokens() {
 /// user, in room `team`; it answers `add`, and `shout` reaches the team.
 #[tokio::test]
 async fn the_demo_backend_decides_who_connects_and_answers_events() {
-    if !node_client_ready() {
+    let Some((backend, url)) = demo_backend().await else {
         return;
-    }
-    let mut backend = Hello::start(
-        "node".into(),
-        "clients/js/backend-demo.mjs",
-        &["--port", "0"],
-        "backend-demo.mjs",
-    );
-    let url = backend.next().await;
+    };
     let app = spawn_configured(|config| {
         config.connect_proxy_url = Some(format!("{url}/connect").parse().unwrap());
         config.connect_proxy_namespaces = vec!["/rpc".into()];
@@ -246,16 +239,9 @@ async fn the_demo_backend_decides_who_connects_and_answers_events() {
 /// its data, as the name), whatever name the client asks for.
 #[tokio::test]
 async fn a_user_the_connect_proxy_lets_in_is_the_chat_member() {
-    if !node_client_ready() {
+    let Some((backend, url)) = demo_backend().await else {
         return;
-    }
-    let mut backend = Hello::start(
-        "node".into(),
-        "clients/js/backend-demo.mjs",
-        &["--port", "0"],
-        "backend-demo.mjs",
-    );
-    let url = backend.next().await;
+    };
     let app = spawn_configured(|config| {
         config.connect_proxy_url = Some(format!("{url}/connect").parse().unwrap());
         config.connect_proxy_namespaces = vec!["/chat".into()];
@@ -281,6 +267,22 @@ async fn a_user_the_connect_proxy_lets_in_is_the_chat_member() {
     assert_eq!(refused.as_deref(), Some("forbidden: wrong password"));
     backend.stop().await;
     app.stop().await.unwrap();
+}
+
+/// `clients/js/backend-demo.mjs` on a free port, and its URL; `None` (a loud
+/// skip, a failure in CI) without Node's packages.
+async fn demo_backend() -> Option<(Hello, String)> {
+    if !node_client_ready() {
+        return None;
+    }
+    let mut backend = Hello::start(
+        "node".into(),
+        "clients/js/backend-demo.mjs",
+        &["--port", "0"],
+        "backend-demo.mjs",
+    );
+    let url = backend.next().await;
+    Some((backend, url))
 }
 
 /// The Python interpreter, a development-mode server and its URL; `None` (a

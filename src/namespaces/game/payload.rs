@@ -27,15 +27,7 @@ impl JoinRequest {
     /// which the client's `name` cannot override.
     pub fn parse(self, fixed: Option<&DisplayName>) -> Result<Join, EventError> {
         let game = RoomId::parse("game", &self.game)?;
-        let name = match (fixed, self.name) {
-            (Some(fixed), _) => fixed.clone(),
-            (None, Some(serde_json::Value::String(name))) => DisplayName::parse("name", &name)?,
-            (None, _) => {
-                return Err(EventError::bad_request(
-                    "`name` must be a string of 1 to 32 characters",
-                ));
-            }
-        };
+        let name = DisplayName::of_join(fixed, self.name)?;
         Ok(Join { game, name })
     }
 }
