@@ -102,6 +102,16 @@ pub async fn admit<A: Adapter>(
     }
 }
 
+/// A recovering socket that is not its held session's user (nor anonymous
+/// again, when the session was): refused `unauthorized`, logged and counted.
+pub fn not_the_sessions_user<A: Adapter>(socket: &SocketRef<A>, common: &Common) -> Refusal {
+    let ns = socket.ns();
+    tracing::info!(socket_id = %socket.id, "refused {ns} connection: not the recovered session's user");
+    let refusal = Refusal::Unauthorized;
+    common.metrics.connect_refused(ns, &refusal.to_string());
+    refusal
+}
+
 /// The display name of `identity`: its `claim` when that is a string and a
 /// valid display name, else its user id (cut to a display name's 32
 /// characters), else `user`.

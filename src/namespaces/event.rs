@@ -152,8 +152,8 @@ struct Refused<'a> {
 }
 
 /// Sends `result` to the client the way the contract says, counting what
-/// went out.
-fn answer<A: Adapter, R: Serialize>(
+/// went out (also the RPC namespaces' answer).
+pub(super) fn answer<A: Adapter, R: Serialize>(
     socket: &SocketRef<A>,
     ack: AckSender<A>,
     asked: bool,

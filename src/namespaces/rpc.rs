@@ -17,7 +17,7 @@
 use std::{sync::Arc, time::Instant};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use socketioxide::{
     adapter::Adapter,
     extract::{AckSender, Event, SocketRef, State, TryData},
@@ -36,7 +36,9 @@ use super::{
 use crate::{
     config::ServeConfig,
     identity::Identity,
-    protocol::{ErrorCode, EventError, MAX_EVENT_CHARS, RoomId, args::Args, check_event_name},
+    protocol::{
+        BadEventName, ErrorCode, EventError, MAX_EVENT_CHARS, RoomId, args::Args, check_event_name,
+    },
 };
 
 /// Most actions one answer may carry; an answer with more is refused whole.
@@ -301,8 +303,8 @@ fn admit<A: Adapter>(
     args: Result<Args, impl std::fmt::Display>,
     rpc: &RpcContext,
 ) -> Result<(Value, [OwnedSemaphorePermit; 2]), EventError> {
-    let chars = event.chars().count();
-    if !(1..=MAX_EVENT_CHARS).contains(&chars) || event.chars().any(char::is_control) {
+    // Only the shape: any name a client sends is the backend's to answer.
+    if let Err(BadEventName::Shape) = check_event_name(event) {
         return Err(EventError::bad_request(format!(
             "an event name is 1 to {MAX_EVENT_CHARS} characters, no control characters"
         )));
@@ -407,20 +409,21 @@ fn finish<A: Adapter>(
 ) {
     let metrics = &rpc.common.metrics;
     let refused = result.as_ref().err().map(|error| error.code);
-    let sent = match (result, asked) {
-        (Ok(reply), true) => ack.send(&json!({"ok": true, "reply": reply})).is_ok(),
-        (Ok(_), false) => false,
-        (Err(error), true) => ack.send(&json!({"ok": false, "error": error})).is_ok(),
-        (Err(error), false) => socket.emit("error", &error).is_ok(),
-    };
-    if sent {
-        metrics.event_out(socket.ns());
-    }
+    let result = result.map(|reply| Replied { reply });
+    super::event::answer(socket, ack, asked, metrics, result);
     metrics.event_handled(socket.ns(), EVENT_LABEL, arrived, refused);
+}
+
+/// The fields of a success's ack besides `ok`: `{"ok": true, "reply"}`.
+#[derive(Serialize)]
+struct Replied {
+    reply: Value,
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

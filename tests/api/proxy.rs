@@ -296,17 +296,37 @@ async fn past_the_in_flight_bound_a_connect_is_refused_at_once() {
     );
 }
 
-/// An app with RPC namespace `/rpc` answered by `backend`, and the connect
-/// proxy `connect` when given.
-async fn with_rpc(backend: &Backend, connect: Option<&Backend>, per_socket: u32) -> TestApp {
+/// An app with RPC namespace `/rpc` answered by `backend` (300 ms timeout),
+/// and the connect proxy `connect` when given; then `configure`.
+async fn with_rpc(
+    backend: &Backend,
+    connect: Option<&Backend>,
+    configure: impl FnOnce(&mut switchboard::ServeConfig) + Send + 'static,
+) -> TestApp {
     let url = backend.url.clone();
     let connect = connect.map(|backend| backend.url.clone());
     spawn_configured(move |config| {
         config.rpc_namespaces = vec!["/rpc".into()];
         config.rpc_proxy_url = Some(url.parse().unwrap());
         config.rpc_timeout = Duration::from_millis(300);
-        config.rpc_max_in_flight_per_socket = per_socket;
         config.connect_proxy_url = connect.map(|url| url.parse().unwrap());
+        configure(config);
+    })
+    .await
+}
+
+/// An RPC backend that answers each event with its first argument, holding
+/// every `hold` event until `release` gets a permit.
+async fn holding_backend(release: &Arc<Semaphore>) -> Backend {
+    let held = release.clone();
+    Backend::start(move |body| {
+        let held = held.clone();
+        Box::pin(async move {
+            if body["event"] == "hold" {
+                held.acquire().await.unwrap().forget();
+            }
+            (200, json!({"reply": body["args"][0]}).to_string())
+        })
     })
     .await
 }
@@ -338,7 +358,7 @@ async fn an_rpc_event_is_answered_by_the_backend_with_its_actions_in_order() {
     })
     .await;
     let connect = Backend::always(json!({"allow": true, "user": "ada"})).await;
-    let app = with_rpc(&backend, Some(&connect), 8).await;
+    let app = with_rpc(&backend, Some(&connect), |_| {}).await;
     let mut alice = SioClient::connect(app.addr, "/rpc").await;
     let mut bob = SioClient::connect(app.addr, "/rpc").await;
 
@@ -399,7 +419,7 @@ async fn rpc_failures_map_to_the_contract_codes() {
         })
     })
     .await;
-    let app = with_rpc(&backend, None, 8).await;
+    let app = with_rpc(&backend, None, |_| {}).await;
     let mut client = SioClient::connect(app.addr, "/rpc").await;
     let ack = client.request("refuse", json!({})).await;
     assert_eq!(
@@ -421,25 +441,10 @@ async fn rpc_failures_map_to_the_contract_codes() {
 #[tokio::test]
 async fn rpc_calls_in_flight_are_bounded_per_socket() {
     let release = Arc::new(Semaphore::new(0));
-    let held = release.clone();
-    let mut backend = Backend::start(move |body| {
-        let held = held.clone();
-        Box::pin(async move {
-            if body["event"] == "hold" {
-                held.acquire().await.unwrap().forget();
-            }
-            (200, json!({"reply": body["args"][0]}).to_string())
-        })
-    })
-    .await;
-    let app = spawn_configured({
-        let url = backend.url.clone();
-        move |config| {
-            config.rpc_namespaces = vec!["/rpc".into()];
-            config.rpc_proxy_url = Some(url.parse().unwrap());
-            config.rpc_timeout = Duration::from_secs(10);
-            config.rpc_max_in_flight_per_socket = 2;
-        }
+    let mut backend = holding_backend(&release).await;
+    let app = with_rpc(&backend, None, |config| {
+        config.rpc_timeout = Duration::from_secs(10);
+        config.rpc_max_in_flight_per_socket = 2;
     })
     .await;
     let mut client = SioClient::connect(app.addr, "/rpc").await;
@@ -461,23 +466,10 @@ async fn rpc_calls_in_flight_are_bounded_per_socket() {
 #[tokio::test]
 async fn rpc_calls_in_flight_are_bounded_overall() {
     let release = Arc::new(Semaphore::new(0));
-    let held = release.clone();
-    let mut backend = Backend::start(move |body| {
-        let held = held.clone();
-        Box::pin(async move {
-            held.acquire().await.unwrap().forget();
-            (200, json!({"reply": body["args"][0]}).to_string())
-        })
-    })
-    .await;
-    let app = spawn_configured({
-        let url = backend.url.clone();
-        move |config| {
-            config.rpc_namespaces = vec!["/rpc".into()];
-            config.rpc_proxy_url = Some(url.parse().unwrap());
-            config.rpc_timeout = Duration::from_secs(10);
-            config.rpc_max_in_flight = 1;
-        }
+    let mut backend = holding_backend(&release).await;
+    let app = with_rpc(&backend, None, |config| {
+        config.rpc_timeout = Duration::from_secs(10);
+        config.rpc_max_in_flight = 1;
     })
     .await;
     let mut first = SioClient::connect(app.addr, "/rpc").await;

@@ -86,11 +86,7 @@ pub async fn prepare_socket<A: Adapter>(
     if let Some(data) = &restored
         && ChatSession::user_in_data(data).as_deref() != member.as_ref().map(|m| m.user.as_str())
     {
-        tracing::info!(socket_id = %socket.id, "refused /chat connection: not the recovered session's user");
-        ctx.common
-            .metrics
-            .connect_refused(NAMESPACE, "unauthorized");
-        return Err(Refusal::Unauthorized);
+        return Err(auth::not_the_sessions_user(&socket, &ctx.common));
     }
     let session = restored
         .map_or_else(ChatSession::default, |data| ChatSession::from_data(&data))

@@ -75,11 +75,7 @@ pub async fn prepare_socket<A: Adapter>(
     if let Some(data) = &restored
         && !GameSession::data_is_for(data, identity.as_ref().map(|i| i.user.as_str()))
     {
-        tracing::info!(socket_id = %socket.id, "refused /game connection: not the recovered session's user");
-        ctx.common
-            .metrics
-            .connect_refused(NAMESPACE, "unauthorized");
-        return Err(Refusal::Unauthorized);
+        return Err(auth::not_the_sessions_user(&socket, &ctx.common));
     }
     let mut session =
         restored.map_or_else(GameSession::default, |data| GameSession::from_data(&data));

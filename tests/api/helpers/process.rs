@@ -77,33 +77,30 @@ impl ServerProcess {
 
     /// The next JSON log line whose message is `message`.
     pub fn wait_for_log(&self, message: &str) -> serde_json::Value {
-        loop {
-            let line = self
-                .lines
-                .recv_timeout(WAIT)
-                .unwrap_or_else(|_| panic!("no log line `{message}` within {WAIT:?}"));
-            let json: serde_json::Value = serde_json::from_str(&line)
-                .unwrap_or_else(|_| panic!("not a JSON log line: {line}"));
-            if json["message"] == message {
-                return json;
-            }
-        }
+        self.wait_for_log_where(message, |logged| logged == message)
     }
 
     /// The next JSON log line whose message starts with `prefix` (messages
     /// that end with a reason).
     pub fn wait_for_log_starting(&self, prefix: &str) -> serde_json::Value {
+        self.wait_for_log_where(&format!("{prefix}..."), |logged| logged.starts_with(prefix))
+    }
+
+    /// The next JSON log line whose message `matches`; `wanted` names it in
+    /// the failure.
+    fn wait_for_log_where(
+        &self,
+        wanted: &str,
+        matches: impl Fn(&str) -> bool,
+    ) -> serde_json::Value {
         loop {
             let line = self
                 .lines
                 .recv_timeout(WAIT)
-                .unwrap_or_else(|_| panic!("no log line `{prefix}...` within {WAIT:?}"));
+                .unwrap_or_else(|_| panic!("no log line `{wanted}` within {WAIT:?}"));
             let json: serde_json::Value = serde_json::from_str(&line)
                 .unwrap_or_else(|_| panic!("not a JSON log line: {line}"));
-            if json["message"]
-                .as_str()
-                .is_some_and(|message| message.starts_with(prefix))
-            {
+            if json["message"].as_str().is_some_and(&matches) {
                 return json;
             }
         }
