@@ -163,6 +163,17 @@ macro_rules! on_pool {
 
 type Row = (i64, String, String, String, i64, Option<i64>);
 
+/// The unread count beside one row of a page (all `None` for an empty page).
+type CountedRow = (
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+);
+
 const COLUMNS: &str = "id, user_id, kind, data, ts, read_at";
 
 impl NotificationStore {
@@ -271,11 +282,21 @@ impl NotificationStore {
         } else {
             ""
         };
+        // One statement, so one snapshot: the page and the count agree. Read
+        // apart, a push committed between them was counted but not listed,
+        // and a client adding what arrived meanwhile counted it twice. The
+        // count is the left side, so an empty page still has its row.
         let statement = format!(
-            "SELECT {COLUMNS} FROM notifications WHERE user_id = $1 AND id < $2{unread_filter} \
-             ORDER BY id DESC LIMIT $3"
+            "SELECT counted.unread, page.id, page.user_id, page.kind, page.data, page.ts, \
+             page.read_at \
+             FROM (SELECT COUNT(*) AS unread FROM notifications \
+                   WHERE user_id = $1 AND read_at IS NULL) AS counted \
+             LEFT JOIN (SELECT {COLUMNS} FROM notifications \
+                        WHERE user_id = $1 AND id < $2{unread_filter} \
+                        ORDER BY id DESC LIMIT $3) AS page ON 1 = 1 \
+             ORDER BY page.id DESC"
         );
-        let rows: Vec<Row> = on_pool!(&self.db, |pool, sql| {
+        let rows: Vec<CountedRow> = on_pool!(&self.db, |pool, sql| {
             sqlx::query_as(sql(&statement))
                 .bind(user)
                 .bind(before)
@@ -283,8 +304,14 @@ impl NotificationStore {
                 .fetch_all(pool)
                 .await?
         });
-        let unread = self.unread(user).await?;
-        Ok((rows.into_iter().map(from_row).collect(), unread))
+        let unread = rows.first().map_or(0, |row| row.0);
+        let page = rows
+            .into_iter()
+            .filter_map(|(_, id, user, kind, data, ts, read_at)| {
+                Some(from_row((id?, user?, kind?, data?, ts?, read_at)))
+            })
+            .collect();
+        Ok((page, unread))
     }
 
     /// The user's notifications with an id above `after`, oldest first, at

@@ -70,6 +70,8 @@
     received: [],
     /** The auth payload of the last connection attempt, without the token. */
     lastAuth: null,
+    /** What the connection went through: "connect websocket", "disconnect transport close", ... */
+    connections: [],
   };
   window.notificationsDemo = demo;
 
@@ -87,6 +89,16 @@
     },
   });
   demo.socket = socket;
+  socket.on("connect", () => demo.connections.push(`connect ${socket.io.engine.transport.name}`));
+  socket.on("disconnect", (reason, details) => {
+    const why = details && details.description ? ` (${details.description})` : "";
+    demo.connections.push(`disconnect ${reason}${why}`);
+  });
+  socket.on("connect_error", (error) => demo.connections.push(`connect_error ${error && error.message}`));
+  socket.io.on("open", () => {
+    socket.io.engine.on("upgrade", (transport) => demo.connections.push(`upgrade ${transport.name}`));
+    socket.io.engine.on("upgradeError", (error) => demo.connections.push(`upgradeError ${error && error.message}`));
+  });
 
   // -----------------------------------------------------------------------
   // Ids and the stored cursor

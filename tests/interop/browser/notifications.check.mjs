@@ -259,7 +259,9 @@ async function session({ base, screenshotPath, browser, check, watch, pageErrors
       [`${ids[3]}:false`, `${ids[2]}:false`, `${ids[1]}:true`, `${ids[0]}:true`],
       "page 2's read flags",
     );
-    expect({ since: ids[1] }, await p2.evaluate(() => window.notificationsDemo.lastAuth), "the auth sent (token left out)");
+    const connections = await p2.evaluate(() => window.notificationsDemo.connections);
+    expect({ since: ids[1] }, await p2.evaluate(() => window.notificationsDemo.lastAuth), `the auth sent (token left out); the connection's history ${show(connections)}`);
+    expect(1, connections.filter((c) => !c.startsWith("upgrade")).length, `one connection, never dropped: ${show(connections)}`);
     // Replayed as `notification` events (not only listed), in id order; a
     // duplicate across the switch to live is allowed.
     await waitForValue(
