@@ -73,6 +73,7 @@ mod openapi;
 mod origin;
 mod packet_limits;
 mod proxy;
+mod proxy_schemas;
 mod rate_limits;
 mod recovery;
 mod recovery_browser;

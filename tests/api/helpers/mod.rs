@@ -11,12 +11,14 @@
 //! - [`process`]: the real `switchboard` binary as a process;
 //! - [`cluster`]: several processes on one PostgreSQL and one Redis;
 //! - [`interop`]: real clients and check programs, run as processes;
-//! - [`browser`]: Playwright page checks in Chromium.
+//! - [`browser`]: Playwright page checks in Chromium;
+//! - [`backend`]: a scripted HTTP backend for the connect and RPC proxies.
 
 use std::time::Duration;
 
 mod api;
 mod app;
+mod backend;
 mod browser;
 mod cluster;
 mod interop;
@@ -27,6 +29,7 @@ mod sio;
 
 pub use api::*;
 pub use app::*;
+pub use backend::*;
 pub use browser::*;
 pub use cluster::*;
 pub use interop::*;
