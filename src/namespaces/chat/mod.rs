@@ -309,7 +309,6 @@ async fn leave<A: Adapter>(req: RoomRequest, event: ChatEvent<A>) -> Reply<()> {
 async fn message<A: Adapter>(req: MessageRequest, event: ChatEvent<A>) -> Reply<Sent> {
     let send = req.parse()?;
     let member = member_of(&event.socket.id.to_string(), &event.session, &send.room)?;
-    let user = member.user;
     let stored = event
         .ctx
         .store
@@ -317,6 +316,7 @@ async fn message<A: Adapter>(req: MessageRequest, event: ChatEvent<A>) -> Reply<
             room: send.room.as_str().to_owned(),
             member_id: member.id,
             member_name: member.name,
+            user: member.user,
             text: send.text,
         })
         .await
@@ -324,9 +324,7 @@ async fn message<A: Adapter>(req: MessageRequest, event: ChatEvent<A>) -> Reply<
             tracing::error!(error = %e, "message not stored");
             store_write_refusal(&e)
         })?;
-    let mut message = Message::from(stored);
-    // The store keeps no user: the live message carries its sender's.
-    message.from.user = user;
+    let message = Message::from(stored);
     // Stored first: a message anyone saw is in the history.
     emit_to_others(
         &event.socket,
@@ -456,6 +454,14 @@ async fn on_disconnect<A: Adapter>(
         let id = socket.id.to_string();
         let user = session.user().map(str::to_owned);
         for (room, name) in session.leave_all() {
+            // Out of the room before the others hear it left: socketioxide
+            // takes a closing socket out of its rooms only after this
+            // handler, and a `members` answered in between (on any node)
+            // would still list it.
+            socket.leave([
+                rooms::chat(&room),
+                rooms::presence_marker(&room, &id, &name, user.as_deref()),
+            ]);
             let member = Member {
                 id: id.clone(),
                 name: name.as_str().to_owned(),
