@@ -10,6 +10,8 @@ pub struct NewChatMessage {
     pub room: String,
     pub member_id: String,
     pub member_name: String,
+    /// The sender's user id when it was authenticated.
+    pub user: Option<String>,
     pub text: String,
 }
 
@@ -20,6 +22,7 @@ pub struct StoredChatMessage {
     pub room: String,
     pub member_id: String,
     pub member_name: String,
+    pub user: Option<String>,
     pub text: String,
     pub ts: i64,
 }
@@ -31,7 +34,7 @@ pub struct ChatStore {
     writer: BatchWriter<NewChatMessage, StoredChatMessage>,
 }
 
-type Row = (i64, String, String, String, String, i64);
+type Row = (i64, String, String, String, Option<String>, String, i64);
 
 impl ChatStore {
     pub(super) fn new(db: Db, health: Health, tasks: &Tasks) -> Self {
@@ -57,41 +60,39 @@ impl ChatStore {
     ) -> Result<Vec<StoredChatMessage>, StoreError> {
         let before = before.map_or(i64::MAX, |id| id.0);
         let limit = i64::from(limit);
-        let mut rows: Vec<Row> = match &self.db {
-            Db::Sqlite(pool) => {
-                sqlx::query_as(
-                    "SELECT id, room, member_id, member_name, text, ts FROM chat_messages \
+        let mut rows: Vec<Row> =
+            match &self.db {
+                Db::Sqlite(pool) => sqlx::query_as(
+                    "SELECT id, room, member_id, member_name, user_id, text, ts FROM chat_messages \
                      WHERE room = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
                 )
                 .bind(room)
                 .bind(before)
                 .bind(limit)
                 .fetch_all(pool)
-                .await?
-            }
-            Db::Postgres(pool) => {
-                sqlx::query_as(
-                    "SELECT id, room, member_id, member_name, text, ts FROM chat_messages \
+                .await?,
+                Db::Postgres(pool) => sqlx::query_as(
+                    "SELECT id, room, member_id, member_name, user_id, text, ts FROM chat_messages \
                      WHERE room = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
                 )
                 .bind(room)
                 .bind(before)
                 .bind(limit)
                 .fetch_all(pool)
-                .await?
-            }
-        };
+                .await?,
+            };
         rows.reverse();
         Ok(rows.into_iter().map(from_row).collect())
     }
 }
 
-fn from_row((id, room, member_id, member_name, text, ts): Row) -> StoredChatMessage {
+fn from_row((id, room, member_id, member_name, user, text, ts): Row) -> StoredChatMessage {
     StoredChatMessage {
         id: StreamId(id),
         room,
         member_id,
         member_name,
+        user,
         text,
         ts,
     }
@@ -110,12 +111,13 @@ async fn insert_batch(
                 let mut ids = Vec::with_capacity(batch.len());
                 for m in batch {
                     let (id,): (i64,) = sqlx::query_as(
-                        "INSERT INTO chat_messages (room, member_id, member_name, text, ts) \
-                         VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+                        "INSERT INTO chat_messages (room, member_id, member_name, user_id, text, ts) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
                     )
                     .bind(&m.room)
                     .bind(&m.member_id)
                     .bind(&m.member_name)
+                    .bind(&m.user)
                     .bind(&m.text)
                     .bind(ts)
                     .fetch_one(&mut *tx)
@@ -143,16 +145,19 @@ async fn insert_batch(
                 let column = |f: fn(&NewChatMessage) -> &String| -> Vec<&str> {
                     batch.iter().map(|m| f(m).as_str()).collect()
                 };
+                let users: Vec<Option<&str>> = batch.iter().map(|m| m.user.as_deref()).collect();
                 sqlx::query(
-                    "INSERT INTO chat_messages (id, room, member_id, member_name, text, ts) \
-                     SELECT id, room, member_id, member_name, text, $6 \
-                     FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[]) \
-                     AS t(id, room, member_id, member_name, text)",
+                    "INSERT INTO chat_messages (id, room, member_id, member_name, user_id, text, ts) \
+                     SELECT id, room, member_id, member_name, user_id, text, $7 \
+                     FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], \
+                                 $6::text[]) \
+                     AS t(id, room, member_id, member_name, user_id, text)",
                 )
                 .bind(&ids)
                 .bind(column(|m| &m.room))
                 .bind(column(|m| &m.member_id))
                 .bind(column(|m| &m.member_name))
+                .bind(&users)
                 .bind(column(|m| &m.text))
                 .bind(ts)
                 .execute(&mut *tx)
@@ -171,6 +176,7 @@ async fn insert_batch(
             room: m.room.clone(),
             member_id: m.member_id.clone(),
             member_name: m.member_name.clone(),
+            user: m.user.clone(),
             text: m.text.clone(),
             ts,
         })
@@ -187,6 +193,8 @@ mod tests {
             room: "r".into(),
             member_id: format!("m{i}"),
             member_name: format!("Member {i}"),
+            // Every other one signed in: both kinds go through one batch.
+            user: i.is_multiple_of(2).then(|| format!("u-{i}")),
             text: text.into(),
         }
     }
@@ -248,6 +256,11 @@ mod tests {
             }
         }
         let stored = store.history("r", None, 100).await.unwrap();
+        for m in &stored {
+            // The sender's user id comes back as it went in, or none.
+            let i: usize = m.member_id[1..].parse().unwrap();
+            assert_eq!(m.user, message(i, "").user, "{m:?}");
+        }
         let stored: Vec<&str> = stored.iter().map(|m| m.text.as_str()).collect();
         let expected: Vec<&str> = texts
             .iter()

@@ -230,6 +230,29 @@ async fn chat_members_are_named_by_the_claim_and_told_apart_by_user() {
         (&left["event"], &left["member"]),
         (&json!("leave"), &other_member)
     );
+    anonymous
+        .request_ok("message", json!({ "room": "lobby", "text": "me too" }))
+        .await;
+    // History keeps who sent what: a member who joins later tells the two
+    // Adas apart in it too, and the anonymous one carries no user.
+    let mut later = connect(&app, "/chat", None).await.unwrap();
+    let history = later
+        .request_ok("join", json!({ "room": "lobby", "name": "Later" }))
+        .await["history"]
+        .clone();
+    assert_eq!(
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (&m["text"], &m["from"]))
+            .collect::<Vec<_>>(),
+        [
+            (&json!("hi"), &other_member),
+            (&json!("me too"), &anonymous_member)
+        ],
+        "{history}"
+    );
     app.stop().await.unwrap();
 }
 

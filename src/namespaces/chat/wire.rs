@@ -29,11 +29,10 @@ impl From<StoredChatMessage> for Message {
         Self {
             id: m.id.to_string(),
             room: m.room,
-            // The store keeps no user id: history's senders carry none.
             from: Member {
                 id: m.member_id,
                 name: m.member_name,
-                user: None,
+                user: m.user,
             },
             text: m.text,
             ts: m.ts,
