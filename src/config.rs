@@ -406,8 +406,8 @@ pub struct ServeConfig {
     pub jwt_algorithms: Vec<jsonwebtoken::Algorithm>,
 
     /// PEM public key files that check `/notifications` tokens, comma
-    /// separated: RSA (RS256/384/512), EC P-256 (ES256) or P-384 (ES384),
-    /// Ed25519 (EdDSA). Read at start; an unreadable file stops the server.
+    /// separated: RSA (RS256/384/512, PS256/384/512), EC P-256 (ES256) or
+    /// P-384 (ES384), Ed25519 (EdDSA). Read at start; an unreadable file stops the server.
     #[arg(long, env = "SWITCHBOARD_JWT_PUBLIC_KEY_FILES", value_delimiter = ',')]
     pub jwt_public_key_files: Vec<std::path::PathBuf>,
 

@@ -1,6 +1,6 @@
 //! Where the keys that check tokens come from, each with the algorithms it
-//! accepts: a shared secret (HS*), PEM public keys (RS*, ES256/ES384, EdDSA,
-//! by the key's type and curve) and the keys of a JWKS.
+//! accepts: a shared secret (HS*), PEM public keys (RS*, PS*, ES256/ES384,
+//! EdDSA, by the key's type and curve) and the keys of a JWKS.
 //!
 //! Every key carries an explicit list of algorithms. A token is only tried
 //! against keys whose list names its `alg`, so `none` matches no key, and an
@@ -14,8 +14,16 @@ use jsonwebtoken::{
     jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse},
 };
 
-/// The RSA algorithms a RSA key accepts (PS* is not offered).
-const RSA: [Algorithm; 3] = [Algorithm::RS256, Algorithm::RS384, Algorithm::RS512];
+/// The algorithms an RSA key accepts: PKCS#1 v1.5 (RS*) and PSS (PS*), as
+/// identity providers sign with either.
+const RSA: [Algorithm; 6] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+];
 
 /// One key and what it may check.
 #[derive(Clone)]

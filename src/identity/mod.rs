@@ -1,8 +1,8 @@
 //! Who a token says a client is: JSON Web Tokens from any issuer.
 //!
 //! A backend that already has a login keeps it: its identity provider signs
-//! tokens with a shared secret (HS256/384/512) or a private key (RS256/384/512,
-//! ES256/384, EdDSA), and Switchboard checks them with the secret, with PEM
+//! tokens with a shared secret (HS256/384/512) or a private key
+//! (RS256/384/512, PS256/384/512, ES256/384, EdDSA), and Switchboard checks them with the secret, with PEM
 //! public key files, or with the provider's published JWKS. Nothing here knows
 //! about namespaces: `/notifications` calls [`TokenVerifier::verify`] in its
 //! connect middleware and maps every [`TokenError`] to `unauthorized`.

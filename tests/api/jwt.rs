@@ -276,6 +276,9 @@ async fn every_algorithm_is_accepted_with_its_key() {
         TestKey::rsa(Algorithm::RS256, "rsa"),
         TestKey::rsa(Algorithm::RS384, "rsa"),
         TestKey::rsa(Algorithm::RS512, "rsa"),
+        TestKey::rsa(Algorithm::PS256, "rsa"),
+        TestKey::rsa(Algorithm::PS384, "rsa"),
+        TestKey::rsa(Algorithm::PS512, "rsa"),
         p256,
         p384,
         ed,
@@ -559,6 +562,7 @@ async fn pem_file_keys_replace_the_development_secret() {
     let app = spawn_configured(|config| config.jwt_public_key_files = files).await;
     for key in [
         TestKey::rsa(Algorithm::RS512, ""),
+        TestKey::rsa(Algorithm::PS256, ""),
         TestKey::ec(Algorithm::ES256, "", "p256.key.pem"),
         TestKey::ec(Algorithm::ES384, "", "p384.key.pem"),
         TestKey::ed(""),
