@@ -17,7 +17,7 @@
 use std::{sync::Arc, time::Instant};
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use socketioxide::{
     adapter::Adapter,
     extract::{AckSender, Event, SocketRef, State, TryData},
@@ -149,7 +149,7 @@ struct RpcAnswer {
     reply: Option<Value>,
     #[serde(default)]
     actions: Vec<Action>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_object")]
     error: Option<BackendError>,
 }
 
@@ -166,7 +166,31 @@ struct BackendError {
 enum Action {
     Join(String),
     Leave(String),
-    Emit(EmitAction),
+    Emit(#[serde(deserialize_with = "object")] EmitAction),
+}
+
+/// `T` from a JSON object only: serde's derived structs would also take an
+/// array of their fields in order (`"error": ["forbidden", "text"]`), which
+/// the contract (and its schema) does not allow.
+fn object<'de, D: serde::Deserializer<'de>, T: serde::de::DeserializeOwned>(
+    deserializer: D,
+) -> Result<T, D::Error> {
+    from_map(Map::deserialize(deserializer)?)
+}
+
+/// [`object`], or `None` for `null`.
+fn optional_object<'de, D: serde::Deserializer<'de>, T: serde::de::DeserializeOwned>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    Option::<Map<String, Value>>::deserialize(deserializer)?
+        .map(from_map)
+        .transpose()
+}
+
+fn from_map<T: serde::de::DeserializeOwned, E: serde::de::Error>(
+    map: Map<String, Value>,
+) -> Result<T, E> {
+    serde_json::from_value(Value::Object(map)).map_err(E::custom)
 }
 
 #[derive(Deserialize)]

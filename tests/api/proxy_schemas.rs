@@ -2,8 +2,9 @@
 //! PROTOCOL.md and docs/integration.md) against the server itself: every
 //! request it sends a real local backend matches its schema, and for a table
 //! of answers, the server takes an answer exactly when the answer's schema
-//! says it is valid. A backend written against the schemas is thus written
-//! against what the server does.
+//! says it is valid (within the size bound, and JSON the server reads: see
+//! the schemas' descriptions). A backend written against the schemas is thus
+//! written against what the server does.
 
 use std::time::Duration;
 
@@ -190,6 +191,9 @@ async fn a_connect_answer_is_taken_exactly_when_its_schema_says_valid() {
         (json!({"allow": true, "rooms": "a"}), false),
         (json!({"allow": true, "rooms": ["bad room"]}), false),
         (json!({"allow": true, "rooms": rooms(101)}), false),
+        // Regex engines where `$` also matches before a final newline.
+        (json!({"allow": true, "rooms": ["lobby\n"]}), false),
+        (json!({"allow": true, "user": "ada\n"}), false),
     ];
     for (answer, valid) in cases {
         assert_eq!(
@@ -268,6 +272,20 @@ async fn an_rpc_answer_is_taken_exactly_when_its_schema_says_valid() {
         (json!({"error": {"message": "no code"}}), false),
         (json!({"error": {"code": 5}}), false),
         (json!({"error": "forbidden"}), false),
+        // serde would build its structs from arrays too; the contract does not.
+        (json!({"error": ["forbidden", "no"]}), false),
+        (json!({"actions": [{"emit": ["r", "hi"]}]}), false),
+        (
+            json!({"actions": [{"emit": [null, "hi", {"x": 1}]}]}),
+            false,
+        ),
+        (
+            json!({"error": {"code": "forbidden"}, "actions": [{"emit": {"event": 5}}]}),
+            false,
+        ),
+        // Regex engines where `$` also matches before a final newline.
+        (json!({"actions": [{"join": "r\n"}]}), false),
+        (json!({"actions": [{"emit": {"event": "hi\n"}}]}), false),
     ];
     let mut client = SioClient::connect(app.addr, "/rpc").await;
     for (answer, valid) in cases {
