@@ -654,8 +654,7 @@ impl ServeConfig {
 }
 
 fn parse_duration(value: &str) -> Result<Duration, String> {
-    let duration = humantime::parse_duration(value.trim())
-        .map_err(|e| format!("{e} (expected a duration such as `25s`, `300ms` or `1m`)"))?;
+    let duration = parse_any_duration(value)?;
     if duration.is_zero() {
         return Err("must be longer than zero".into());
     }
@@ -815,13 +814,18 @@ fn parse_jwks_url(value: &str) -> Result<hyper::Uri, String> {
     Ok(url)
 }
 
-/// A duration within `range`, for the bounded settings.
+/// Any duration, zero included, written as `10s`, `500ms`, `1m`.
+fn parse_any_duration(value: &str) -> Result<Duration, String> {
+    humantime::parse_duration(value.trim())
+        .map_err(|e| format!("{e} (expected a duration such as `25s`, `300ms` or `1m`)"))
+}
+
+/// A duration within `range`, for the bounded settings (timeouts, intervals).
 fn parse_duration_in(
     value: &str,
     range: std::ops::RangeInclusive<Duration>,
 ) -> Result<Duration, String> {
-    let duration = humantime::parse_duration(value.trim())
-        .map_err(|e| format!("{e} (expected a duration such as `5s` or `10m`)"))?;
+    let duration = parse_any_duration(value)?;
     if !range.contains(&duration) {
         return Err(format!(
             "must be from {} to {}",
@@ -908,32 +912,17 @@ fn parse_user_id(value: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-/// A timeout from `min` to `max`, written as a duration (`10s`, `500ms`).
-fn parse_bounded_duration(value: &str, min: Duration, max: Duration) -> Result<Duration, String> {
-    let duration = parse_duration(value)?;
-    if !(min..=max).contains(&duration) {
-        return Err(format!(
-            "must be between {} and {}",
-            humantime::format_duration(min),
-            humantime::format_duration(max)
-        ));
-    }
-    Ok(duration)
-}
-
 fn parse_http_timeout(value: &str) -> Result<Duration, String> {
-    parse_bounded_duration(
+    parse_duration_in(
         value,
-        Duration::from_millis(100),
-        Duration::from_secs(60 * 60),
+        Duration::from_millis(100)..=Duration::from_secs(60 * 60),
     )
 }
 
 fn parse_ws_idle_timeout(value: &str) -> Result<Duration, String> {
-    parse_bounded_duration(
+    parse_duration_in(
         value,
-        Duration::from_millis(100),
-        Duration::from_secs(24 * 60 * 60),
+        Duration::from_millis(100)..=Duration::from_secs(24 * 60 * 60),
     )
 }
 

@@ -188,13 +188,7 @@ pub async fn check(State(guard): State<OriginGuard>, request: Request, next: Nex
     if allowed {
         return next.run(request).await;
     }
-    tracing::info!(
-        origin = %String::from_utf8_lossy(origin.as_bytes()),
-        path = request.uri().path(),
-        "refused a request from a browser origin that is not allowed (--cors-origins)"
-    );
-    guard.refused.with_label_values(&[route]).inc();
-    forbidden()
+    refuse(&guard, origin, &request, route, "a request")
 }
 
 /// Middleware, outside the CORS layer: a CORS preflight from an origin the
@@ -219,12 +213,23 @@ pub async fn check_preflight(
     if allowed {
         return next.run(request).await;
     }
+    refuse(&guard, origin, &request, "preflight", "a CORS preflight")
+}
+
+/// Logs and counts a refused `what` (under `route`), and answers it.
+fn refuse(
+    guard: &OriginGuard,
+    origin: &HeaderValue,
+    request: &Request,
+    route: &str,
+    what: &str,
+) -> Response {
     tracing::info!(
         origin = %String::from_utf8_lossy(origin.as_bytes()),
         path = request.uri().path(),
-        "refused a CORS preflight from a browser origin that is not allowed (--cors-origins)"
+        "refused {what} from a browser origin that is not allowed (--cors-origins)"
     );
-    guard.refused.with_label_values(&["preflight"]).inc();
+    guard.refused.with_label_values(&[route]).inc();
     forbidden()
 }
 

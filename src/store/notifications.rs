@@ -347,18 +347,6 @@ impl NotificationStore {
         Ok(StreamId(newest.unwrap_or(0)))
     }
 
-    pub async fn unread(&self, user: &str) -> Result<i64, StoreError> {
-        let (count,): (i64,) = on_pool!(&self.db, |pool, sql| {
-            sqlx::query_as(sql(
-                "SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL",
-            ))
-            .bind(user)
-            .fetch_one(pool)
-            .await?
-        });
-        Ok(count)
-    }
-
     /// The delivery receipt of one notification (ms since the epoch).
     pub async fn delivered_at(&self, id: StreamId) -> Result<Option<i64>, StoreError> {
         let row: Option<(Option<i64>,)> = on_pool!(&self.db, |pool, sql| {
